@@ -1,0 +1,34 @@
+# pytest-dome developer recipes. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+python := env_var_or_default("PYTHON", "python")
+run_id := "pkt-dome-demo-0001"
+run_dir := "ops/runtime/runs/" + run_id
+
+# List the recipes.
+default:
+    @just --list
+
+# Validate the SSOT contracts: schemas against the metaschema, catalog and policy against their schemas, codes against the code.
+validate-ssot:
+    {{python}} -m pytest_dome validate-ssot --report ops/runtime/m02/ssot.validation.json
+
+# Run the whole test suite.
+test *args:
+    {{python}} -m pytest -q {{args}}
+
+# A gated run of the demo suite (run id pkt-dome-demo-0001), then every artifact checked against its schema and the manifest.
+smoke:
+    {{python}} -m pytest demo -q -p no:cacheprovider --dome-run-id={{run_id}} --dome-replace
+    {{python}} -m pytest_dome validate-run {{run_dir}}
+    @test "$({{python}} -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' {{run_dir}}/gate/gate.decision.json)" = APPROVE || { echo "smoke: expected APPROVE" >&2; exit 1; }
+
+# Lint and format check.
+lint:
+    {{python}} -m ruff check src tests
+    {{python}} -m ruff format --check src tests
+
+# Strict type check of the package.
+typecheck:
+    {{python}} -m mypy

@@ -1,0 +1,117 @@
+"""The artifact writer: owns every byte dome puts on disk.
+
+Each artifact is written to a temporary file in its own folder and renamed
+into place, so no reader ever sees half a file; the manifest is written last
+and is the commit point of a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from .canonical import sha256_hex
+from .models import ArtifactEntry, ArtifactKind
+
+
+class EvidenceError(OSError):
+    """Evidence could not be written."""
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that resolves outside ``root``."""
+    root = root.resolve()
+    target = (root / relative).resolve()
+    if target == root or root not in target.parents:
+        raise EvidenceError(f"refused to write {relative!r}: it resolves outside the run folder")
+    return target
+
+
+def render(model: BaseModel) -> bytes:
+    """An artifact's bytes: sorted keys, two-space indent, UTF-8, final newline."""
+    text = json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class EvidenceWriter:
+    """Writes one run's artifacts under ``run_dir`` and remembers their hashes."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.entries: dict[str, ArtifactEntry] = {}
+
+    def write(self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True) -> ArtifactEntry:
+        target = safe_join(self.run_dir, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = render(model)
+        atomic_write(target, data, durable=durable)
+        entry = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
+        self.entries[relative] = entry
+        return entry
+
+    def sync(self) -> None:
+        """Flush everything written with ``durable=False`` to disk in one call."""
+        os.sync()
+
+    def artifact_list(self) -> tuple[ArtifactEntry, ...]:
+        return tuple(self.entries[path] for path in sorted(self.entries))
+
+    def commit(self, manifest: BaseModel) -> Path:
+        """Write the manifest last: the run is complete once it is in place."""
+        target = safe_join(self.run_dir, MANIFEST)
+        atomic_write(target, render(manifest))
+        return target
+
+
+MANIFEST = "run.manifest.json"
+GATE = "gate/gate.decision.json"
+PROMOTION = "promotion/promotion.decision.json"
+VERIFY = "checks/verify.results.json"
+POLICY = "inputs/risk.policy.json"
+TASK_RESULTS = "task_results"
+
+
+def task_result_path(task_id: str) -> str:
+    return f"{TASK_RESULTS}/{task_id}.result.json"
+
+
+def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
+    """Make ``run_dir`` ready for a new run; move an old run aside when replacing.
+
+    Returns the folder the old run was moved to (to delete once the new run
+    is committed), or None. Refuses to touch existing evidence unless
+    ``replace`` is set.
+    """
+    if run_dir.is_symlink():
+        raise EvidenceError(f"run folder {shown_as} is a symbolic link; remove it or pick another run id")
+    old = None
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not replace:
+            raise EvidenceError(
+                f"run id {run_dir.name!r} already has evidence in {shown_as}; "
+                "use a new run id, or --dome-replace to replace that run"
+            )
+        old = run_dir.with_name(f".{run_dir.name}.replaced-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(run_dir, old)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return old

@@ -1,0 +1,226 @@
+"""pydantic v2 models mirroring the JSON Schemas in ``ssot/schemas``.
+
+The JSON Schemas are authoritative; these models are how the code builds and
+reads artifacts. ``tests/test_contracts.py`` keeps the two from drifting apart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0.0"
+
+GateStatus = Literal["APPROVE", "NEEDS_HUMAN", "REJECT"]
+PromotionAction = Literal["promote", "hold", "stop"]
+TaskOutcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing"]
+VerifyStatus = Literal["passed", "failed", "timeout", "error", "not_run"]
+Phase = Literal["setup", "call", "teardown", "crash"]
+
+GATE_STATUSES: tuple[GateStatus, ...] = ("APPROVE", "NEEDS_HUMAN", "REJECT")
+"""Gate statuses from least to most severe."""
+
+TASK_OUTCOMES: tuple[TaskOutcome, ...] = (
+    "passed",
+    "failed",
+    "error",
+    "skipped",
+    "xfailed",
+    "xpassed",
+    "missing",
+)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- risk policy -----------------------------------------------------------
+
+
+class PolicyFactor(Model):
+    weight: float = Field(ge=0, le=100)
+    description: str | None = None
+
+
+class RiskPolicy(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["risk.policy"] = "risk.policy"
+    policy_id: str
+    description: str | None = None
+    threshold: float = Field(ge=0, le=100)
+    factors: dict[str, PolicyFactor]
+
+
+# --- task results ------------------------------------------------------------
+
+
+class Attempt(Model):
+    number: int = Field(ge=1)
+    outcome: TaskOutcome
+    when: Phase
+    duration_s: float = Field(ge=0)
+    worker: str | None
+    summary: str | None
+
+
+class TaskResult(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["task.result"] = "task.result"
+    run_id: str
+    task_id: str
+    node_id: str
+    outcome: TaskOutcome
+    duration_s: float = Field(ge=0)
+    summary: str | None
+    attempts: tuple[Attempt, ...]
+
+
+# --- verify results ----------------------------------------------------------
+
+
+class VerifyCommandResult(Model):
+    argv: tuple[str, ...]
+    status: VerifyStatus
+    exit_code: int | None
+    duration_s: float = Field(ge=0)
+    output_tail: str
+
+
+class VerifyResults(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["verify.results"] = "verify.results"
+    run_id: str
+    timeout_s: float = Field(gt=0)
+    commands: tuple[VerifyCommandResult, ...]
+
+
+# --- gate decision -----------------------------------------------------------
+
+
+class RiskFactor(Model):
+    name: str
+    weight: float
+    value: float = Field(ge=0, le=1)
+    contribution: float = Field(ge=0, le=100)
+
+
+class Risk(Model):
+    score: float = Field(ge=0, le=100)
+    threshold: float = Field(ge=0, le=100)
+    policy_id: str
+    policy_digest: str
+    factors: tuple[RiskFactor, ...]
+
+
+class TaskCounts(Model):
+    planned: int = Field(ge=0)
+    passed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    error: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+    xfailed: int = Field(ge=0)
+    xpassed: int = Field(ge=0)
+    missing: int = Field(ge=0)
+    results_digest: str
+
+
+class VerifyCheck(Model):
+    argv: tuple[str, ...]
+    status: VerifyStatus
+    exit_code: int | None
+
+
+class SessionFacts(Model):
+    """What happened to the session itself, beyond task outcomes."""
+
+    collection_errors: int = Field(default=0, ge=0)
+    interrupted: bool = False
+    worker_crashes: int = Field(default=0, ge=0)
+    internal_error: bool = False
+
+
+class Checks(Model):
+    tasks: TaskCounts
+    verify: tuple[VerifyCheck, ...]
+    session: SessionFacts
+
+
+class GateDecision(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["gate.decision"] = "gate.decision"
+    run_id: str
+    status: GateStatus
+    reason_codes: tuple[str, ...]
+    risk: Risk
+    checks: Checks
+    decision_digest: str
+    decided_at: str
+
+
+class PromotionDecision(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["promotion.decision"] = "promotion.decision"
+    run_id: str
+    action: PromotionAction
+    gate_status: GateStatus
+    reason_codes: tuple[str, ...]
+    requires_override: bool
+    gate_decision_digest: str
+    decided_at: str
+
+
+# --- run manifest ------------------------------------------------------------
+
+
+class Execution(Model):
+    mode: Literal["serial", "xdist"]
+    workers: int = Field(ge=0)
+
+
+class EffectiveConfig(Model):
+    runtime_dir: str
+    policy_source: str
+    threshold_source: Literal["policy", "pyproject", "option"]
+    risk_threshold: float = Field(ge=0, le=100)
+    fail_on: tuple[GateStatus, ...]
+    verify: tuple[tuple[str, ...], ...]
+    verify_timeout_s: float = Field(gt=0)
+
+
+class Versions(Model):
+    python: str
+    platform: str
+    pytest: str
+    pytest_dome: str
+    pluggy: str
+    pytest_xdist: str | None
+
+
+ArtifactKind = Literal[
+    "gate.decision", "promotion.decision", "task.result", "verify.results", "risk.policy"
+]
+
+
+class ArtifactEntry(Model):
+    path: str
+    kind: ArtifactKind
+    sha256: str
+    bytes: int = Field(ge=0)
+
+
+class RunManifest(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["run.manifest"] = "run.manifest"
+    run_id: str
+    state: Literal["complete"]
+    started_at: str
+    finished_at: str
+    exit_status: int = Field(ge=0)
+    gate_status: GateStatus
+    decision_digest: str
+    execution: Execution
+    config: EffectiveConfig
+    versions: Versions
+    artifacts: tuple[ArtifactEntry, ...]

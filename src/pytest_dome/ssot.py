@@ -1,0 +1,113 @@
+"""Locate, load and apply the SSOT contracts (JSON Schemas, catalog, policy).
+
+The contracts live in ``ssot/`` at the repository root. The wheel ships them
+inside the package (``pytest_dome/ssot``); an editable install or a source
+checkout finds them at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SCHEMA_FILES: dict[str, str] = {
+    "gate.decision": "gate.decision.schema.json",
+    "promotion.decision": "promotion.decision.schema.json",
+    "run.manifest": "run.manifest.schema.json",
+    "task.result": "task.result.schema.json",
+    "verify.results": "verify.results.schema.json",
+    "reason.codes": "reason.codes.schema.json",
+    "risk.policy": "risk.policy.schema.json",
+    "dome.config": "dome.config.schema.json",
+}
+"""Artifact kind -> schema file name under ``ssot/schemas``."""
+
+
+class ContractError(ValueError):
+    """A document does not satisfy its SSOT contract."""
+
+
+def _candidates() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [here / "ssot", here.parent.parent / "ssot"]
+
+
+@cache
+def ssot_dir() -> Path:
+    """The folder holding ``schemas/`` and ``policy/``."""
+    for candidate in _candidates():
+        if (candidate / "schemas" / "gate.decision.schema.json").is_file():
+            return candidate
+    raise RuntimeError(
+        "pytest-dome cannot find its ssot/ contracts; reinstall the package "
+        "(pip install --force-reinstall pytest-dome)"
+    )
+
+
+def load_json(path: Path) -> Any:
+    with path.open("rb") as fh:
+        return json.load(fh)
+
+
+@cache
+def schemas() -> dict[str, dict[str, Any]]:
+    """Every schema of ``ssot/schemas`` by file name."""
+    folder = ssot_dir() / "schemas"
+    return {p.name: load_json(p) for p in sorted(folder.glob("*.schema.json"))}
+
+
+@cache
+def registry() -> Registry:
+    resources = [
+        (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
+        for doc in schemas().values()
+    ]
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator(kind: str) -> Draft202012Validator:
+    schema = schemas()[SCHEMA_FILES[kind]]
+    return Draft202012Validator(schema, registry=registry())
+
+
+def schema_errors(kind: str, document: Any) -> list[str]:
+    """Human-readable schema violations of ``document`` (empty when valid)."""
+    errors = sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [_describe(e) for e in errors]
+
+
+def _describe(error: Any) -> str:
+    error = best_match([error]) or error
+    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
+
+
+def validate(kind: str, document: Any) -> None:
+    """Raise :class:`ContractError` with the first violation, if any."""
+    problems = schema_errors(kind, document)
+    if problems:
+        raise ContractError(f"{kind}: {problems[0]}")
+
+
+@cache
+def reason_catalog() -> Mapping[str, Mapping[str, str]]:
+    """The reason-code catalog: code -> {meaning, category, implies}."""
+    doc = load_json(ssot_dir() / "policy" / "reason.codes.json")
+    validate("reason.codes", doc)
+    codes: Mapping[str, Mapping[str, str]] = doc["codes"]
+    return codes
+
+
+def default_policy_document() -> dict[str, Any]:
+    """The built-in risk policy as a fresh JSON document."""
+    doc: dict[str, Any] = load_json(ssot_dir() / "policy" / "risk.policy.json")
+    return doc

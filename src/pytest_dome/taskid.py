@@ -1,0 +1,26 @@
+"""Stable, filename-safe task ids derived from pytest node ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DOTS = re.compile(r"\.{2,}")
+_SLUG_MAX = 96
+_HASH_LEN = 12
+
+
+def task_id_for(node_id: str) -> str:
+    """A task id for ``node_id``: a readable slug plus a hash of the exact node id.
+
+    The slug keeps the id readable (``tests_test_api.py_test_login-3f2a...``);
+    the hash keeps ids distinct for node ids that slug alike, differ only by
+    case (case-insensitive file systems) or are very long. The result matches
+    ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` and never contains ``..``.
+    """
+    slug = _UNSAFE.sub("_", node_id)
+    slug = _DOTS.sub(".", slug)
+    slug = slug.lstrip("._-")[:_SLUG_MAX].rstrip("._-")
+    tail = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+    return f"{slug}-{tail}" if slug else f"t-{tail}"

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_dome.checkers import check
+from pytest_dome.cli import run_problems
+
+pytest_plugins = ["pytester"]
+
+
+@dataclass
+class RunEvidence:
+    """A run folder, parsed; every artifact was checked against its schema."""
+
+    path: Path
+    manifest: dict[str, Any]
+    gate: dict[str, Any]
+    promotion: dict[str, Any]
+    verify: dict[str, Any]
+    tasks: dict[str, dict[str, Any]]  # node id -> task result
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return {node: r["outcome"] for node, r in self.tasks.items()}
+
+
+def load_run(run_dir: Path) -> RunEvidence:
+    """Parse a run folder, failing the test on any schema, catalog or hash problem."""
+    problems = run_problems(run_dir)
+    assert problems == [], problems
+
+    def read(rel: str, kind: str) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((run_dir / rel).read_text())
+        assert check(kind, doc) == []
+        return doc
+
+    tasks = [read(p.relative_to(run_dir).as_posix(), "task.result")
+             for p in sorted((run_dir / "task_results").glob("*.result.json"))]
+    return RunEvidence(
+        path=run_dir,
+        manifest=read("run.manifest.json", "run.manifest"),
+        gate=read("gate/gate.decision.json", "gate.decision"),
+        promotion=read("promotion/promotion.decision.json", "promotion.decision"),
+        verify=read("checks/verify.results.json", "verify.results"),
+        tasks={t["node_id"]: t for t in tasks},
+    )
+
+
+@pytest.fixture
+def dome_run(pytester: pytest.Pytester):
+    """Read the evidence of run ``run_id`` written under the pytester folder."""
+
+    def read(run_id: str = "r1", runtime: str = "ops/runtime/runs") -> RunEvidence:
+        return load_run(pytester.path / runtime / run_id)
+
+    return read

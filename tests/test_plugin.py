@@ -1,0 +1,97 @@
+"""The plugin end to end, with pytester: a tiny suite in, a decision and evidence out."""
+
+from __future__ import annotations
+
+import pytest
+
+SUITE = """
+import pytest
+def test_one(): pass
+@pytest.mark.parametrize("x", [1, 2])
+def test_two(x): assert x
+def test_skip(): pytest.skip("not here")
+@pytest.mark.xfail(reason="known")
+def test_xfail(): assert 0
+"""
+
+FAILING = """
+def test_ok(): pass
+def test_bad(): assert 1 == 2, "broken"
+"""
+
+MODES = {"serial": ["-p", "no:xdist"], "n1": ["-n", "1"], "n2": ["-n", "2"]}
+
+
+def test_inactive_without_run_id(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, skipped=1, xfailed=1)
+    assert "dome release gate" not in result.stdout.str()
+    assert not (pytester.path / "ops").exists()
+
+
+def test_green_suite_approves(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*dome release gate*", "decision: APPROVE*", "evidence: ops/runtime/runs/r1"])
+    run = dome_run()
+    assert run.gate["status"] == "APPROVE" and run.promotion["action"] == "promote"
+    assert run.gate["reason_codes"] == ["ALL_CHECKS_PASSED", "RISK_BELOW_THRESHOLD", "TASKS_SKIPPED", "TASKS_XFAILED"]
+    assert sorted(run.outcomes.values()) == ["passed", "passed", "passed", "skipped", "xfailed"]
+    assert run.tasks["test_green_suite_approves.py::test_skip"]["summary"] == "skipped: not here"
+
+
+def test_failing_task_rejects(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile(FAILING)
+    result = pytester.runpytest("--dome-run-id=r1")
+    assert result.ret == 1
+    run = dome_run()
+    assert run.gate["status"] == "REJECT" and run.promotion["action"] == "stop"
+    assert "TASK_FAILED" in run.gate["reason_codes"]
+    bad = run.tasks["test_failing_task_rejects.py::test_bad"]
+    assert bad["outcome"] == "failed" and "broken" in bad["summary"]
+    assert bad["summary"].startswith("test_failing_task_rejects.py:2: ")
+
+
+def test_failing_verify_rejects_green_suite(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest(
+        "--dome-run-id=r1", "--dome-verify=python -c 'print(\"lint failed\"); raise SystemExit(3)'"
+    )
+    assert result.ret == 1
+    result.assert_outcomes(passed=1)
+    run = dome_run()
+    assert run.gate["status"] == "REJECT" and "VERIFY_FAILED" in run.gate["reason_codes"]
+    (command,) = run.verify["commands"]
+    assert command["exit_code"] == 3 and "lint failed" in command["output_tail"]
+
+
+def test_threshold_zero_needs_human_and_exits_zero(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0")
+    assert result.ret == 0
+    run = dome_run()
+    assert run.gate["status"] == "NEEDS_HUMAN" and run.promotion["action"] == "hold"
+    assert run.gate["risk"]["threshold"] == 0 and "RISK_AT_OR_ABOVE_THRESHOLD" in run.gate["reason_codes"]
+
+
+def test_fail_on_needs_human(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN")
+    assert result.ret == 1
+    assert dome_run().manifest["exit_status"] == 1
+
+
+@pytest.mark.parametrize("suite", [SUITE, FAILING], ids=["green", "failing"])
+def test_same_digest_serial_n1_n2(pytester: pytest.Pytester, dome_run, suite: str) -> None:
+    pytester.makepyfile(suite)
+    runs = {}
+    for name, args in MODES.items():
+        pytester.runpytest_subprocess(f"--dome-run-id={name}", *args)
+        runs[name] = dome_run(name)
+    assert {r.gate["decision_digest"] for r in runs.values()} == {runs["serial"].gate["decision_digest"]}
+    assert {tuple(sorted(r.outcomes.items())) for r in runs.values()} == {tuple(sorted(runs["serial"].outcomes.items()))}
+    assert [r.manifest["execution"] for r in runs.values()] == [
+        {"mode": "serial", "workers": 1}, {"mode": "xdist", "workers": 1}, {"mode": "xdist", "workers": 2}
+    ]
