@@ -1,0 +1,141 @@
+"""The schema verification suite of the seed: `pytest -q tests/test_checkers.py`.
+
+Valid decisions of all three statuses pass; missing fields, extra fields,
+unknown statuses, unknown reason codes and malformed digests are rejected.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from pytest_dome.checkers import check
+from pytest_dome.config import load_policy
+from pytest_dome.gate import GateInputs, gate_decision, promotion_decision
+from pytest_dome.models import VerifyCheck
+
+POLICY = load_policy(None, "builtin")
+OK_VERIFY = (VerifyCheck(argv=("ruff", "check"), status="passed", exit_code=0),)
+INPUTS = {
+    "APPROVE": (GateInputs({"t-1": "passed", "t-2": "passed"}, OK_VERIFY), 50.0),
+    "NEEDS_HUMAN": (GateInputs({"t-1": "passed", "t-2": "skipped"}, OK_VERIFY), 0.0),
+    "REJECT": (GateInputs({"t-1": "passed", "t-2": "failed"}, OK_VERIFY), 50.0),
+}
+
+
+def decisions(status: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    inputs, threshold = INPUTS[status]
+    gate = gate_decision("run-1", inputs, POLICY, threshold, "2026-11-24T10:00:00Z")
+    promotion = promotion_decision(gate, "2026-11-24T10:00:00Z")
+    return gate.model_dump(mode="json"), promotion.model_dump(mode="json")
+
+
+STATUSES = list(INPUTS)
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_valid_decisions_pass(status: str) -> None:
+    gate, promotion = decisions(status)
+    assert gate["status"] == status
+    assert check("gate.decision", gate) == []
+    assert check("promotion.decision", promotion) == []
+
+
+@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("field", ["status", "reason_codes", "risk", "checks", "decision_digest", "run_id"])
+def test_missing_field_rejected(status: str, field: str) -> None:
+    gate, _ = decisions(status)
+    del gate[field]
+    assert any(f"'{field}' is a required property" in p for p in check("gate.decision", gate))
+
+
+@pytest.mark.parametrize(
+    "path", [(), ("risk",), ("checks",), ("checks", "tasks"), ("checks", "session")]
+)
+def test_extra_field_rejected(path: tuple[str, ...]) -> None:
+    gate, _ = decisions("APPROVE")
+    target = gate
+    for key in path:
+        target = target[key]
+    target["surprise"] = 1
+    assert any("Additional properties are not allowed" in p for p in check("gate.decision", gate))
+
+
+@pytest.mark.parametrize("bad", ["APPROVED", "approve", "HOLD", "", None])
+def test_unknown_status_rejected(bad: object) -> None:
+    gate, promotion = decisions("APPROVE")
+    gate["status"] = bad
+    promotion["gate_status"] = bad
+    assert check("gate.decision", gate) != []
+    assert check("promotion.decision", promotion) != []
+
+
+@pytest.mark.parametrize("bad", ["ALL_GOOD", "task_failed", "", "RISK_BELOW_THRESHOLD "])
+def test_unknown_reason_code_rejected(bad: str) -> None:
+    gate, promotion = decisions("REJECT")
+    gate["reason_codes"] = sorted([*gate["reason_codes"], bad])
+    promotion["reason_codes"] = gate["reason_codes"]
+    assert check("gate.decision", gate) != []
+    assert check("promotion.decision", promotion) != []
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "abc", "A" * 64, "0" * 63, "0" * 65, "sha256:" + "0" * 64, 42, None]
+)
+def test_malformed_digest_rejected(bad: object) -> None:
+    gate, promotion = decisions("APPROVE")
+    gate["decision_digest"] = bad
+    promotion["gate_decision_digest"] = bad
+    assert check("gate.decision", gate) != []
+    assert check("promotion.decision", promotion) != []
+
+
+def test_digest_that_does_not_match_content_rejected() -> None:
+    gate, _ = decisions("APPROVE")
+    gate["decision_digest"] = "0" * 64
+    assert check("gate.decision", gate) == ["decision_digest: does not match the decision's content"]
+
+
+def test_tampered_content_breaks_the_digest() -> None:
+    gate, _ = decisions("APPROVE")
+    gate["risk"]["score"] = 1.0
+    assert "decision_digest: does not match the decision's content" in check("gate.decision", gate)
+
+
+@pytest.mark.parametrize(
+    ("status", "codes"),
+    [
+        ("APPROVE", ["RISK_BELOW_THRESHOLD", "TASK_FAILED"]),
+        ("REJECT", ["ALL_CHECKS_PASSED", "RISK_BELOW_THRESHOLD"]),
+        ("APPROVE", ["ALL_CHECKS_PASSED", "RISK_AT_OR_ABOVE_THRESHOLD"]),
+    ],
+)
+def test_status_must_follow_its_reason_codes(status: str, codes: list[str]) -> None:
+    gate, _ = decisions("APPROVE")
+    gate["status"], gate["reason_codes"] = status, codes
+    assert any("imply" in p for p in check("gate.decision", gate))
+
+
+def test_unsorted_or_duplicate_codes_rejected() -> None:
+    gate, _ = decisions("REJECT")
+    unsorted = copy.deepcopy(gate)
+    unsorted["reason_codes"] = list(reversed(gate["reason_codes"]))
+    assert "reason_codes: not sorted" in check("gate.decision", unsorted)
+    gate["reason_codes"] = [*gate["reason_codes"], gate["reason_codes"][0]]
+    assert check("gate.decision", gate) != []
+
+
+@pytest.mark.parametrize(("status", "action"), [("APPROVE", "hold"), ("NEEDS_HUMAN", "promote"), ("REJECT", "promote")])
+def test_promotion_must_follow_xa01(status: str, action: str) -> None:
+    _, promotion = decisions(status)
+    promotion["action"] = action
+    assert check("promotion.decision", promotion) != []
+
+
+@pytest.mark.parametrize("score", [-1, 100.5, "10"])
+def test_risk_score_out_of_range_rejected(score: object) -> None:
+    gate, _ = decisions("APPROVE")
+    gate["risk"]["score"] = score
+    assert check("gate.decision", gate) != []

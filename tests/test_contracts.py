@@ -1,0 +1,107 @@
+"""The contracts: SSOT files are valid, and the pydantic models mirror the JSON Schemas."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from pytest_dome import models, ssot
+from pytest_dome.cli import main, ssot_problems
+
+MODELS: dict[str, type[BaseModel]] = {
+    "gate.decision": models.GateDecision,
+    "promotion.decision": models.PromotionDecision,
+    "run.manifest": models.RunManifest,
+    "task.result": models.TaskResult,
+    "verify.results": models.VerifyResults,
+    "risk.policy": models.RiskPolicy,
+}
+
+
+def _nested_models(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """('', M) for a model field, ('items', M) for tuple[M, ...], ('values', M) for dict[str, M]."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [("", annotation)]
+    if origin is tuple and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        return [("items", args[0])]
+    if origin is dict and issubclass(args[1], BaseModel):
+        return [("additionalProperties", args[1])]
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in args for m in _nested_models(a)]
+    return []
+
+
+def _deref(schema: dict[str, Any], resolver: Any) -> tuple[dict[str, Any], Any]:
+    while "$ref" in schema:
+        resolved = resolver.lookup(schema["$ref"])
+        schema, resolver = resolved.contents, resolved.resolver
+    return schema, resolver
+
+
+def _walk(model: type[BaseModel], schema: dict[str, Any], resolver: Any, where: str) -> None:
+    schema, resolver = _deref(schema, resolver)
+    assert set(schema["properties"]) == set(model.model_fields), where
+    assert set(schema.get("required", ())) <= set(model.model_fields), where
+    assert schema.get("additionalProperties") is False, where
+    for name, field in model.model_fields.items():
+        for key, sub in _nested_models(field.annotation):
+            sub_schema, sub_resolver = _deref(schema["properties"][name], resolver)
+            if key == "additionalProperties":  # a map of named entries (policy factors)
+                for entry in sub_schema["properties"].values():
+                    _walk(sub, entry, sub_resolver, f"{where}.{name}.*")
+            else:
+                _walk(sub, sub_schema[key] if key else sub_schema, sub_resolver, f"{where}.{name}")
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_model_mirrors_schema(kind: str) -> None:
+    schema = ssot.schemas()[ssot.SCHEMA_FILES[kind]]
+    resolver = ssot.registry().resolver(base_uri=schema["$id"])
+    _walk(MODELS[kind], schema, resolver, kind)
+
+
+def test_ssot_contracts_are_consistent() -> None:
+    problems, checked = ssot_problems()
+    assert problems == []
+    assert "gate.decision.schema.json" in checked["schemas"]
+
+
+def test_every_schema_has_id_and_version() -> None:
+    for name, schema in ssot.schemas().items():
+        assert schema["$id"].endswith("/" + name)
+        assert schema["schema_version"] == models.SCHEMA_VERSION
+
+
+def test_validate_ssot_writes_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "m02" / "ssot.validation.json"
+    assert main(["validate-ssot", "--report", str(report)]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["ok"] is True and doc["problems"] == [] and doc["reason_codes"] == 18
+    assert "ssot ok" in capsys.readouterr().out
+
+
+def test_wheel_ships_the_contracts(tmp_path: Path) -> None:
+    """An installed plugin used outside this repo must find its schemas and policy."""
+    from hatchling.builders.wheel import WheelBuilder
+
+    root = Path(__file__).resolve().parent.parent
+    wheel = Path(next(iter(WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"]))))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for schema in ssot.SCHEMA_FILES.values():
+        assert f"pytest_dome/ssot/schemas/{schema}" in names
+    assert "pytest_dome/ssot/policy/reason.codes.json" in names
+    assert "pytest_dome/ssot/policy/risk.policy.json" in names
+    assert "pytest_dome/py.typed" in names
+    entry_points = zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    ).decode()
+    assert "dome = pytest_dome.plugin" in entry_points and "dome = pytest_dome.cli:main" in entry_points

@@ -1,0 +1,52 @@
+"""The redactor: secrets out, markers that name the kind, counts by kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_dome.redact import Redactor, tail
+
+SAMPLES = {
+    "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+    "github_token": "ghp_" + "a1B2c3D4e5" * 4,
+    "gitlab_token": "glpat-" + "x1y2z3" * 4,
+    "slack_token": "xoxb-1234567890-abcdefghij",
+    "stripe_key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
+    "google_api_key": "AIza" + "SyA-1234567890abcdefghijklmnopqrstu",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+def test_token_formats(kind: str) -> None:
+    redactor = Redactor(environ={})
+    secret = SAMPLES[kind]
+    out = redactor.redact(f"error: token={secret} rejected")
+    assert secret not in out and secret[:8] not in out
+    assert out == f"error: token=[REDACTED:{kind}] rejected"
+    assert redactor.counts == {kind: 1}
+
+
+def test_env_secret_values_and_short_values_left_alone() -> None:
+    env = {"DEPLOY_TOKEN": "s3cr3t-value-42", "AUTH": "on", "GIT_AUTHOR_NAME": "Ada Lovelace"}
+    redactor = Redactor(environ=env)
+    out = redactor.redact("using s3cr3t-value-42 by Ada Lovelace with AUTH on")
+    assert out == "using [REDACTED:env_secret] by Ada Lovelace with AUTH on"
+
+
+def test_bearer_url_credentials_and_pem() -> None:
+    redactor = Redactor(environ={})
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nabc\n-----END RSA PRIVATE KEY-----"
+    text = f"Authorization: Bearer abcdef123456789\nhttps://deploy:hunter22@example.com/x\n{pem}\n"
+    out = redactor.redact(text)
+    assert out == (
+        "Authorization: Bearer [REDACTED:bearer_token]\n"
+        "https://deploy:[REDACTED:url_credentials]@example.com/x\n[REDACTED:private_key]\n"
+    )
+    assert redactor.counts == {"bearer_token": 1, "url_credentials": 1, "private_key": 1}
+
+
+def test_tail_marks_a_cut() -> None:
+    assert tail("short", 10) == "short"
+    cut = tail("x" * 50, 20)
+    assert len(cut) == 20 and cut.startswith("[...]\n")
