@@ -39,8 +39,10 @@ def load_run(run_dir: Path) -> RunEvidence:
         assert check(kind, doc) == []
         return doc
 
-    tasks = [read(p.relative_to(run_dir).as_posix(), "task.result")
-             for p in sorted((run_dir / "task_results").glob("*.result.json"))]
+    tasks = [
+        read(p.relative_to(run_dir).as_posix(), "task.result")
+        for p in sorted((run_dir / "task_results").glob("*.result.json"))
+    ]
     return RunEvidence(
         path=run_dir,
         manifest=read("run.manifest.json", "run.manifest"),

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pytest_dome.aggregate import Aggregator, PhaseReport
 
 
-def rep(node: str, when: str, outcome: str, *, wasxfail: bool = False, summary: str | None = None,
-        subtest: bool = False) -> PhaseReport:
+def rep(
+    node: str,
+    when: str,
+    outcome: str,
+    *,
+    wasxfail: bool = False,
+    summary: str | None = None,
+    subtest: bool = False,
+) -> PhaseReport:
     return PhaseReport(node, when, outcome, wasxfail, 0.5, "gw0", summary, subtest)  # type: ignore[arg-type]
 
 
@@ -20,44 +27,82 @@ def outcome_of(*reports: PhaseReport) -> tuple[str, str, str | None]:
 
 
 def test_passed() -> None:
-    assert outcome_of(rep("n", "setup", "passed"), rep("n", "call", "passed"), rep("n", "teardown", "passed")) == ("passed", "call", None)
+    assert outcome_of(
+        rep("n", "setup", "passed"), rep("n", "call", "passed"), rep("n", "teardown", "passed")
+    ) == ("passed", "call", None)
 
 
 def test_setup_failure_is_an_error() -> None:
-    assert outcome_of(rep("n", "setup", "failed", summary="boom"), rep("n", "teardown", "passed")) == ("error", "setup", "boom")
+    assert outcome_of(
+        rep("n", "setup", "failed", summary="boom"), rep("n", "teardown", "passed")
+    ) == ("error", "setup", "boom")
 
 
 def test_teardown_failure_after_pass_is_an_error() -> None:
-    got = outcome_of(rep("n", "setup", "passed"), rep("n", "call", "passed"), rep("n", "teardown", "failed", summary="td"))
+    got = outcome_of(
+        rep("n", "setup", "passed"),
+        rep("n", "call", "passed"),
+        rep("n", "teardown", "failed", summary="td"),
+    )
     assert got == ("error", "teardown", "td")
 
 
 def test_call_failure_survives_teardown_error() -> None:
-    got = outcome_of(rep("n", "setup", "passed"), rep("n", "call", "failed", summary="c"), rep("n", "teardown", "failed", summary="td"))
+    got = outcome_of(
+        rep("n", "setup", "passed"),
+        rep("n", "call", "failed", summary="c"),
+        rep("n", "teardown", "failed", summary="td"),
+    )
     assert got == ("failed", "call", "c")
 
 
 def test_xfail_xpass_and_skip() -> None:
-    assert outcome_of(rep("n", "setup", "passed"), rep("n", "call", "skipped", wasxfail=True), rep("n", "teardown", "passed"))[0] == "xfailed"
-    assert outcome_of(rep("n", "setup", "passed"), rep("n", "call", "passed", wasxfail=True), rep("n", "teardown", "passed"))[0] == "xpassed"
+    assert (
+        outcome_of(
+            rep("n", "setup", "passed"),
+            rep("n", "call", "skipped", wasxfail=True),
+            rep("n", "teardown", "passed"),
+        )[0]
+        == "xfailed"
+    )
+    assert (
+        outcome_of(
+            rep("n", "setup", "passed"),
+            rep("n", "call", "passed", wasxfail=True),
+            rep("n", "teardown", "passed"),
+        )[0]
+        == "xpassed"
+    )
     assert outcome_of(rep("n", "setup", "skipped"), rep("n", "teardown", "passed"))[0] == "skipped"
 
 
 def test_worker_crash_fails_the_task() -> None:
-    assert outcome_of(rep("n", "setup", "passed"), rep("n", "crash", "failed", summary="worker 'gw0' crashed")) == (
-        "failed", "crash", "worker 'gw0' crashed")
+    assert outcome_of(
+        rep("n", "setup", "passed"), rep("n", "crash", "failed", summary="worker 'gw0' crashed")
+    ) == ("failed", "crash", "worker 'gw0' crashed")
 
 
 def test_failed_subtest_fails_a_passing_test() -> None:
-    got = outcome_of(rep("n", "setup", "passed"), rep("n", "call", "failed", subtest=True, summary="sub"),
-                     rep("n", "call", "passed", subtest=True), rep("n", "call", "passed"), rep("n", "teardown", "passed"))
+    got = outcome_of(
+        rep("n", "setup", "passed"),
+        rep("n", "call", "failed", subtest=True, summary="sub"),
+        rep("n", "call", "passed", subtest=True),
+        rep("n", "call", "passed"),
+        rep("n", "teardown", "passed"),
+    )
     assert got == ("failed", "call", "sub")
 
 
 def test_interleaved_reports_are_keyed_by_node() -> None:
     agg = Aggregator("r")
-    for r in [rep("a", "setup", "passed"), rep("b", "setup", "passed"), rep("b", "call", "failed"),
-              rep("a", "call", "passed"), rep("a", "teardown", "passed"), rep("b", "teardown", "passed")]:
+    for r in [
+        rep("a", "setup", "passed"),
+        rep("b", "setup", "passed"),
+        rep("b", "call", "failed"),
+        rep("a", "call", "passed"),
+        rep("a", "teardown", "passed"),
+        rep("b", "teardown", "passed"),
+    ]:
         agg.add(r)
     assert {r.node_id: r.outcome for r in agg.results(["a", "b"])} == {"a": "passed", "b": "failed"}
 

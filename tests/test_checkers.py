@@ -44,7 +44,9 @@ def test_valid_decisions_pass(status: str) -> None:
 
 
 @pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("field", ["status", "reason_codes", "risk", "checks", "decision_digest", "run_id"])
+@pytest.mark.parametrize(
+    "field", ["status", "reason_codes", "risk", "checks", "decision_digest", "run_id"]
+)
 def test_missing_field_rejected(status: str, field: str) -> None:
     gate, _ = decisions(status)
     del gate[field]
@@ -95,7 +97,9 @@ def test_malformed_digest_rejected(bad: object) -> None:
 def test_digest_that_does_not_match_content_rejected() -> None:
     gate, _ = decisions("APPROVE")
     gate["decision_digest"] = "0" * 64
-    assert check("gate.decision", gate) == ["decision_digest: does not match the decision's content"]
+    assert check("gate.decision", gate) == [
+        "decision_digest: does not match the decision's content"
+    ]
 
 
 def test_tampered_content_breaks_the_digest() -> None:
@@ -127,7 +131,9 @@ def test_unsorted_or_duplicate_codes_rejected() -> None:
     assert check("gate.decision", gate) != []
 
 
-@pytest.mark.parametrize(("status", "action"), [("APPROVE", "hold"), ("NEEDS_HUMAN", "promote"), ("REJECT", "promote")])
+@pytest.mark.parametrize(
+    ("status", "action"), [("APPROVE", "hold"), ("NEEDS_HUMAN", "promote"), ("REJECT", "promote")]
+)
 def test_promotion_must_follow_xa01(status: str, action: str) -> None:
     _, promotion = decisions(status)
     promotion["action"] = action

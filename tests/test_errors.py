@@ -4,28 +4,71 @@ from __future__ import annotations
 
 import pytest
 
-POLICY_OK = '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": 40, "factors": {}}'
+POLICY_OK = (
+    '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": 40,'
+    ' "factors": {}}'
+)
 
 CASES = {
     "run id with slash": (["--dome-run-id=../escape"], {}, "invalid run id '../escape'"),
     "run id with dots": (["--dome-run-id=a..b"], {}, "invalid run id 'a..b'"),
     "run id too long": (["--dome-run-id=" + "a" * 129], {}, "invalid run id"),
-    "threshold not a number": (["--dome-run-id=r1", "--dome-risk-threshold=high"], {}, "'high' is not a number"),
-    "threshold out of range": (["--dome-run-id=r1", "--dome-risk-threshold=101"], {}, "outside 0..100"),
+    "threshold not a number": (
+        ["--dome-run-id=r1", "--dome-risk-threshold=high"],
+        {},
+        "'high' is not a number",
+    ),
+    "threshold out of range": (
+        ["--dome-run-id=r1", "--dome-risk-threshold=101"],
+        {},
+        "outside 0..100",
+    ),
     "fail-on unknown": (["--dome-run-id=r1", "--dome-fail-on=MAYBE"], {}, "unknown status 'MAYBE'"),
-    "verify not found": (["--dome-run-id=r1", "--dome-verify=no-such-tool --x"], {}, "program 'no-such-tool' not found"),
-    "verify unbalanced quote": (["--dome-run-id=r1", "--dome-verify=echo 'x"], {}, "No closing quotation"),
-    "timeout not positive": (["--dome-run-id=r1", "--dome-verify-timeout=0"], {}, "not a positive number"),
-    "policy missing": (["--dome-run-id=r1", "--dome-policy=nope.json"], {}, "risk policy nope.json does not exist"),
-    "policy not json": (["--dome-run-id=r1", "--dome-policy=p.json"], {"p.json": "{oops"}, "is not valid JSON (line 1"),
+    "verify not found": (
+        ["--dome-run-id=r1", "--dome-verify=no-such-tool --x"],
+        {},
+        "program 'no-such-tool' not found",
+    ),
+    "verify unbalanced quote": (
+        ["--dome-run-id=r1", "--dome-verify=echo 'x"],
+        {},
+        "No closing quotation",
+    ),
+    "timeout not positive": (
+        ["--dome-run-id=r1", "--dome-verify-timeout=0"],
+        {},
+        "not a positive number",
+    ),
+    "policy missing": (
+        ["--dome-run-id=r1", "--dome-policy=nope.json"],
+        {},
+        "risk policy nope.json does not exist",
+    ),
+    "policy not json": (
+        ["--dome-run-id=r1", "--dome-policy=p.json"],
+        {"p.json": "{oops"},
+        "is not valid JSON (line 1",
+    ),
     "policy schema-invalid": (
         ["--dome-run-id=r1", "--dome-policy=p.json"],
         {"p.json": POLICY_OK.replace('"factors": {}', '"factors": {"typo_rate": {"weight": 5}}')},
         "does not match ssot/schemas/risk.policy.schema.json",
     ),
-    "pyproject unknown key": (["--dome-run-id=r1"], {"pyproject.toml": "[tool.dome]\nverfy = []\n"}, "'verfy' was unexpected"),
-    "pyproject verify not argv": (["--dome-run-id=r1"], {"pyproject.toml": '[tool.dome]\nverify = ["ruff check"]\n'}, "[tool.dome] verify/0"),
-    "runtime dir not writable": (["--dome-run-id=r1", "--dome-out=blocker/runs"], {"blocker": ""}, "cannot be written"),
+    "pyproject unknown key": (
+        ["--dome-run-id=r1"],
+        {"pyproject.toml": "[tool.dome]\nverfy = []\n"},
+        "'verfy' was unexpected",
+    ),
+    "pyproject verify not argv": (
+        ["--dome-run-id=r1"],
+        {"pyproject.toml": '[tool.dome]\nverify = ["ruff check"]\n'},
+        "[tool.dome] verify/0",
+    ),
+    "runtime dir not writable": (
+        ["--dome-run-id=r1", "--dome-out=blocker/runs"],
+        {"blocker": ""},
+        "cannot be written",
+    ),
 }
 
 
@@ -43,13 +86,17 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, case: str) -> No
     assert not (pytester.path / "ops").exists()
 
 
-def test_existing_run_is_refused_then_replaced_explicitly(pytester: pytest.Pytester, dome_run) -> None:
+def test_existing_run_is_refused_then_replaced_explicitly(
+    pytester: pytest.Pytester, dome_run
+) -> None:
     pytester.makepyfile("def test_ok(): pass")
     assert pytester.runpytest("--dome-run-id=r1").ret == 0
     first = dome_run().manifest["started_at"]
     again = pytester.runpytest("--dome-run-id=r1")
     assert again.ret == pytest.ExitCode.USAGE_ERROR
-    again.stderr.fnmatch_lines(["ERROR: run id 'r1' already has evidence in ops/runtime/runs/r1; *--dome-replace*"])
+    again.stderr.fnmatch_lines(
+        ["ERROR: run id 'r1' already has evidence in ops/runtime/runs/r1; *--dome-replace*"]
+    )
     assert dome_run().manifest["started_at"] == first
     assert pytester.runpytest("--dome-run-id=r1", "--dome-replace").ret == 0
     assert dome_run().manifest["started_at"] != first

@@ -34,10 +34,17 @@ def test_green_suite_approves(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile(SUITE)
     result = pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass")
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["*dome release gate*", "decision: APPROVE*", "evidence: ops/runtime/runs/r1"])
+    result.stdout.fnmatch_lines(
+        ["*dome release gate*", "decision: APPROVE*", "evidence: ops/runtime/runs/r1"]
+    )
     run = dome_run()
     assert run.gate["status"] == "APPROVE" and run.promotion["action"] == "promote"
-    assert run.gate["reason_codes"] == ["ALL_CHECKS_PASSED", "RISK_BELOW_THRESHOLD", "TASKS_SKIPPED", "TASKS_XFAILED"]
+    assert run.gate["reason_codes"] == [
+        "ALL_CHECKS_PASSED",
+        "RISK_BELOW_THRESHOLD",
+        "TASKS_SKIPPED",
+        "TASKS_XFAILED",
+    ]
     assert sorted(run.outcomes.values()) == ["passed", "passed", "passed", "skipped", "xfailed"]
     assert run.tasks["test_green_suite_approves.py::test_skip"]["summary"] == "skipped: not here"
 
@@ -73,12 +80,17 @@ def test_threshold_zero_needs_human_and_exits_zero(pytester: pytest.Pytester, do
     assert result.ret == 0
     run = dome_run()
     assert run.gate["status"] == "NEEDS_HUMAN" and run.promotion["action"] == "hold"
-    assert run.gate["risk"]["threshold"] == 0 and "RISK_AT_OR_ABOVE_THRESHOLD" in run.gate["reason_codes"]
+    assert (
+        run.gate["risk"]["threshold"] == 0
+        and "RISK_AT_OR_ABOVE_THRESHOLD" in run.gate["reason_codes"]
+    )
 
 
 def test_fail_on_needs_human(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile("def test_ok(): pass")
-    result = pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN")
+    result = pytester.runpytest(
+        "--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN"
+    )
     assert result.ret == 1
     assert dome_run().manifest["exit_status"] == 1
 
@@ -90,8 +102,75 @@ def test_same_digest_serial_n1_n2(pytester: pytest.Pytester, dome_run, suite: st
     for name, args in MODES.items():
         pytester.runpytest_subprocess(f"--dome-run-id={name}", *args)
         runs[name] = dome_run(name)
-    assert {r.gate["decision_digest"] for r in runs.values()} == {runs["serial"].gate["decision_digest"]}
-    assert {tuple(sorted(r.outcomes.items())) for r in runs.values()} == {tuple(sorted(runs["serial"].outcomes.items()))}
+    assert {r.gate["decision_digest"] for r in runs.values()} == {
+        runs["serial"].gate["decision_digest"]
+    }
+    assert {tuple(sorted(r.outcomes.items())) for r in runs.values()} == {
+        tuple(sorted(runs["serial"].outcomes.items()))
+    }
     assert [r.manifest["execution"] for r in runs.values()] == [
-        {"mode": "serial", "workers": 1}, {"mode": "xdist", "workers": 1}, {"mode": "xdist", "workers": 2}
+        {"mode": "serial", "workers": 1},
+        {"mode": "xdist", "workers": 1},
+        {"mode": "xdist", "workers": 2},
     ]
+
+
+def test_pyproject_configures_the_gate(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.dome]
+        runtime_dir = "evidence"
+        policy = "gate/policy.json"
+        verify = [["python", "-c", "print('checked')"]]
+        fail_on = ["NEEDS_HUMAN"]
+        """
+    )
+    (pytester.path / "gate").mkdir()
+    (pytester.path / "gate/policy.json").write_text(
+        '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "strict", "threshold": 5,'
+        ' "factors": {"skipped_rate": {"weight": 100}}}'
+    )
+    pytester.makepyfile(
+        "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
+    )
+    result = pytester.runpytest("--dome-run-id=r1")
+    assert result.ret == 1  # NEEDS_HUMAN, and fail_on says so
+    run = dome_run(runtime="evidence")
+    assert run.gate["status"] == "NEEDS_HUMAN"
+    assert run.gate["risk"]["score"] == 50 and run.gate["risk"]["policy_id"] == "strict"
+    assert run.manifest["config"]["policy_source"] == "gate/policy.json"
+    assert run.verify["commands"][0]["output_tail"] == "checked\n"
+    # The threshold option wins over the policy.
+    assert pytester.runpytest("--dome-run-id=r2", "--dome-risk-threshold=60").ret == 0
+    assert dome_run("r2", runtime="evidence").manifest["config"]["threshold_source"] == "option"
+
+
+def test_secrets_never_reach_the_evidence(pytester: pytest.Pytester, dome_run, monkeypatch) -> None:
+    monkeypatch.setenv("DEPLOY_TOKEN", "tok-very-secret-123")
+    pytester.makepyfile(
+        """
+        import os
+        def test_leak():
+            assert os.environ["DEPLOY_TOKEN"] == "ghp_" + "A" * 36
+        """
+    )
+    pytester.runpytest_subprocess(
+        "--dome-run-id=r1",
+        "--dome-verify=python -c 'import os; print(os.environ[\"DEPLOY_TOKEN\"])'",
+    )
+    run = dome_run()
+    for path in run.path.rglob("*.json"):
+        text = path.read_text()
+        assert "tok-very-secret-123" not in text and "AAAAAAAAAAAAAAAA" not in text, path
+    (result,) = run.tasks.values()
+    assert (
+        "[REDACTED:env_secret]" in result["summary"]
+        and "[REDACTED:github_token]" in result["summary"]
+    )
+    assert run.verify["commands"][0]["output_tail"] == "[REDACTED:env_secret]\n"
+
+
+def test_collect_only_writes_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--dome-run-id=r1", "--collect-only")
+    assert result.ret == 0 and not (pytester.path / "ops").exists()

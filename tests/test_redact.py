@@ -13,7 +13,8 @@ SAMPLES = {
     "slack_token": "xoxb-1234567890-abcdefghij",
     "stripe_key": "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",
     "google_api_key": "AIza" + "SyA-1234567890abcdefghijklmnopqrstu",
-    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+    + "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
 }
 
 

@@ -80,10 +80,10 @@ class Aggregator:
                 current.outcome, current.when, current.summary = "error", "teardown", report.summary
             self._close(report.node_id)
             return
-        if report.when == "call" and outcome == "passed" and current.subtest_failure:
+        summary = report.summary
+        if report.when == "call" and outcome in ("passed", "failed") and current.subtest_failure:
+            # The first failed subtest says more than "contains 1 failed subtest".
             outcome, summary = "failed", current.subtest_failure
-        else:
-            summary = report.summary
         if current.outcome is None or outcome != "passed" or report.when == "call":
             current.outcome, current.when, current.summary = outcome, report.when, summary
         if report.when == "crash":

@@ -51,7 +51,8 @@ def ssot_problems() -> tuple[list[str], dict[str, Any]]:
             problems.append(f"code {code} can be emitted but is not in the catalog")
         elif catalog[code]["implies"] != implied:
             problems.append(
-                f"code {code}: catalog says it implies {catalog[code]['implies']}, the code {implied}"
+                f"code {code}: the catalog says it implies {catalog[code]['implies']}, "
+                f"the code says {implied}"
             )
     for code in catalog:
         if code not in reasons.IMPLIES:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import ssot
-from .models import GateStatus, RiskPolicy
+from .models import GATE_STATUSES, GateStatus, RiskPolicy
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,20 +90,24 @@ def parse_threshold(value: str | float, where: str = "--dome-risk-threshold") ->
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {value!r} is not a number; give a score from 0 to 100") from None
+        raise ConfigError(
+            f"{where}: {value!r} is not a number; give a score from 0 to 100"
+        ) from None
     if not 0 <= number <= 100:
         raise ConfigError(f"{where}: {value!r} is outside 0..100; give a score from 0 to 100")
     return number
 
 
 def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple[GateStatus, ...]:
-    statuses: set[str] = {"REJECT"}
+    statuses: set[GateStatus] = {"REJECT"}
     for raw in values:
         for item in (s.strip() for s in raw.split(",")):
             if item not in ("NEEDS_HUMAN", "REJECT"):
-                raise ConfigError(f"{where}: unknown status {item!r}; use NEEDS_HUMAN and/or REJECT")
-            statuses.add(item)
-    return tuple(s for s in ("NEEDS_HUMAN", "REJECT") if s in statuses)  # type: ignore[misc]
+                raise ConfigError(
+                    f"{where}: unknown status {item!r}; use NEEDS_HUMAN and/or REJECT"
+                )
+            statuses.add("NEEDS_HUMAN" if item == "NEEDS_HUMAN" else "REJECT")
+    return tuple(s for s in GATE_STATUSES if s in statuses)
 
 
 def parse_verify(command: str) -> tuple[str, ...]:
@@ -129,9 +133,7 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     table = data.get("tool", {}).get("dome", {})
     problems = ssot.schema_errors("dome.config", table)
     if problems:
-        raise ConfigError(
-            f"pyproject.toml [tool.dome] {problems[0]} (see docs/configuration.md)"
-        )
+        raise ConfigError(f"pyproject.toml [tool.dome] {problems[0]} (see docs/configuration.md)")
     return dict(table)
 
 
@@ -243,4 +245,3 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
     )
     check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
     return settings
-

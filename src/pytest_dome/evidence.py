@@ -59,7 +59,9 @@ class EvidenceWriter:
         self.run_dir = run_dir
         self.entries: dict[str, ArtifactEntry] = {}
 
-    def write(self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True) -> ArtifactEntry:
+    def write(
+        self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True
+    ) -> ArtifactEntry:
         target = safe_join(self.run_dir, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         data = render(model)
@@ -102,7 +104,9 @@ def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
     ``replace`` is set.
     """
     if run_dir.is_symlink():
-        raise EvidenceError(f"run folder {shown_as} is a symbolic link; remove it or pick another run id")
+        raise EvidenceError(
+            f"run folder {shown_as} is a symbolic link; remove it or pick another run id"
+        )
     old = None
     if run_dir.exists() and any(run_dir.iterdir()):
         if not replace:

@@ -123,7 +123,9 @@ def evaluate(inputs: GateInputs, policy: RiskPolicy, threshold: float) -> dict[s
     )
     risk = score(factor_values(checks.tasks, checks.verify, checks.session), policy, threshold)
     codes = _check_codes(checks)
-    codes.add(rc.RISK_AT_OR_ABOVE_THRESHOLD if risk.score >= risk.threshold else rc.RISK_BELOW_THRESHOLD)
+    codes.add(
+        rc.RISK_AT_OR_ABOVE_THRESHOLD if risk.score >= risk.threshold else rc.RISK_BELOW_THRESHOLD
+    )
     status: GateStatus
     if not checks_pass(checks):
         status = "REJECT"

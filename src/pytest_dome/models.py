@@ -6,11 +6,11 @@ reads artifacts. ``tests/test_contracts.py`` keeps the two from drifting apart.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION: Final = "1.0.0"
 
 GateStatus = Literal["APPROVE", "NEEDS_HUMAN", "REJECT"]
 PromotionAction = Literal["promote", "hold", "stop"]
@@ -36,15 +36,26 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class OptionalFieldsModel(Model):
+    """A model whose optional ``description`` is left out, not written as null."""
+
+    @model_serializer(mode="wrap")
+    def _omit_missing_description(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if data.get("description") is None:
+            data.pop("description", None)
+        return data
+
+
 # --- risk policy -----------------------------------------------------------
 
 
-class PolicyFactor(Model):
+class PolicyFactor(OptionalFieldsModel):
     weight: float = Field(ge=0, le=100)
     description: str | None = None
 
 
-class RiskPolicy(Model):
+class RiskPolicy(OptionalFieldsModel):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["risk.policy"] = "risk.policy"
     policy_id: str

@@ -7,6 +7,7 @@ writes; xdist workers do nothing dome-specific.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from .redact import Redactor
 from .run import Run, RunOutcome, utc_now
 
 controller_key = pytest.StashKey["DomeController"]()
+
+_XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
+"""xdist's first line of a worker's report names the machine's interpreter path."""
 
 
 def _usage(convert: Any) -> Any:
@@ -143,6 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     controller = config.stash.get(controller_key, None)
     if controller is not None:
+        controller.finish_without_session()
         del config.stash[controller_key]
         for name in ("dome-controller", "dome-xdist"):
             plugin = config.pluginmanager.get_plugin(name)
@@ -172,9 +177,13 @@ def _summary(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> st
             except ValueError:
                 shown = path.name
             text = f"{shown}:{crash.lineno}: {crash.message}"
-        else:
-            lines = report.longreprtext.strip().splitlines()
-            text = "\n".join(lines[-10:])
+        else:  # a worker crash or a plugin's plain-text report
+            lines = [
+                line
+                for line in report.longreprtext.splitlines()
+                if line.strip() and not _XDIST_HEADER.match(line)
+            ]
+            text = "\n".join(lines[-3:])
     return redactor.redact(text)[:SUMMARY_CHARS] or None
 
 
@@ -207,8 +216,8 @@ class DomeController:
     # --- reports ----------------------------------------------------------
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        when: Phase = "crash" if report.when == "???" else report.when  # type: ignore[assignment]
-        worker = getattr(report, "node", None)
+        when: Phase = "crash" if str(report.when) == "???" else report.when
+        node = getattr(report, "node", None)  # the xdist worker, on the controller
         self.aggregator.add(
             PhaseReport(
                 node_id=report.nodeid,
@@ -216,7 +225,7 @@ class DomeController:
                 outcome=report.outcome,
                 wasxfail=hasattr(report, "wasxfail"),
                 duration=report.duration,
-                worker=getattr(worker, "gateway", None) and worker.gateway.id,
+                worker=node.gateway.id if node is not None else None,
                 summary=_summary(report, self.run.settings.rootdir, self.run.redactor),
                 subtest=type(report).__name__ == "SubtestReport",
             )
@@ -234,44 +243,56 @@ class DomeController:
     # --- the decision -----------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        try:
-            self._finish(session, int(exitstatus))
-        except Exception as exc:  # never raise here: other plugins must still run
-            self.failure = f"{type(exc).__name__}: {exc}"
-            session.exitstatus = max(int(session.exitstatus), int(pytest.ExitCode.INTERNAL_ERROR))
-
-    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         interrupted = (
             exitstatus == pytest.ExitCode.INTERRUPTED
             or bool(session.shouldstop)
             or bool(session.shouldfail)
             or self.keyboard_interrupt
-        ) and not self._only_collection_errors(exitstatus)
+        ) and not self._only_collection_errors()
+        self._finish(int(exitstatus), interrupted)
+        if self.outcome is not None:
+            session.exitstatus = self.outcome.exit_status
+        else:
+            session.exitstatus = max(int(exitstatus), int(pytest.ExitCode.INTERNAL_ERROR))
+
+    def finish_without_session(self) -> None:
+        """Fallback for a session that never reached its finish (a broken start):
+        the run still ends with a terminal decision."""
+        if self.outcome is not None or self.failure is not None:
+            return
+        self.internal_error = True
+        self._finish(int(pytest.ExitCode.INTERNAL_ERROR), interrupted=False)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            self.pytest_terminal_summary(reporter)
+
+    def _finish(self, exitstatus: int, interrupted: bool) -> None:
+        """Decide and write the evidence; never raises (other plugins must still run)."""
         facts = SessionFacts(
             collection_errors=self.collection_errors,
             interrupted=interrupted,
             worker_crashes=self.worker_crashes,
             internal_error=self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR,
         )
-        results = self.aggregator.results(self.planned or [])
         xdist = bool(self.workers)
-        self.outcome = self.run.finish(
-            results,
-            facts,
-            Execution(mode="xdist" if xdist else "serial", workers=len(self.workers) if xdist else 1),
-            exitstatus,
-            run_verify=not self.keyboard_interrupt,
+        execution = Execution(
+            mode="xdist" if xdist else "serial", workers=len(self.workers) if xdist else 1
         )
-        session.exitstatus = self.outcome.exit_status
+        try:
+            self.outcome = self.run.finish(
+                self.aggregator.results(self.planned or []),
+                facts,
+                execution,
+                exitstatus,
+                run_verify=not self.keyboard_interrupt,
+            )
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
 
-    def _only_collection_errors(self, exitstatus: int) -> bool:
+    def _only_collection_errors(self) -> bool:
         """pytest stops with 'Interrupted: N errors during collection': that is a
-        collection error, not an interruption (so serial and xdist agree)."""
-        return (
-            self.collection_errors > 0
-            and not self.keyboard_interrupt
-            and not any(self.aggregator.attempts.values())
-        )
+        collection error, not an interruption."""
+        return self.collection_errors > 0 and not self.keyboard_interrupt
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
@@ -284,7 +305,10 @@ class DomeController:
             return
         gate = self.outcome.gate
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        tr.write_line(f"decision: {gate.status}  (promotion: {self.outcome.promotion.action})", **{color: True, "bold": True})
+        tr.write_line(
+            f"decision: {gate.status}  (promotion: {self.outcome.promotion.action})",
+            **{color: True, "bold": True},
+        )
         tr.write_line(f"risk score: {gate.risk.score:g} against threshold {gate.risk.threshold:g}")
         tr.write_line(f"reason codes: {', '.join(gate.reason_codes)}")
         tr.write_line(f"evidence: {self.run.settings.display_path(self.outcome.run_dir)}")

@@ -11,6 +11,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import partial
 
 SECRET_NAME = re.compile(
     r"(?:^|_)(?:[A-Z0-9]*TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_?KEY|PRIVATE"
@@ -30,7 +31,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "private_key",
         re.compile(
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
+            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"
         ),
     ),
     ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
@@ -76,7 +78,7 @@ class Redactor:
                 self.counts["env_secret"] += text.count(value)
                 text = text.replace(value, marker("env_secret"))
         for kind, pattern in self._patterns:
-            text, found = pattern.subn(lambda m, kind=kind: _replace(m, kind), text)
+            text, found = pattern.subn(partial(_replace, kind=kind), text)
             if found:
                 self.counts[kind] += found
         return text

@@ -97,7 +97,9 @@ class Run:
         )
         inputs = GateInputs(
             outcomes={r.task_id: r.outcome for r in results},
-            verify=tuple(VerifyCheck(argv=v.argv, status=v.status, exit_code=v.exit_code) for v in verify),
+            verify=tuple(
+                VerifyCheck(argv=v.argv, status=v.status, exit_code=v.exit_code) for v in verify
+            ),
             session=session,
         )
         decided_at = utc_now()
@@ -109,7 +111,11 @@ class Run:
             writer.write(task_result_path(result.task_id), "task.result", result, durable=False)
         writer.sync()
         writer.write(POLICY, "risk.policy", s.policy)
-        writer.write(VERIFY, "verify.results", VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=verify))
+        writer.write(
+            VERIFY,
+            "verify.results",
+            VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=verify),
+        )
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
         manifest = RunManifest(

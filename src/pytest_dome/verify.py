@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .models import VerifyCommandResult
+from .models import VerifyCommandResult, VerifyStatus
 from .redact import Redactor, tail
 
 OUTPUT_TAIL_CHARS = 2000
@@ -37,6 +37,7 @@ def run_command(
             duration_s=round(time.monotonic() - start, 6),
             output_tail=redactor.redact(f"cannot start {argv[0]!r}: {exc.strerror or exc}"),
         )
+    status: VerifyStatus
     try:
         output, _ = proc.communicate(timeout=timeout)
         status = "passed" if proc.returncode == 0 else "failed"
