@@ -2,7 +2,7 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-python := env_var_or_default("PYTHON", "python")
+python := env_var_or_default("PYTHON", "python3")
 run_id := "pkt-dome-demo-0001"
 run_dir := "ops/runtime/runs/" + run_id
 
