@@ -22,6 +22,8 @@ class RunEvidence:
     gate: dict[str, Any]
     promotion: dict[str, Any]
     verify: dict[str, Any]
+    plan: dict[str, Any]
+    session: dict[str, Any]
     tasks: dict[str, dict[str, Any]]  # node id -> task result
 
     @property
@@ -39,6 +41,7 @@ def load_run(run_dir: Path) -> RunEvidence:
         assert check(kind, doc) == []
         return doc
 
+    complete = json.loads((run_dir / "run.manifest.json").read_text())["state"] == "complete"
     tasks = [
         read(p.relative_to(run_dir).as_posix(), "task.result")
         for p in sorted((run_dir / "task_results").glob("*.result.json"))
@@ -46,11 +49,22 @@ def load_run(run_dir: Path) -> RunEvidence:
     return RunEvidence(
         path=run_dir,
         manifest=read("run.manifest.json", "run.manifest"),
-        gate=read("gate/gate.decision.json", "gate.decision"),
-        promotion=read("promotion/promotion.decision.json", "promotion.decision"),
+        gate=read("gate/gate.decision.json", "gate.decision") if complete else {},
+        promotion=read("promotion/promotion.decision.json", "promotion.decision")
+        if complete
+        else {},
         verify=read("checks/verify.results.json", "verify.results"),
+        plan=read("plan.json", "plan"),
+        session=read("checks/session.json", "session"),
         tasks={t["node_id"]: t for t in tasks},
     )
+
+
+@pytest.fixture(autouse=True)
+def _serial_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner gated runs are serial unless a test asks for workers (-n, or by
+    removing this default to test the two-worker fanout itself)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--dome-max-workers=0")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def outcome_of(*reports: PhaseReport) -> tuple[str, str, str | None]:
     agg = Aggregator("r")
     for r in reports:
         agg.add(r)
-    (result,) = agg.results(["n"])
+    (result,) = agg.results([("n", "n")])
     (attempt,) = result.attempts
     return result.outcome, attempt.when, result.summary
 
@@ -104,17 +104,44 @@ def test_interleaved_reports_are_keyed_by_node() -> None:
         rep("b", "teardown", "passed"),
     ]:
         agg.add(r)
-    assert {r.node_id: r.outcome for r in agg.results(["a", "b"])} == {"a": "passed", "b": "failed"}
+    assert {r.node_id: r.outcome for r in agg.results([("a", "a"), ("b", "b")])} == {
+        "a": "passed",
+        "b": "failed",
+    }
 
 
-def test_planned_task_without_reports_is_missing() -> None:
-    (result,) = Aggregator("r").results(["never-ran"])
-    assert result.outcome == "missing" and result.attempts == () and result.summary
+def test_planned_task_without_reports_has_no_result() -> None:
+    assert Aggregator("r").results([("never-ran", "t")]) == []
+
+
+def test_test_that_was_only_set_up_did_not_run() -> None:
+    agg = Aggregator("r")
+    agg.add(rep("n", "setup", "passed"))
+    assert agg.results([("n", "n")]) == []
+
+
+def test_rerun_reports_are_earlier_attempts_and_make_a_pass_flaky() -> None:
+    agg = Aggregator("r")
+    for r in [
+        rep("n", "call", "rerun", summary="first"),
+        rep("n", "setup", "rerun", summary="fx"),
+        rep("n", "setup", "passed"),
+        rep("n", "call", "passed"),
+        rep("n", "teardown", "passed"),
+    ]:
+        agg.add(r)
+    (result,) = agg.results([("n", "task-n")])
+    assert result.task_id == "task-n" and result.outcome == "passed" and result.flaky
+    assert [(a.number, a.outcome, a.when) for a in result.attempts] == [
+        (1, "failed", "call"),
+        (2, "error", "setup"),
+        (3, "passed", "call"),
+    ]
 
 
 def test_attempt_cut_short_keeps_what_it_reported() -> None:
     agg = Aggregator("r")
     agg.add(rep("n", "setup", "passed"))
     agg.add(rep("n", "call", "failed", summary="x"))
-    (result,) = agg.results(["n"])
+    (result,) = agg.results([("n", "n")])
     assert result.outcome == "failed" and len(result.attempts) == 1

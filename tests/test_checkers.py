@@ -19,15 +19,17 @@ from pytest_dome.models import VerifyCheck
 POLICY = load_policy(None, "builtin")
 OK_VERIFY = (VerifyCheck(argv=("ruff", "check"), status="passed", exit_code=0),)
 INPUTS = {
-    "APPROVE": (GateInputs({"t-1": "passed", "t-2": "passed"}, OK_VERIFY), 50.0),
-    "NEEDS_HUMAN": (GateInputs({"t-1": "passed", "t-2": "skipped"}, OK_VERIFY), 0.0),
-    "REJECT": (GateInputs({"t-1": "passed", "t-2": "failed"}, OK_VERIFY), 50.0),
+    "APPROVE": ({"t-1": "passed", "t-2": "passed"}, 50.0),
+    "NEEDS_HUMAN": ({"t-1": "passed", "t-2": "skipped"}, 0.0),
+    "REJECT": ({"t-1": "passed", "t-2": "failed"}, 50.0),
 }
 
 
 def decisions(status: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    inputs, threshold = INPUTS[status]
-    gate = gate_decision("run-1", inputs, POLICY, threshold, "2026-11-24T10:00:00Z")
+    outcomes, threshold = INPUTS[status]
+    inputs = GateInputs.from_outcomes(outcomes, verify=OK_VERIFY)
+    policy = POLICY.model_copy(update={"threshold": threshold})
+    gate = gate_decision("run-1", inputs, policy, "2026-11-24T10:00:00Z")
     promotion = promotion_decision(gate, "2026-11-24T10:00:00Z")
     return gate.model_dump(mode="json"), promotion.model_dump(mode="json")
 

@@ -16,12 +16,12 @@ CASES = {
     "threshold not a number": (
         ["--dome-run-id=r1", "--dome-risk-threshold=high"],
         {},
-        "'high' is not a number",
+        "'high' is not a score from 0 to 100",
     ),
     "threshold out of range": (
         ["--dome-run-id=r1", "--dome-risk-threshold=101"],
         {},
-        "outside 0..100",
+        "'101' is not a score",
     ),
     "fail-on unknown": (["--dome-run-id=r1", "--dome-fail-on=MAYBE"], {}, "unknown status 'MAYBE'"),
     "verify not found": (

@@ -2,7 +2,8 @@
 
 Runs on the controller only (or the single process when serial). Reports are
 keyed by node id, never by "the last report seen", because under xdist the
-reports of different items interleave.
+reports of different items interleave. A report with outcome 'rerun' (ours,
+or pytest-rerunfailures') ends a non-final attempt.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .models import Attempt, Phase, TaskOutcome, TaskResult
-from .taskid import task_id_for
 
 SUMMARY_CHARS = 1000
 
@@ -22,7 +22,7 @@ class PhaseReport:
 
     node_id: str
     when: Phase
-    outcome: str  # pytest's: passed | failed | skipped
+    outcome: str  # pytest's: passed | failed | skipped, or 'rerun'
     wasxfail: bool
     duration: float
     worker: str | None
@@ -40,12 +40,13 @@ class _Open:
     worker: str | None = None
     summary: str | None = None
     subtest_failure: str | None = None
+    called: bool = False
 
 
 def _phase_outcome(report: PhaseReport) -> TaskOutcome:
     if report.when == "crash":
         return "failed"
-    if report.when in ("setup", "teardown") and report.outcome == "failed":
+    if report.when in ("setup", "teardown") and report.outcome in ("failed", "rerun"):
         return "error"
     if report.outcome == "skipped":
         return "xfailed" if report.wasxfail else "skipped"
@@ -86,7 +87,8 @@ class Aggregator:
             outcome, summary = "failed", current.subtest_failure
         if current.outcome is None or outcome != "passed" or report.when == "call":
             current.outcome, current.when, current.summary = outcome, report.when, summary
-        if report.when == "crash":
+        current.called = current.called or report.when in ("call", "crash")
+        if report.when == "crash" or report.outcome == "rerun":
             self._close(report.node_id)
 
     def _close(self, node_id: str) -> None:
@@ -103,23 +105,31 @@ class Aggregator:
             )
         )
 
-    def results(self, planned: Iterable[str]) -> list[TaskResult]:
-        """One result per planned node id (and per node id that reported but was not planned)."""
-        for node_id in list(self._open):
-            self._close(node_id)  # an attempt cut short (interrupt): keep what it reported
-        node_ids = dict.fromkeys(planned)
-        node_ids.update(dict.fromkeys(sorted(self.attempts)))
-        return [self._result(node_id) for node_id in node_ids]
+    def results(self, planned: Iterable[tuple[str, str]]) -> list[TaskResult]:
+        """Final results of the planned ``(node id, task id)`` pairs that reported."""
+        for node_id, current in list(self._open.items()):
+            # An attempt cut short (an interrupt): keep it only when it got past setup
+            # or failed there; a test that was only set up did not run.
+            if current.called or current.outcome not in (None, "passed"):
+                self._close(node_id)
+            else:
+                del self._open[node_id]
+        return [
+            self._result(node_id, task_id)
+            for node_id, task_id in planned
+            if self.attempts.get(node_id)
+        ]
 
-    def _result(self, node_id: str) -> TaskResult:
-        attempts = tuple(self.attempts.get(node_id, ()))
-        final = attempts[-1] if attempts else None
+    def _result(self, node_id: str, task_id: str) -> TaskResult:
+        attempts = tuple(self.attempts[node_id])
+        final = attempts[-1]
         return TaskResult(
             run_id=self.run_id,
-            task_id=task_id_for(node_id),
+            task_id=task_id,
             node_id=node_id,
-            outcome=final.outcome if final else "missing",
+            outcome=final.outcome,
+            flaky=final.outcome == "passed" and any(a.outcome != "passed" for a in attempts),
             duration_s=round(sum(a.duration_s for a in attempts), 6),
-            summary=final.summary if final else "no final report arrived for this task",
+            summary=final.summary,
             attempts=attempts,
         )

@@ -8,6 +8,7 @@ says what is wrong and how to fix it; the plugin turns it into a
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import ssot
-from .models import GATE_STATUSES, GateStatus, RiskPolicy
+from .models import GATE_STATUSES, GateStatus, Packet, RiskPolicy, Shard
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +30,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
+DEFAULT_MAX_WORKERS = 2
+DEFAULT_MAX_RETRIES = 1
 
 
 class ConfigError(ValueError):
@@ -43,13 +46,25 @@ class Settings:
     rootdir: Path
     runtime_dir: Path
     policy: RiskPolicy
+    """The effective policy: file, then [tool.dome], packet and option overrides."""
     policy_source: str
-    threshold: float
-    threshold_source: Literal["policy", "pyproject", "option"]
+    threshold_source: Literal["policy", "pyproject", "packet", "option"]
     fail_on: tuple[GateStatus, ...]
     verify: tuple[tuple[str, ...], ...]
     verify_timeout: float
     replace: bool = False
+    packet: Packet | None = None
+    packet_document: Any = None
+    """The packet exactly as read (what input_digest covers)."""
+    packet_source: str | None = None
+    base_ref: str | None = None
+    max_workers: int = DEFAULT_MAX_WORKERS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    shard: Shard | None = None
+
+    @property
+    def threshold(self) -> float:
+        return self.policy.threshold
 
     @property
     def run_dir(self) -> Path:
@@ -75,6 +90,11 @@ class Options:
     verify: Sequence[str] = ()
     verify_timeout: float | None = None
     replace: bool = False
+    packet: str | None = None
+    base_ref: str | None = None
+    max_retries: int | None = None
+    max_workers: int | None = None
+    shard: Shard | None = None
 
 
 def check_run_id(value: str) -> str:
@@ -90,12 +110,39 @@ def parse_threshold(value: str | float, where: str = "--dome-risk-threshold") ->
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{where}: {value!r} is not a number; give a score from 0 to 100"
-        ) from None
-    if not 0 <= number <= 100:
-        raise ConfigError(f"{where}: {value!r} is outside 0..100; give a score from 0 to 100")
+        number = math.nan
+    if not math.isfinite(number) or not 0 <= number <= 100:
+        raise ConfigError(f"{where}: {value!r} is not a score from 0 to 100; give one")
     return number
+
+
+def parse_timeout(value: str | float, where: str = "--dome-verify-timeout") -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise ConfigError(f"{where}: {value!r} is not a positive number of seconds")
+    return number
+
+
+def parse_count(value: str | int, where: str, maximum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if not 0 <= number <= maximum:
+        raise ConfigError(f"{where}: {value!r} is not a whole number from 0 to {maximum}")
+    return number
+
+
+def parse_shard(value: str) -> Shard:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise ConfigError(
+            f"--dome-shard: {value!r} is not K/N with 1 <= K <= N (e.g. --dome-shard=2/3)"
+        )
+    return Shard(index=int(match[1]), count=int(match[2]))
 
 
 def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple[GateStatus, ...]:
@@ -134,7 +181,25 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     problems = ssot.schema_errors("dome.config", table)
     if problems:
         raise ConfigError(f"pyproject.toml [tool.dome] {problems[0]} (see docs/configuration.md)")
+    for key in ("risk_threshold", "verify_timeout"):
+        if key in table and not math.isfinite(table[key]):
+            raise ConfigError(f"pyproject.toml [tool.dome] {key}: {table[key]!r} is not a number")
     return dict(table)
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON file, or say in one line why it cannot be."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} does not exist; fix the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "fix the file"
+        ) from None
 
 
 def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
@@ -142,17 +207,7 @@ def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
     base = ssot.default_policy_document()
     if path is None:
         return RiskPolicy.model_validate(base)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"risk policy {shown_as} does not exist; fix the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"risk policy {shown_as} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"risk policy {shown_as} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg}); fix the file"
-        ) from None
+    doc = read_json(path, f"risk policy {shown_as}")
     problems = ssot.schema_errors("risk.policy", doc)
     if problems:
         raise ConfigError(
@@ -160,7 +215,68 @@ def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
             f"{problems[0]}"
         )
     doc["factors"] = {**base["factors"], **doc["factors"]}
+    doc["change_set"] = {**base["change_set"], **doc.get("change_set", {})}
     return RiskPolicy.model_validate(doc)
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """``root / relative`` resolved, or None when it escapes ``root`` (links included)."""
+    root = root.resolve()
+    target = (root / relative).resolve()
+    return target if target == root or root in target.parents else None
+
+
+def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
+    """Read and check a packet: schema, unique task ids, paths inside the rootdir."""
+    what = f"packet {shown_as}"
+    doc = read_json(path, what)
+    problems = ssot.schema_errors("packet", doc)
+    if problems:
+        raise ConfigError(f"{what} does not match ssot/schemas/packet.schema.json: {problems[0]}")
+    packet = Packet.model_validate(doc)
+    seen: set[str] = set()
+    for task in packet.tasks:
+        if task.id.lower() in seen:
+            raise ConfigError(
+                f"{what}: task id {task.id!r} is used twice; give each task its own id"
+            )
+        seen.add(task.id.lower())
+        if task.kind == "command":
+            cwd = inside(rootdir, task.cwd or ".")
+            if cwd is None:
+                raise ConfigError(
+                    f"{what}: task {task.id!r} cwd {task.cwd!r} is outside the rootdir; "
+                    "use a folder inside the project"
+                )
+            if not cwd.is_dir():
+                raise ConfigError(f"{what}: task {task.id!r} cwd {task.cwd!r} is not a folder")
+        elif task.select is not None:
+            for rel in task.select.paths or ():
+                target = inside(rootdir, rel)
+                if target is None:
+                    raise ConfigError(
+                        f"{what}: task {task.id!r} path {rel!r} is outside the rootdir"
+                    )
+                if not target.exists():
+                    raise ConfigError(
+                        f"{what}: task {task.id!r} selects path {rel!r}, which does not exist"
+                    )
+    return packet, doc
+
+
+def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:
+    """The policy with the packet's overrides (threshold, factor weights, change set)."""
+    if packet is None or packet.policy is None:
+        return policy
+    over = packet.policy
+    update: dict[str, Any] = {}
+    if over.threshold is not None:
+        update["threshold"] = over.threshold
+    if over.factors:
+        update["factors"] = {**policy.factors, **over.factors}
+    if over.change_set is not None:
+        update["change_set"] = over.change_set
+    return policy.model_copy(update=update)
 
 
 def check_verify_command(argv: Sequence[str], rootdir: Path, where: str) -> None:
@@ -193,9 +309,17 @@ def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
 
 
 def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
-    """Merge options over ``[tool.dome]`` over the policy, checking everything."""
+    """Merge options over the packet over ``[tool.dome]`` over the policy, checking everything."""
     run_id = check_run_id(options.run_id)
     table = read_pyproject_table(rootdir)
+
+    packet = packet_doc = packet_source = None
+    if options.packet is not None:
+        packet_source = options.packet
+        packet, packet_doc = load_packet(invocation_dir / options.packet, options.packet, rootdir)
+    elif "packet" in table:
+        packet_source = table["packet"]
+        packet, packet_doc = load_packet(rootdir / table["packet"], table["packet"], rootdir)
 
     if options.out is not None:
         runtime_dir = (invocation_dir / options.out).resolve()
@@ -211,37 +335,54 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
     else:
         policy, policy_source = load_policy(None, "builtin"), "builtin"
 
-    threshold_source: Literal["policy", "pyproject", "option"]
+    threshold_source: Literal["policy", "pyproject", "packet", "option"] = "policy"
+    if "risk_threshold" in table:
+        policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
+        threshold_source = "pyproject"
+    policy = apply_overrides(policy, packet)
+    if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
+        threshold_source = "packet"
     if options.risk_threshold is not None:
-        threshold, threshold_source = options.risk_threshold, "option"
-    elif "risk_threshold" in table:
-        threshold, threshold_source = float(table["risk_threshold"]), "pyproject"
-    else:
-        threshold, threshold_source = policy.threshold, "policy"
+        policy = policy.model_copy(update={"threshold": options.risk_threshold})
+        threshold_source = "option"
 
     fail_on = parse_fail_on(
         options.fail_on if options.fail_on is not None else table.get("fail_on", ()),
         "--dome-fail-on" if options.fail_on is not None else "[tool.dome] fail_on",
     )
 
-    verify = [(tuple(argv), "[tool.dome] verify") for argv in table.get("verify", ())]
+    if packet is not None and packet.verify is not None:
+        verify = [(tuple(argv), f"packet {packet_source}") for argv in packet.verify]
+    else:
+        verify = [(tuple(argv), "[tool.dome] verify") for argv in table.get("verify", ())]
     verify += [(parse_verify(cmd), "--dome-verify") for cmd in options.verify]
     for argv, where in verify:
         check_verify_command(argv, rootdir, where)
 
-    timeout = options.verify_timeout or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT))
+    queue = table.get("work", {}).get("queue", {})
     settings = Settings(
         run_id=run_id,
         rootdir=rootdir,
         runtime_dir=runtime_dir,
         policy=policy,
         policy_source=policy_source,
-        threshold=threshold,
         threshold_source=threshold_source,
         fail_on=fail_on,
         verify=tuple(argv for argv, _ in verify),
-        verify_timeout=timeout,
+        verify_timeout=options.verify_timeout
+        or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)),
         replace=options.replace,
+        packet=packet,
+        packet_document=packet_doc,
+        packet_source=packet_source,
+        base_ref=options.base_ref or (packet and packet.base_ref) or table.get("base_ref"),
+        max_workers=options.max_workers
+        if options.max_workers is not None
+        else int(queue.get("max_workers", DEFAULT_MAX_WORKERS)),
+        max_retries=options.max_retries
+        if options.max_retries is not None
+        else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
+        shard=options.shard,
     )
     check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
     return settings

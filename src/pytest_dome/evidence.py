@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -31,9 +32,11 @@ def safe_join(root: Path, relative: str) -> Path:
     return target
 
 
-def render(model: BaseModel) -> bytes:
+def render(document: Any) -> bytes:
     """An artifact's bytes: sorted keys, two-space indent, UTF-8, final newline."""
-    text = json.dumps(model.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+    if isinstance(document, BaseModel):
+        document = document.model_dump(mode="json")
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 
 
@@ -62,9 +65,14 @@ class EvidenceWriter:
     def write(
         self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True
     ) -> ArtifactEntry:
+        return self.write_document(relative, kind, model, durable=durable)
+
+    def write_document(
+        self, relative: str, kind: ArtifactKind, document: Any, *, durable: bool = True
+    ) -> ArtifactEntry:
         target = safe_join(self.run_dir, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = render(model)
+        data = render(document)
         atomic_write(target, data, durable=durable)
         entry = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
         self.entries[relative] = entry
@@ -88,7 +96,11 @@ MANIFEST = "run.manifest.json"
 GATE = "gate/gate.decision.json"
 PROMOTION = "promotion/promotion.decision.json"
 VERIFY = "checks/verify.results.json"
+SESSION = "checks/session.json"
 POLICY = "inputs/risk.policy.json"
+CHANGE_SET = "inputs/change_set.json"
+PACKET = "inputs/packet.json"
+PLAN = "plan.json"
 TASK_RESULTS = "task_results"
 
 

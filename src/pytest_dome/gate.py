@@ -1,13 +1,14 @@
 """The gate and promotion decisions: pure functions of the recorded inputs.
 
-No pytest, no file system, no clock: the plugin and any replay call the same
-functions with the same inputs and get the same decision and digest.
+No pytest, no file system, no clock: the plugin, ``dome merge`` and any replay
+call the same functions with the same inputs and get the same decision and
+digest.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +16,11 @@ from . import reasons as rc
 from .canonical import digest
 from .models import (
     TASK_OUTCOMES,
+    ChangeSetCheck,
     Checks,
     GateDecision,
     GateStatus,
+    PluginFactor,
     PromotionAction,
     PromotionDecision,
     RiskPolicy,
@@ -35,6 +38,9 @@ PROMOTION: Mapping[GateStatus, PromotionAction] = {
 }
 """Seed section XA-01: gate status -> promotion action."""
 
+NO_INPUT_DIGEST = digest(None)
+"""The input digest of a decision made without a recorded plan (pure tests)."""
+
 _NOT_DIGESTED = frozenset({"run_id", "decided_at", "decision_digest"})
 
 _VERIFY_CODES: Mapping[str, str] = {
@@ -43,41 +49,70 @@ _VERIFY_CODES: Mapping[str, str] = {
     "error": rc.VERIFY_ERROR,
 }
 
+NOT_REQUESTED = ChangeSetCheck(status="not_requested", changed_files=0, sensitive_files=0)
+
+
+@dataclass(frozen=True)
+class TaskVerdict:
+    """What the gate needs to know of one planned task."""
+
+    task_id: str
+    outcome: TaskOutcome
+    flaky: bool = False
+    critical: bool = False
+    risk_weight: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        """Passed on its first attempt."""
+        return self.outcome == "passed" and not self.flaky
+
 
 @dataclass(frozen=True)
 class GateInputs:
-    """Everything a gate decision depends on.
+    """Everything a gate decision depends on: one verdict per planned task
+    ('missing' when no final result arrived), the verify checks, what happened
+    to the session, the change set, plugin factors and the input digest."""
 
-    ``outcomes`` maps every planned task id to its final outcome ('missing'
-    when no final result arrived).
-    """
-
-    outcomes: Mapping[str, TaskOutcome]
+    tasks: Sequence[TaskVerdict]
     verify: Sequence[VerifyCheck] = ()
     session: SessionFacts = field(default_factory=SessionFacts)
+    change_set: ChangeSetCheck = NOT_REQUESTED
+    plugin_factors: Sequence[PluginFactor] = ()
+    input_digest: str = NO_INPUT_DIGEST
+
+    @classmethod
+    def from_outcomes(cls, outcomes: Mapping[str, TaskOutcome], **kwargs: Any) -> GateInputs:
+        return cls(tasks=[TaskVerdict(t, o) for t, o in outcomes.items()], **kwargs)
 
 
-def results_digest(outcomes: Mapping[str, TaskOutcome]) -> str:
-    return digest(sorted([task_id, outcome] for task_id, outcome in outcomes.items()))
+def results_digest(tasks: Iterable[TaskVerdict]) -> str:
+    return digest(
+        sorted([t.task_id, t.outcome, t.flaky, t.critical, float(t.risk_weight)] for t in tasks)
+    )
 
 
-def count_tasks(outcomes: Mapping[str, TaskOutcome]) -> TaskCounts:
-    counts = Counter(outcomes.values())
+def count_tasks(tasks: Sequence[TaskVerdict]) -> TaskCounts:
+    counts = Counter(t.outcome for t in tasks)
     return TaskCounts(
-        planned=len(outcomes),
-        results_digest=results_digest(outcomes),
+        planned=len(tasks),
+        flaky=sum(1 for t in tasks if t.flaky),
+        critical_not_passed=sum(1 for t in tasks if t.critical and not t.clean),
+        results_digest=results_digest(tasks),
         **{outcome: counts.get(outcome, 0) for outcome in TASK_OUTCOMES},
     )
 
 
 def _check_codes(checks: Checks) -> set[str]:
-    """Reason codes of the deterministic checks (tasks, verify, session)."""
-    tasks, session = checks.tasks, checks.session
+    """Reason codes of the deterministic checks (tasks, verify, session, change set)."""
+    tasks, session, change = checks.tasks, checks.session, checks.change_set
     codes: set[str] = set()
     for count, code in (
         (tasks.failed, rc.TASK_FAILED),
         (tasks.error, rc.TASK_ERROR),
         (tasks.missing, rc.TASK_RESULT_MISSING),
+        (tasks.critical_not_passed, rc.CRITICAL_TASK_NOT_PASSED),
+        (tasks.flaky, rc.TASK_FLAKY),
         (tasks.skipped, rc.TASKS_SKIPPED),
         (tasks.xfailed, rc.TASKS_XFAILED),
         (tasks.xpassed, rc.TASKS_XPASSED),
@@ -85,8 +120,13 @@ def _check_codes(checks: Checks) -> set[str]:
         (session.worker_crashes, rc.WORKER_CRASHED),
         (int(session.interrupted), rc.SESSION_INTERRUPTED),
         (int(session.internal_error), rc.INTERNAL_ERROR),
+        (int(session.plan_missing), rc.PLAN_MISSING),
+        (session.shards_missing, rc.SHARD_MISSING),
+        (session.shards_duplicated, rc.SHARD_DUPLICATE),
         (int(tasks.planned == 0), rc.NO_TASKS),
         (int(not checks.verify), rc.VERIFY_NONE_CONFIGURED),
+        (change.sensitive_files, rc.CHANGESET_SENSITIVE_PATHS),
+        (int(change.status in ("no_git", "unresolved")), rc.BASE_REF_UNRESOLVED),
     ):
         if count:
             codes.add(code)
@@ -98,52 +138,42 @@ def _check_codes(checks: Checks) -> set[str]:
     return codes
 
 
-def checks_pass(checks: Checks) -> bool:
-    """Seed: every deterministic verification check passed and no task failed.
-
-    A task that errored or has no final result, a collection error, an
-    interruption, a worker crash or an internal error also fail the checks.
-    """
-    return not any(rc.IMPLIES[code] == "REJECT" for code in _check_codes(checks))
-
-
-def evaluate(inputs: GateInputs, policy: RiskPolicy, threshold: float) -> dict[str, Any]:
+def evaluate(inputs: GateInputs, policy: RiskPolicy) -> dict[str, Any]:
     """The deterministic content of the gate decision (everything that is digested).
 
-    The seed's rules, in order:
-    REJECT when a verify command fails or any implementer task fails (or
-    errors, or has no result, or the session broke); otherwise NEEDS_HUMAN
+    The seed's rules, in order: REJECT when a verify command fails or any
+    implementer task fails (or errors, has no result, is critical and did not
+    pass cleanly, or the session or its evidence broke); otherwise NEEDS_HUMAN
     when the risk score is not below the threshold (equal is not below), or
-    when no task was planned; otherwise APPROVE.
+    when no task was planned; otherwise APPROVE. The threshold is the policy's.
     """
     checks = Checks(
-        tasks=count_tasks(inputs.outcomes),
+        tasks=count_tasks(inputs.tasks),
         verify=tuple(inputs.verify),
         session=inputs.session,
+        change_set=inputs.change_set,
     )
-    risk = score(factor_values(checks.tasks, checks.verify, checks.session), policy, threshold)
+    declared = sum((t.risk_weight for t in inputs.tasks if not t.clean), 0.0)
+    values = factor_values(checks, declared, policy.change_set.saturate_at)
+    risk = score(values, policy, inputs.plugin_factors)
     codes = _check_codes(checks)
-    codes.add(
-        rc.RISK_AT_OR_ABOVE_THRESHOLD if risk.score >= risk.threshold else rc.RISK_BELOW_THRESHOLD
-    )
+    at_or_above = risk.score >= policy.threshold
+    codes.add(rc.RISK_AT_OR_ABOVE_THRESHOLD if at_or_above else rc.RISK_BELOW_THRESHOLD)
     status: GateStatus
-    if not checks_pass(checks):
+    if any(rc.IMPLIES[code] == "REJECT" for code in codes):
         status = "REJECT"
-    elif risk.score >= risk.threshold or checks.tasks.planned == 0:
-        status = "NEEDS_HUMAN"
-        codes.add(rc.ALL_CHECKS_PASSED)
     else:
-        status = "APPROVE"
         codes.add(rc.ALL_CHECKS_PASSED)
-    content = {
+        status = "NEEDS_HUMAN" if at_or_above or checks.tasks.planned == 0 else "APPROVE"
+    return {
         "schema_version": "1.0.0",
         "kind": "gate.decision",
         "status": status,
         "reason_codes": sorted(codes),
+        "input_digest": inputs.input_digest,
         "risk": risk.model_dump(mode="json"),
         "checks": checks.model_dump(mode="json"),
     }
-    return content
 
 
 def decision_digest(content: Mapping[str, Any]) -> str:
@@ -152,9 +182,9 @@ def decision_digest(content: Mapping[str, Any]) -> str:
 
 
 def gate_decision(
-    run_id: str, inputs: GateInputs, policy: RiskPolicy, threshold: float, decided_at: str
+    run_id: str, inputs: GateInputs, policy: RiskPolicy, decided_at: str
 ) -> GateDecision:
-    content = evaluate(inputs, policy, threshold)
+    content = evaluate(inputs, policy)
     return GateDecision.model_validate(
         {
             **content,

@@ -55,6 +55,11 @@ class PolicyFactor(OptionalFieldsModel):
     description: str | None = None
 
 
+class ChangeSetPolicy(Model):
+    saturate_at: int = Field(default=200, ge=1)
+    sensitive_globs: tuple[str, ...] = ()
+
+
 class RiskPolicy(OptionalFieldsModel):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["risk.policy"] = "risk.policy"
@@ -62,6 +67,84 @@ class RiskPolicy(OptionalFieldsModel):
     description: str | None = None
     threshold: float = Field(ge=0, le=100)
     factors: dict[str, PolicyFactor]
+    change_set: ChangeSetPolicy = ChangeSetPolicy()
+
+
+# --- packet and plan ---------------------------------------------------------
+
+
+class Selection(Model):
+    paths: tuple[str, ...] | None = None
+    node_id_prefixes: tuple[str, ...] | None = None
+    markers: tuple[str, ...] | None = None
+
+
+class SuiteTask(Model):
+    kind: Literal["tests"]
+    id: str
+    select: Selection | None = None
+    critical: bool | None = None
+    risk_weight: float | None = Field(default=None, ge=0, le=100)
+
+
+class CommandTask(Model):
+    kind: Literal["command"]
+    id: str
+    argv: tuple[str, ...]
+    cwd: str | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    env: tuple[str, ...] | None = None
+    critical: bool | None = None
+    risk_weight: float | None = Field(default=None, ge=0, le=100)
+
+
+class PolicyOverrides(Model):
+    threshold: float | None = Field(default=None, ge=0, le=100)
+    factors: dict[str, PolicyFactor] | None = None
+    change_set: ChangeSetPolicy | None = None
+
+
+class Packet(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["packet"] = "packet"
+    packet_id: str
+    description: str | None = None
+    base_ref: str | None = None
+    verify: tuple[tuple[str, ...], ...] | None = None
+    policy: PolicyOverrides | None = None
+    tasks: tuple[SuiteTask | CommandTask, ...]
+
+
+class PlannedTask(Model):
+    task_id: str
+    kind: Literal["test", "command"]
+    node_id: str
+    entry: str | None
+    critical: bool
+    risk_weight: float = Field(ge=0, le=100)
+
+
+class Plan(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["plan"] = "plan"
+    packet_id: str | None
+    input_digest: str
+    tasks: tuple[PlannedTask, ...]
+
+
+ChangeSetStatus = Literal["resolved", "not_requested", "no_git", "unresolved"]
+
+
+class ChangeSet(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["change_set"] = "change_set"
+    status: ChangeSetStatus
+    base_ref: str | None
+    base_commit: str | None
+    head_commit: str | None
+    files: tuple[str, ...]
+    sensitive_files: tuple[str, ...]
+    detail: str | None
 
 
 # --- task results ------------------------------------------------------------
@@ -83,6 +166,7 @@ class TaskResult(Model):
     task_id: str
     node_id: str
     outcome: TaskOutcome
+    flaky: bool = False
     duration_s: float = Field(ge=0)
     summary: str | None
     attempts: tuple[Attempt, ...]
@@ -134,6 +218,8 @@ class TaskCounts(Model):
     xfailed: int = Field(ge=0)
     xpassed: int = Field(ge=0)
     missing: int = Field(ge=0)
+    flaky: int = Field(ge=0)
+    critical_not_passed: int = Field(ge=0)
     results_digest: str
 
 
@@ -150,12 +236,36 @@ class SessionFacts(Model):
     interrupted: bool = False
     worker_crashes: int = Field(default=0, ge=0)
     internal_error: bool = False
+    plan_missing: bool = False
+    shards_missing: int = Field(default=0, ge=0)
+    shards_duplicated: int = Field(default=0, ge=0)
+
+
+class ChangeSetCheck(Model):
+    status: ChangeSetStatus
+    changed_files: int = Field(ge=0)
+    sensitive_files: int = Field(ge=0)
+
+
+class PluginFactor(Model):
+    name: str
+    weight: float = Field(ge=0, le=100)
+    value: float = Field(ge=0, le=1)
+
+
+class SessionRecord(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["session"] = "session"
+    run_id: str
+    facts: SessionFacts
+    plugin_factors: tuple[PluginFactor, ...] = ()
 
 
 class Checks(Model):
     tasks: TaskCounts
     verify: tuple[VerifyCheck, ...]
     session: SessionFacts
+    change_set: ChangeSetCheck
 
 
 class GateDecision(Model):
@@ -164,6 +274,7 @@ class GateDecision(Model):
     run_id: str
     status: GateStatus
     reason_codes: tuple[str, ...]
+    input_digest: str
     risk: Risk
     checks: Checks
     decision_digest: str
@@ -193,11 +304,15 @@ class Execution(Model):
 class EffectiveConfig(Model):
     runtime_dir: str
     policy_source: str
-    threshold_source: Literal["policy", "pyproject", "option"]
+    threshold_source: Literal["policy", "pyproject", "packet", "option"]
     risk_threshold: float = Field(ge=0, le=100)
     fail_on: tuple[GateStatus, ...]
     verify: tuple[tuple[str, ...], ...]
     verify_timeout_s: float = Field(gt=0)
+    packet_source: str | None
+    base_ref: str | None
+    max_workers: int = Field(ge=0)
+    max_retries: int = Field(ge=0)
 
 
 class Versions(Model):
@@ -210,7 +325,15 @@ class Versions(Model):
 
 
 ArtifactKind = Literal[
-    "gate.decision", "promotion.decision", "task.result", "verify.results", "risk.policy"
+    "gate.decision",
+    "promotion.decision",
+    "task.result",
+    "verify.results",
+    "risk.policy",
+    "plan",
+    "change_set",
+    "packet",
+    "session",
 ]
 
 
@@ -221,16 +344,23 @@ class ArtifactEntry(Model):
     bytes: int = Field(ge=0)
 
 
+class Shard(Model):
+    index: int = Field(ge=1)
+    count: int = Field(ge=1)
+
+
 class RunManifest(Model):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["run.manifest"] = "run.manifest"
     run_id: str
-    state: Literal["complete"]
+    state: Literal["complete", "partial"]
     started_at: str
     finished_at: str
     exit_status: int = Field(ge=0)
-    gate_status: GateStatus
-    decision_digest: str
+    gate_status: GateStatus | None
+    decision_digest: str | None
+    input_digest: str
+    shard: Shard | None
     execution: Execution
     config: EffectiveConfig
     versions: Versions

@@ -1,30 +1,37 @@
 """The risk score: a pure, documented function of the run's results and the policy.
 
-Each factor has a value in [0, 1] computed from the run (a share of tasks, or
-a 0/1 flag). Its contribution is ``weight * value`` rounded half-up to two
-decimals; the score is the sum of the contributions, capped at 100. Exact
-rational arithmetic keeps the score identical on every machine.
+Each factor has a value in [0, 1] computed from the run (a share of tasks, a
+saturating count, or a 0/1 flag). Its contribution is ``weight * value``
+rounded half-up to two decimals; the score is the sum of the contributions,
+capped at 100. Exact rational arithmetic keeps the score identical on every
+machine. Plugins add factors of their own (``plugin.<name>``) through the
+``pytest_dome_risk_factors`` hook; they are scored the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from .canonical import digest
-from .models import Risk, RiskFactor, RiskPolicy, SessionFacts, TaskCounts, VerifyCheck
+from .models import Checks, PluginFactor, Risk, RiskFactor, RiskPolicy
 
 FACTORS: tuple[str, ...] = (
     "task_failure_rate",
     "verify_failure_rate",
     "session_incident",
+    "flaky_rate",
     "skipped_rate",
     "xfailed_rate",
     "xpassed_rate",
+    "declared_task_risk",
     "verify_missing",
+    "changed_files",
+    "sensitive_paths",
+    "base_ref_unresolved",
 )
-"""Every factor the score knows, in the order they are listed in a decision."""
+"""Every policy factor the score knows, in the order they are listed in a decision."""
 
 _CENT = Decimal("0.01")
 
@@ -33,25 +40,36 @@ def _share(part: int, whole: int) -> Fraction:
     return Fraction(part, whole) if whole else Fraction(0)
 
 
-def factor_values(
-    tasks: TaskCounts, verify: Sequence[VerifyCheck], session: SessionFacts
-) -> dict[str, Fraction]:
-    """The value in [0, 1] of every factor for one run."""
-    bad_verify = sum(1 for v in verify if v.status != "passed")
+def factor_values(checks: Checks, declared_risk: float, saturate_at: int) -> dict[str, Fraction]:
+    """The value in [0, 1] of every policy factor for one run.
+
+    ``declared_risk`` is the sum of the risk weights of tasks that did not
+    pass cleanly; ``saturate_at`` the changed-file count that scores 1.
+    """
+    tasks, session, change = checks.tasks, checks.session, checks.change_set
+    bad_verify = sum(1 for v in checks.verify if v.status != "passed")
     incident = (
         session.collection_errors > 0
         or session.interrupted
         or session.worker_crashes > 0
         or session.internal_error
+        or session.plan_missing
+        or session.shards_missing > 0
+        or session.shards_duplicated > 0
     )
     return {
         "task_failure_rate": _share(tasks.failed + tasks.error + tasks.missing, tasks.planned),
-        "verify_failure_rate": _share(bad_verify, len(verify)),
+        "verify_failure_rate": _share(bad_verify, len(checks.verify)),
         "session_incident": Fraction(int(incident)),
+        "flaky_rate": _share(tasks.flaky, tasks.planned),
         "skipped_rate": _share(tasks.skipped, tasks.planned),
         "xfailed_rate": _share(tasks.xfailed, tasks.planned),
         "xpassed_rate": _share(tasks.xpassed, tasks.planned),
-        "verify_missing": Fraction(int(not verify)),
+        "declared_task_risk": min(Fraction(1), Fraction(Decimal(str(declared_risk))) / 100),
+        "verify_missing": Fraction(int(not checks.verify)),
+        "changed_files": min(Fraction(1), Fraction(change.changed_files, saturate_at)),
+        "sensitive_paths": Fraction(int(change.sensitive_files > 0)),
+        "base_ref_unresolved": Fraction(int(change.status in ("no_git", "unresolved"))),
     }
 
 
@@ -66,26 +84,29 @@ def policy_digest(policy: RiskPolicy) -> str:
     return digest(policy.model_dump(mode="json"))
 
 
-def score(values: Mapping[str, Fraction], policy: RiskPolicy, threshold: float) -> Risk:
-    """Score the factor ``values`` under ``policy`` against ``threshold``."""
-    factors = []
-    total = Decimal(0)
-    for name in FACTORS:
-        weight = policy.factors[name].weight if name in policy.factors else 0.0
-        value = values[name]
-        contribution = to_cents(Decimal(str(weight)) * Decimal(value.numerator) / value.denominator)
-        total += Decimal(str(contribution))
-        factors.append(
-            RiskFactor(
-                name=name,
-                weight=weight,
-                value=round(float(value), 6),
-                contribution=contribution,
-            )
-        )
+def _factor(name: str, weight: float, value: Fraction) -> RiskFactor:
+    contribution = to_cents(Decimal(str(weight)) * Decimal(value.numerator) / value.denominator)
+    return RiskFactor(
+        name=name, weight=weight, value=round(float(value), 6), contribution=contribution
+    )
+
+
+def score(
+    values: dict[str, Fraction], policy: RiskPolicy, extra: Sequence[PluginFactor] = ()
+) -> Risk:
+    """Score the factor ``values`` (and plugin factors) under ``policy``."""
+    factors = [
+        _factor(name, policy.factors[name].weight if name in policy.factors else 0.0, values[name])
+        for name in FACTORS
+    ]
+    factors += [
+        _factor(f"plugin.{f.name}", f.weight, Fraction(Decimal(str(f.value))))
+        for f in sorted(extra, key=lambda f: f.name)
+    ]
+    total = sum((Decimal(str(f.contribution)) for f in factors), Decimal(0))
     return Risk(
         score=to_cents(min(total, Decimal(100))),
-        threshold=to_cents(threshold),
+        threshold=policy.threshold,
         policy_id=policy.policy_id,
         policy_digest=policy_digest(policy),
         factors=tuple(factors),

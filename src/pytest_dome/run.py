@@ -1,35 +1,52 @@
-"""Finish a gated run: verify, decide, write the evidence, commit the manifest.
+"""Decide and write a run: shared by the pytest plugin and ``dome merge``.
 
-Shared by the pytest plugin (and later shells); knows nothing of pytest.
+Knows nothing of pytest. The decision is made from the recorded evidence
+only (plan, task results, verify results, session facts, change set and
+policy), so anyone can make it again from the run folder.
 """
 
 from __future__ import annotations
 
 import platform
-import shutil
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from .config import Settings
-from .evidence import GATE, POLICY, PROMOTION, VERIFY, EvidenceWriter, task_result_path
-from .gate import GateInputs, gate_decision, promotion_decision
+from . import changes
+from .evidence import (
+    CHANGE_SET,
+    GATE,
+    PACKET,
+    PLAN,
+    POLICY,
+    PROMOTION,
+    SESSION,
+    VERIFY,
+    EvidenceWriter,
+    task_result_path,
+)
+from .gate import GateInputs, TaskVerdict, gate_decision, promotion_decision
 from .models import (
+    ChangeSet,
     EffectiveConfig,
     Execution,
     GateDecision,
+    GateStatus,
+    Plan,
     PromotionDecision,
+    RiskPolicy,
     RunManifest,
-    SessionFacts,
+    SessionRecord,
+    Shard,
     TaskResult,
     VerifyCheck,
     VerifyResults,
     Versions,
 )
-from .redact import Redactor
-from .verify import not_run, run_command
 
 
 def utc_now() -> str:
@@ -54,92 +71,133 @@ def versions() -> Versions:
     )
 
 
-def gated_exit_status(exit_status: int, settings: Settings, gate: GateDecision) -> int:
+def gated_exit_status(exit_status: int, status: GateStatus, fail_on: Iterable[str]) -> int:
     """pytest's exit status, raised (never lowered) when the gate status must fail the job."""
-    if gate.status in settings.fail_on and exit_status == 0:
+    if status in fail_on and exit_status == 0:
         return 1
     return exit_status
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The recorded inputs of a decision: everything in a run folder but the decisions."""
+
+    run_id: str
+    plan: Plan
+    change_set: ChangeSet
+    packet_document: Any
+    policy: RiskPolicy
+    results: tuple[TaskResult, ...]
+    """Final results of the planned tasks that reported (a shard: its own only)."""
+    verify: VerifyResults
+    session: SessionRecord
+
+    def gate_inputs(self) -> GateInputs:
+        by_task = {r.task_id: r for r in self.results}
+        verdicts = []
+        for task in self.plan.tasks:
+            result = by_task.get(task.task_id)
+            verdicts.append(
+                TaskVerdict(
+                    task_id=task.task_id,
+                    outcome=result.outcome if result else "missing",
+                    flaky=result.flaky if result else False,
+                    critical=task.critical,
+                    risk_weight=task.risk_weight,
+                )
+            )
+        return GateInputs(
+            tasks=verdicts,
+            verify=tuple(
+                VerifyCheck(argv=c.argv, status=c.status, exit_code=c.exit_code)
+                for c in self.verify.commands
+            ),
+            session=self.session.facts,
+            change_set=changes.summary(self.change_set),
+            plugin_factors=self.session.plugin_factors,
+            input_digest=self.plan.input_digest,
+        )
+
+    def decide(self, decided_at: str) -> tuple[GateDecision, PromotionDecision]:
+        gate = gate_decision(self.run_id, self.gate_inputs(), self.policy, decided_at)
+        return gate, promotion_decision(gate, decided_at)
+
+
+def missing_results(evidence: Evidence) -> list[TaskResult]:
+    """A 'missing' result for every planned task without one: each planned task
+    has exactly one final result in the run folder."""
+    have = {r.task_id for r in evidence.results}
+    return [
+        TaskResult(
+            run_id=evidence.run_id,
+            task_id=t.task_id,
+            node_id=t.node_id,
+            outcome="missing",
+            duration_s=0.0,
+            summary="no final report arrived for this task",
+            attempts=(),
+        )
+        for t in evidence.plan.tasks
+        if t.task_id not in have
+    ]
+
+
+@dataclass(frozen=True)
 class RunOutcome:
-    gate: GateDecision
-    promotion: PromotionDecision
+    gate: GateDecision | None
+    promotion: PromotionDecision | None
     manifest: RunManifest
     exit_status: int
     run_dir: Path
 
 
-@dataclass
-class Run:
-    """One gated run, from its start to its committed manifest."""
-
-    settings: Settings
-    started_at: str
-    redactor: Redactor
-    replaced: Path | None = None
-
-    def finish(
-        self,
-        results: list[TaskResult],
-        session: SessionFacts,
-        execution: Execution,
-        exit_status: int,
-        run_verify: bool = True,
-    ) -> RunOutcome:
-        s = self.settings
-        writer = EvidenceWriter(s.run_dir)
-        verify = tuple(
-            run_command(argv, s.rootdir, s.verify_timeout, self.redactor)
-            if run_verify
-            else not_run(argv, self.redactor)
-            for argv in s.verify
-        )
-        inputs = GateInputs(
-            outcomes={r.task_id: r.outcome for r in results},
-            verify=tuple(
-                VerifyCheck(argv=v.argv, status=v.status, exit_code=v.exit_code) for v in verify
-            ),
-            session=session,
-        )
-        decided_at = utc_now()
-        gate = gate_decision(s.run_id, inputs, s.policy, s.threshold, decided_at)
-        promotion = promotion_decision(gate, decided_at)
-        final_status = gated_exit_status(exit_status, s, gate)
-
-        for result in results:
-            writer.write(task_result_path(result.task_id), "task.result", result, durable=False)
-        writer.sync()
-        writer.write(POLICY, "risk.policy", s.policy)
-        writer.write(
-            VERIFY,
-            "verify.results",
-            VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=verify),
-        )
+def write_run(
+    run_dir: Path,
+    evidence: Evidence,
+    *,
+    started_at: str,
+    execution: Execution,
+    config: EffectiveConfig,
+    exit_status: int,
+    shard: Shard | None = None,
+    extra_results: Iterable[TaskResult] = (),
+) -> RunOutcome:
+    """Write the evidence, the decisions (not for a shard) and, last, the manifest."""
+    writer = EvidenceWriter(run_dir)
+    for result in (*evidence.results, *extra_results):
+        writer.write(task_result_path(result.task_id), "task.result", result, durable=False)
+    writer.sync()
+    writer.write(PLAN, "plan", evidence.plan)
+    writer.write(CHANGE_SET, "change_set", evidence.change_set)
+    writer.write(POLICY, "risk.policy", evidence.policy)
+    if evidence.packet_document is not None:
+        writer.write_document(PACKET, "packet", evidence.packet_document)
+    writer.write(VERIFY, "verify.results", evidence.verify)
+    writer.write(SESSION, "session", evidence.session)
+    gate = promotion = None
+    if shard is None:
+        gate, promotion = evidence.decide(utc_now())
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
-        manifest = RunManifest(
-            run_id=s.run_id,
-            state="complete",
-            started_at=self.started_at,
-            finished_at=utc_now(),
-            exit_status=final_status,
-            gate_status=gate.status,
-            decision_digest=gate.decision_digest,
-            execution=execution,
-            config=EffectiveConfig(
-                runtime_dir=s.display_path(s.runtime_dir),
-                policy_source=s.policy_source,
-                threshold_source=s.threshold_source,
-                risk_threshold=s.threshold,
-                fail_on=s.fail_on,
-                verify=tuple(tuple(self.redactor.redact(a) for a in argv) for argv in s.verify),
-                verify_timeout_s=s.verify_timeout,
-            ),
-            versions=versions(),
-            artifacts=writer.artifact_list(),
-        )
-        writer.commit(manifest)
-        if self.replaced is not None:
-            shutil.rmtree(self.replaced, ignore_errors=True)
-        return RunOutcome(gate, promotion, manifest, final_status, s.run_dir)
+        exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
+    manifest = RunManifest(
+        run_id=evidence.run_id,
+        state="complete" if shard is None else "partial",
+        started_at=started_at,
+        finished_at=utc_now(),
+        exit_status=exit_status,
+        gate_status=gate.status if gate else None,
+        decision_digest=gate.decision_digest if gate else None,
+        input_digest=evidence.plan.input_digest,
+        shard=shard,
+        execution=execution,
+        config=config,
+        versions=versions(),
+        artifacts=writer.artifact_list(),
+    )
+    writer.commit(manifest)
+    return RunOutcome(gate, promotion, manifest, exit_status, run_dir)
+
+
+def results_by_task(results: Iterable[TaskResult]) -> Mapping[str, TaskResult]:
+    return {r.task_id: r for r in results}

@@ -27,6 +27,10 @@ SCHEMA_FILES: dict[str, str] = {
     "reason.codes": "reason.codes.schema.json",
     "risk.policy": "risk.policy.schema.json",
     "dome.config": "dome.config.schema.json",
+    "packet": "packet.schema.json",
+    "plan": "plan.schema.json",
+    "change_set": "change_set.schema.json",
+    "session": "session.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .models import VerifyCommandResult, VerifyStatus
@@ -16,9 +16,14 @@ OUTPUT_TAIL_CHARS = 2000
 
 
 def run_command(
-    argv: Sequence[str], cwd: Path, timeout: float, redactor: Redactor
+    argv: Sequence[str],
+    cwd: Path,
+    timeout: float,
+    redactor: Redactor,
+    env: Mapping[str, str] | None = None,
 ) -> VerifyCommandResult:
-    """Run one verify command and record its status, exit code and a redacted output tail."""
+    """Run one command (never through a shell) and record its status, exit code and a
+    redacted output tail. ``env`` None inherits dome's environment."""
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -28,6 +33,7 @@ def run_command(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=None if env is None else dict(env),
         )
     except OSError as exc:
         return VerifyCommandResult(

@@ -1,0 +1,185 @@
+"""The collecting side of a gated run (an xdist worker, or the one serial process).
+
+Plans the run from what it collected, turns the packet's command tasks into
+pytest items, keeps only this shard's tasks, and retries failed tasks within
+the bound. It never writes evidence: it hands the plan to the controller.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+from .models import CommandTask, Packet, PlannedTask, Shard
+from .plan import COMMAND_PREFIX, CollectedTest, in_shard, make_plan
+from .redact import Redactor
+from .verify import run_command
+
+DEFAULT_COMMAND_TIMEOUT = 600.0
+ALWAYS_PASSED_ENV = ("PATH",)
+
+
+class CommandFailed(Exception):
+    """A command task did not exit 0 within its timeout."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class CommandItem(pytest.Item):
+    """A packet command task, run as a pytest item (so it runs under xdist like a test)."""
+
+    def __init__(self, *, task: CommandTask, redactor: Redactor, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+        self.redactor = redactor
+
+    def runtest(self) -> None:
+        task = self.task
+        cwd = self.config.rootpath / (task.cwd or ".")
+        names = (*ALWAYS_PASSED_ENV, *(task.env or ()))
+        env = {name: os.environ[name] for name in names if name in os.environ}
+        result = run_command(
+            task.argv, cwd, task.timeout or DEFAULT_COMMAND_TIMEOUT, self.redactor, env
+        )
+        if result.status != "passed":
+            how = {
+                "failed": f"exited with {result.exit_code}",
+                "timeout": f"timed out after {task.timeout or DEFAULT_COMMAND_TIMEOUT:g} s",
+                "error": "could not start",
+            }.get(result.status, result.status)
+            raise CommandFailed(
+                f"{result.output_tail.rstrip()}\ncommand task {task.id!r} "
+                f"({shlex.join(result.argv)}) {how}"
+            )
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CommandFailed):
+            return excinfo.value.text
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"dome command task {self.task.id}"
+
+
+class PacketCollector(pytest.Collector):
+    """The parent of the command items (node id ``dome-packet``)."""
+
+    def __init__(self, *, packet: Packet, redactor: Redactor, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.packet = packet
+        self.redactor = redactor
+
+    def collect(self) -> Iterator[CommandItem]:
+        for task in self.packet.tasks:  # packet order: identical on every worker
+            if isinstance(task, CommandTask):
+                yield CommandItem.from_parent(self, name=task.id, task=task, redactor=self.redactor)
+
+
+class _ParentChain:
+    """Stands in for "the next item" between attempts: keeps every fixture above
+    function scope set up, tears down the item's own."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self._chain = item.listchain()[:-1]
+
+    def listchain(self) -> list[Any]:
+        return self._chain
+
+
+class DomeCollector:
+    """Registered on every collecting process of a gated run."""
+
+    def __init__(
+        self, config: pytest.Config, packet: Packet | None, max_retries: int, shard: Shard | None
+    ) -> None:
+        self.config = config
+        self.packet = packet
+        self.max_retries = max_retries
+        self.shard = shard
+        self.redactor = Redactor()
+        self.plan: tuple[PlannedTask, ...] | None = None
+        self.problems: tuple[str, ...] = ()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        tests = []
+        for item in items:
+            marker = item.get_closest_marker("dome_task")
+            tests.append(
+                CollectedTest(
+                    node_id=item.nodeid,
+                    markers=frozenset(m.name for m in item.iter_markers()),
+                    declared=dict(marker.kwargs) if marker else {},
+                )
+            )
+        result = make_plan(self.packet, tests)
+        self.plan, self.problems = result.tasks, result.problems
+        if result.problems:  # bad input: run nothing, the controller reports it
+            keep: list[pytest.Item] = []
+        else:
+            keep = [i for i in items if i.nodeid in result.selected]
+            if self.packet is not None:
+                collector = PacketCollector.from_parent(
+                    session,
+                    name=COMMAND_PREFIX.rstrip(":"),
+                    packet=self.packet,
+                    redactor=self.redactor,
+                )
+                keep = list(collector.collect()) + keep
+            if self.shard is not None:
+                task_of = {t.node_id: t.task_id for t in result.tasks}
+                keep = [
+                    i
+                    for i in keep
+                    if in_shard(task_of[i.nodeid], self.shard.index, self.shard.count)
+                ]
+        kept = {id(i) for i in keep}
+        deselected = [i for i in items if id(i) not in kept]
+        items[:] = keep
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        """Run an item with up to ``max_retries`` retries; earlier failed attempts
+        are reported with outcome 'rerun' (never counted as failures)."""
+        if self.max_retries <= 0 or item.config.option.usepdb:
+            return None
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        for attempt in range(1, self.max_retries + 2):
+            final = attempt == self.max_retries + 1
+            reports = runtestprotocol(
+                item,
+                nextitem=nextitem if final else _ParentChain(item),
+                log=False,  # type: ignore[arg-type]
+            )
+            failing = next((r for r in reports if r.failed), None)
+            if failing is None or final:
+                for report in reports:
+                    report.dome_attempt = attempt  # type: ignore[attr-defined]
+                    ihook.pytest_runtest_logreport(report=report)
+                break
+            failing.outcome = "rerun"  # type: ignore[assignment]
+            failing.dome_attempt = attempt  # type: ignore[attr-defined]
+            ihook.pytest_runtest_logreport(report=failing)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        output = getattr(self.config, "workeroutput", None)
+        if output is not None and self.plan is not None:
+            output["dome_plan"] = [t.model_dump(mode="json") for t in self.plan]
+            output["dome_problems"] = list(self.problems)

@@ -1,0 +1,377 @@
+"""The deciding side of a gated run (the xdist controller, or the one serial process).
+
+Aggregates the reports, gets the plan from the collecting processes, and at
+session finish runs the verify commands and writes the decision and evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from . import changes
+from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport
+from .collector import DomeCollector
+from .config import Settings
+from .models import (
+    EffectiveConfig,
+    Execution,
+    Phase,
+    Plan,
+    PlannedTask,
+    PluginFactor,
+    SessionFacts,
+    SessionRecord,
+    VerifyResults,
+)
+from .plan import in_shard, input_digest
+from .redact import Redactor
+from .run import Evidence, RunOutcome, missing_results, utc_now, write_run
+from .taskid import task_id_for
+from .verify import not_run, run_command
+
+_XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
+"""xdist's first line of a worker's report names the machine's interpreter path."""
+
+
+def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
+    """A short, redacted account of why a report did not pass."""
+    if report.passed and not hasattr(report, "wasxfail"):
+        return None
+    if report.skipped:
+        if hasattr(report, "wasxfail"):
+            text = f"xfail: {report.wasxfail}".rstrip(": ")
+        elif isinstance(report.longrepr, tuple):
+            text = "skipped: " + str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            text = "skipped"
+    elif report.passed:
+        text = f"xpassed: {report.wasxfail}".rstrip(": ")
+    else:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            path = Path(crash.path)
+            try:
+                shown = path.relative_to(rootdir).as_posix()
+            except ValueError:
+                shown = path.name
+            text = f"{shown}:{crash.lineno}: {crash.message}"
+        else:  # a worker crash, a command task or a plugin's plain-text report
+            lines = [
+                line
+                for line in report.longreprtext.splitlines()
+                if line.strip() and not _XDIST_HEADER.match(line)
+            ]
+            text = "\n".join(lines[-3:])
+    return redactor.redact(text)[:SUMMARY_CHARS] or None
+
+
+class DomeController:
+    """Aggregates reports and writes the decision."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        replaced: Path | None,
+        collector: DomeCollector | None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.replaced = replaced
+        self.collector = collector  # the serial process's own collector; None under xdist
+        self.started_at = utc_now()
+        self.redactor = Redactor()
+        self.aggregator = Aggregator(settings.run_id)
+        self.change_set = changes.resolve_change_set(
+            settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
+        )
+        self.plan: tuple[PlannedTask, ...] | None = None
+        self.problems: tuple[str, ...] = ()
+        self.collected_ids: list[str] | None = None
+        self.collection_errors = 0
+        self.worker_crashes = 0
+        self.internal_error = False
+        self.keyboard_interrupt = False
+        self.outcome: RunOutcome | None = None
+        self.failure: str | None = None
+        self.usage_error: str | None = None
+        self._previous_sigterm: Any = None
+
+    # --- session start: SIGTERM (what CI sends on cancel) is an interrupt ------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        try:
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        except ValueError:  # not the main thread
+            self._previous_sigterm = None
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    # --- collection -------------------------------------------------------
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors += 1
+
+    # --- reports ------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        when: Phase = "crash" if str(report.when) == "???" else report.when
+        node = getattr(report, "node", None)  # the xdist worker, on the controller
+        self.aggregator.add(
+            PhaseReport(
+                node_id=report.nodeid,
+                when=when,
+                outcome=report.outcome,
+                wasxfail=hasattr(report, "wasxfail"),
+                duration=report.duration,
+                worker=node.gateway.id if node is not None else None,
+                summary=summarize(report, self.settings.rootdir, self.redactor),
+                subtest=type(report).__name__ == "SubtestReport",
+            )
+        )
+
+    # --- incidents ----------------------------------------------------------
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if not isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.keyboard_interrupt = True
+
+    def pytest_internalerror(self) -> None:
+        self.internal_error = True
+
+    # --- the decision ---------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if self.collector is not None:
+            self.plan, self.problems = self.collector.plan, self.collector.problems
+        if self.problems:
+            self._abort_bad_input(session)
+            return
+        interrupted = (
+            exitstatus == pytest.ExitCode.INTERRUPTED
+            or bool(session.shouldstop)
+            or bool(session.shouldfail)
+            or self.keyboard_interrupt
+        ) and not (self.collection_errors and not self.keyboard_interrupt)
+        self._finish(int(exitstatus), interrupted)
+        if self.outcome is not None:
+            session.exitstatus = self.outcome.exit_status
+        else:
+            session.exitstatus = max(int(exitstatus), int(pytest.ExitCode.INTERNAL_ERROR))
+
+    def _abort_bad_input(self, session: pytest.Session) -> None:
+        """A packet that selects nothing (found while collecting): one line, exit 4,
+        no run folder left behind."""
+        source = self.settings.packet_source or "packet"
+        self.usage_error = f"packet {source}: {self.problems[0]}"
+        sys.stderr.write(f"ERROR: {self.usage_error}\n")
+        shutil.rmtree(self.settings.run_dir, ignore_errors=True)
+        if self.replaced is not None:
+            self.replaced.rename(self.settings.run_dir)
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def finish_without_session(self) -> None:
+        """Fallback for a session that never reached its finish (a broken start):
+        the run still ends with a terminal decision."""
+        if self.outcome is not None or self.failure is not None or self.usage_error:
+            return
+        self.internal_error = True
+        self._finish(int(pytest.ExitCode.INTERNAL_ERROR), interrupted=False)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            self.pytest_terminal_summary(reporter)
+
+    def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
+        """The plan from the collecting side, or (when every worker crashed before
+        it could send one) a fallback from the collected ids, flagged as missing."""
+        if self.plan is not None:
+            return self.plan, False
+        ids = self.collected_ids or []
+        fallback = tuple(
+            sorted(
+                (
+                    PlannedTask(
+                        task_id=task_id_for(i),
+                        kind="test",
+                        node_id=i,
+                        entry=None,
+                        critical=False,
+                        risk_weight=0.0,
+                    )
+                    for i in ids
+                ),
+                key=lambda t: t.task_id,
+            )
+        )
+        return fallback, True
+
+    def _plugin_factors(self, results: Any) -> tuple[PluginFactor, ...]:
+        factors = []
+        for returned in self.config.hook.pytest_dome_risk_factors(
+            config=self.config, results=tuple(results)
+        ):
+            for raw in returned or ():
+                factors.append(PluginFactor.model_validate(raw))
+        return tuple(sorted(factors, key=lambda f: f.name))
+
+    def _finish(self, exitstatus: int, interrupted: bool) -> None:
+        """Decide and write the evidence; never raises (other plugins must still run)."""
+        s = self.settings
+        try:
+            tasks, plan_missing = self._plan()
+            plan = Plan(
+                packet_id=s.packet.packet_id if s.packet else None,
+                input_digest=input_digest(s.packet_document, self.change_set, s.policy, tasks),
+                tasks=tasks,
+            )
+            if s.shard is not None:
+                mine = {
+                    t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)
+                }
+            else:
+                mine = {t.task_id for t in tasks}
+            results = tuple(
+                self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
+            )
+            plugin_factors = () if s.shard else self._plugin_factors(results)
+            facts = SessionFacts(
+                collection_errors=self.collection_errors,
+                interrupted=interrupted,
+                worker_crashes=self.worker_crashes,
+                internal_error=self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR,
+                plan_missing=plan_missing,
+            )
+            run_verify = s.shard is None or s.shard.index == 1
+            verify = VerifyResults(
+                run_id=s.run_id,
+                timeout_s=s.verify_timeout,
+                commands=tuple(
+                    run_command(argv, s.rootdir, s.verify_timeout, self.redactor)
+                    if not self.keyboard_interrupt
+                    else not_run(argv, self.redactor)
+                    for argv in s.verify
+                )
+                if run_verify
+                else (),
+            )
+            evidence = Evidence(
+                run_id=s.run_id,
+                plan=plan,
+                change_set=self.change_set,
+                packet_document=s.packet_document,
+                policy=s.policy,
+                results=results,
+                verify=verify,
+                session=SessionRecord(run_id=s.run_id, facts=facts, plugin_factors=plugin_factors),
+            )
+            missing = [r for r in missing_results(evidence) if r.task_id in mine]
+            self.outcome = write_run(
+                s.run_dir,
+                evidence,
+                started_at=self.started_at,
+                execution=self._execution(),
+                config=self._effective_config(),
+                exit_status=exitstatus,
+                shard=s.shard,
+                extra_results=missing,
+            )
+            if self.replaced is not None:
+                shutil.rmtree(self.replaced, ignore_errors=True)
+            if self.outcome.gate is not None and self.outcome.promotion is not None:
+                self.config.hook.pytest_dome_gate_decided(
+                    config=self.config, gate=self.outcome.gate, promotion=self.outcome.promotion
+                )
+        except Exception as exc:
+            self.failure = f"{type(exc).__name__}: {exc}"
+
+    def _execution(self) -> Execution:
+        if self.config.pluginmanager.has_plugin("dsession"):
+            return Execution(mode="xdist", workers=len(self.config.getoption("tx") or ()))
+        return Execution(mode="serial", workers=1)
+
+    def _effective_config(self) -> EffectiveConfig:
+        s = self.settings
+        return EffectiveConfig(
+            runtime_dir=s.display_path(s.runtime_dir),
+            policy_source=s.policy_source,
+            threshold_source=s.threshold_source,
+            risk_threshold=s.threshold,
+            fail_on=s.fail_on,
+            verify=tuple(tuple(self.redactor.redact(a) for a in argv) for argv in s.verify),
+            verify_timeout_s=s.verify_timeout,
+            packet_source=s.packet_source,
+            base_ref=s.base_ref,
+            max_workers=s.max_workers,
+            max_retries=s.max_retries,
+        )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        if self.usage_error:
+            return
+        tr.write_sep("=", "dome release gate")
+        if self.outcome is None:
+            tr.write_line(
+                f"dome: no decision was written ({self.failure or 'the session did not finish'})",
+                red=True,
+            )
+            return
+        where = self.settings.display_path(self.outcome.run_dir)
+        if self.replaced is not None:
+            tr.write_line(f"replaced the earlier evidence of run {self.settings.run_id}")
+        gate = self.outcome.gate
+        if gate is None:
+            shard = self.settings.shard
+            assert shard is not None
+            tr.write_line(
+                f"shard {shard.index}/{shard.count} recorded (no decision of its own): {where}; "
+                "combine the shards with `dome merge`"
+            )
+            return
+        color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
+        action = self.outcome.promotion.action if self.outcome.promotion else "?"
+        tr.write_line(
+            f"decision: {gate.status}  (promotion: {action})", **{color: True, "bold": True}
+        )
+        tr.write_line(f"risk score: {gate.risk.score:g} against threshold {gate.risk.threshold:g}")
+        tr.write_line(f"reason codes: {', '.join(gate.reason_codes)}")
+        tr.write_line(f"evidence: {where}")
+
+
+class XdistHooks:
+    """Hooks that exist only when pytest-xdist is installed (registered conditionally)."""
+
+    def __init__(self, controller: DomeController) -> None:
+        self.controller = controller
+
+    def pytest_configure_node(self, node: Any) -> None:
+        s = self.controller.settings
+        node.workerinput["dome"] = {
+            "packet": s.packet_document,
+            "max_retries": s.max_retries,
+            "shard": [s.shard.index, s.shard.count] if s.shard else None,
+        }
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.controller.collected_ids is None:
+            self.controller.collected_ids = list(ids)
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if error:
+            self.controller.worker_crashes += 1
+        output = getattr(node, "workeroutput", None) or {}
+        if self.controller.plan is None and "dome_plan" in output:
+            self.controller.plan = tuple(PlannedTask.model_validate(t) for t in output["dome_plan"])
+            self.controller.problems = tuple(output.get("dome_problems", ()))
