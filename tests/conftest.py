@@ -61,10 +61,13 @@ def load_run(run_dir: Path) -> RunEvidence:
 
 
 @pytest.fixture(autouse=True)
-def _serial_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def _serial_by_default(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner gated runs are serial unless a test asks for workers (-n, or by
-    removing this default to test the two-worker fanout itself)."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "--dome-max-workers=0")
+    removing this default to test the two-worker fanout itself). Set after
+    pytester, which clears PYTEST_ADDOPTS when it starts."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", "--dome-max-workers=0")
 
 
 @pytest.fixture

@@ -9,7 +9,62 @@ POLICY_OK = (
     ' "factors": {}}'
 )
 
+
+def _packet(*tasks: str) -> str:
+    return (
+        '{"schema_version": "1.0.0", "kind": "packet", "packet_id": "p1", "tasks": ['
+        + ", ".join(tasks)
+        + "]}"
+    )
+
+
+SUITE_TASK = '{"kind": "tests", "id": "suite"}'
+PACKET = ["--dome-run-id=r1", "--dome-packet=p.json"]
+
 CASES = {
+    "packet not json": (PACKET, {"p.json": "{"}, "packet p.json is not valid JSON (line 1"),
+    "packet missing": (PACKET, {}, "packet p.json does not exist"),
+    "packet schema-invalid": (
+        PACKET,
+        {"p.json": _packet('{"kind": "command", "id": "x"}')},
+        "does not match ssot/schemas/packet.schema.json",
+    ),
+    "packet task twice": (
+        PACKET,
+        {"p.json": _packet(SUITE_TASK, '{"kind": "command", "id": "SUITE", "argv": ["true"]}')},
+        "task id 'SUITE' is used twice",
+    ),
+    "packet cwd outside": (
+        PACKET,
+        {"p.json": _packet('{"kind": "command", "id": "x", "argv": ["true"], "cwd": "../.."}')},
+        "cwd '../..' is outside the rootdir",
+    ),
+    "packet path missing": (
+        PACKET,
+        {"p.json": _packet('{"kind": "tests", "id": "t", "select": {"paths": ["nope/"]}}')},
+        "selects path 'nope/', which does not exist",
+    ),
+    "packet marker selects nothing": (
+        PACKET,
+        {"p.json": _packet('{"kind": "tests", "id": "t", "select": {"markers": ["slow"]}}')},
+        "packet p.json: packet task 't' selects no collected test",
+    ),
+    "packet marker selects nothing n2": (
+        [*PACKET, "-n", "2"],
+        {"p.json": _packet('{"kind": "tests", "id": "t", "select": {"markers": ["slow"]}}')},
+        "packet p.json: packet task 't' selects no collected test",
+    ),
+    "max workers not a count": (
+        ["--dome-run-id=r1", "--dome-max-workers=two"],
+        {},
+        "not a whole number",
+    ),
+    "timeout nan": (["--dome-run-id=r1", "--dome-verify-timeout=nan"], {}, "not a positive number"),
+    "threshold inf": (
+        ["--dome-run-id=r1", "--dome-risk-threshold=inf"],
+        {},
+        "'inf' is not a score",
+    ),
     "run id with slash": (["--dome-run-id=../escape"], {}, "invalid run id '../escape'"),
     "run id with dots": (["--dome-run-id=a..b"], {}, "invalid run id 'a..b'"),
     "run id too long": (["--dome-run-id=" + "a" * 129], {}, "invalid run id"),
@@ -78,12 +133,13 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, case: str) -> No
     for name, content in files.items():
         (pytester.path / name).write_text(content)
     pytester.makepyfile("def test_ok(): pass")
-    result = pytester.runpytest_subprocess(*args)
+    # -p no:benchmark: pytest-benchmark, where installed, warns on stderr under xdist.
+    result = pytester.runpytest_subprocess(*args, "-p", "no:benchmark")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("ERROR: ") and message in errors[0], errors
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
-    assert not (pytester.path / "ops").exists()
+    assert not (pytester.path / "ops/runtime/runs/r1").exists()
 
 
 def test_existing_run_is_refused_then_replaced_explicitly(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,6 +144,35 @@ def cmd_validate_run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .config import ConfigError, check_run_id
+    from .evidence import EvidenceError, abandon_run_dir, prepare_run_dir
+    from .merge import MergeError, merge
+
+    out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id
+    try:
+        check_run_id(args.run_id)
+        replaced = prepare_run_dir(out, str(out), args.replace)
+    except (ConfigError, EvidenceError) as exc:
+        print(f"dome merge: {exc}", file=sys.stderr)
+        return 2
+    try:
+        outcome = merge(args.run_id, [Path(f) for f in args.shards], out)
+    except (MergeError, OSError) as exc:
+        abandon_run_dir(out, replaced)
+        print(f"dome merge: {exc}", file=sys.stderr)
+        return 2
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
+    gate = outcome.gate
+    assert gate is not None
+    print(
+        f"run {args.run_id}: {gate.status} (score {gate.risk.score:g} against "
+        f"{gate.risk.threshold:g}; {', '.join(gate.reason_codes)}); evidence: {out}"
+    )
+    return 1 if gate.status in outcome.manifest.config.fail_on else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dome", description="pytest-dome release gate tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_validate_run)
+    p = sub.add_parser("merge", help="merge the partial runs of shards into one gated run")
+    p.add_argument("--run-id", required=True, help="the merged run's id")
+    p.add_argument(
+        "--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)"
+    )
+    p.add_argument("--replace", action="store_true", help="replace an existing merged run")
+    p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
+    p.set_defaults(func=cmd_merge)
     return parser
 
 

@@ -83,17 +83,6 @@ class PacketCollector(pytest.Collector):
                 yield CommandItem.from_parent(self, name=task.id, task=task, redactor=self.redactor)
 
 
-class _ParentChain:
-    """Stands in for "the next item" between attempts: keeps every fixture above
-    function scope set up, tears down the item's own."""
-
-    def __init__(self, item: pytest.Item) -> None:
-        self._chain = item.listchain()[:-1]
-
-    def listchain(self) -> list[Any]:
-        return self._chain
-
-
 class DomeCollector:
     """Registered on every collecting process of a gated run."""
 
@@ -132,6 +121,7 @@ class DomeCollector:
                 collector = PacketCollector.from_parent(
                     session,
                     name=COMMAND_PREFIX.rstrip(":"),
+                    nodeid=COMMAND_PREFIX.rstrip(":"),
                     packet=self.packet,
                     redactor=self.redactor,
                 )
@@ -161,11 +151,9 @@ class DomeCollector:
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         for attempt in range(1, self.max_retries + 2):
             final = attempt == self.max_retries + 1
-            reports = runtestprotocol(
-                item,
-                nextitem=nextitem if final else _ParentChain(item),
-                log=False,  # type: ignore[arg-type]
-            )
+            # Every attempt tears down as if the next item followed: a retry sets up
+            # again what it needs, and a passing attempt leaves the state pytest expects.
+            reports = runtestprotocol(item, nextitem=nextitem, log=False)
             failing = next((r for r in reports if r.failed), None)
             if failing is None or final:
                 for report in reports:

@@ -20,6 +20,7 @@ from . import changes
 from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport
 from .collector import DomeCollector
 from .config import Settings
+from .evidence import abandon_run_dir
 from .models import (
     EffectiveConfig,
     Execution,
@@ -177,9 +178,7 @@ class DomeController:
         source = self.settings.packet_source or "packet"
         self.usage_error = f"packet {source}: {self.problems[0]}"
         sys.stderr.write(f"ERROR: {self.usage_error}\n")
-        shutil.rmtree(self.settings.run_dir, ignore_errors=True)
-        if self.replaced is not None:
-            self.replaced.rename(self.settings.run_dir)
+        abandon_run_dir(self.settings.run_dir, self.replaced)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def finish_without_session(self) -> None:

@@ -108,6 +108,14 @@ def task_result_path(task_id: str) -> str:
     return f"{TASK_RESULTS}/{task_id}.result.json"
 
 
+def abandon_run_dir(run_dir: Path, replaced: Path | None) -> None:
+    """Undo :func:`prepare_run_dir` for a run that will not be written (bad input):
+    nothing is left claiming to be a run, and a replaced run comes back."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    if replaced is not None:
+        os.replace(replaced, run_dir)
+
+
 def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
     """Make ``run_dir`` ready for a new run; move an old run aside when replacing.
 

@@ -7,7 +7,6 @@ the deciding side in ``controller.py``.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
@@ -176,8 +175,12 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     """Prepend ``-n <max_workers>`` to a gated run: not when the user chose (-n, --tx,
-    --dist), not without xdist (or with -p no:xdist), not under --pdb, not on a worker."""
-    if not _given(args, ("--dome-run-id",)) or os.environ.get("PYTEST_XDIST_WORKER"):
+    --dist), not without xdist (or with -p no:xdist), not under --pdb.
+
+    An xdist worker gets only the positional arguments (its options come from the
+    controller and overwrite ours), so a worker never fans out again.
+    """
+    if not _given(args, ("--dome-run-id",)):
         return
     if not early_config.pluginmanager.has_plugin("xdist") or _given(args, _XDIST_FLAGS):
         return

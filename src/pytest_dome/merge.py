@@ -1,0 +1,132 @@
+"""Merge the partial runs of a sharded run into one ordinary run folder.
+
+The merged decision is made by the same code as an unsharded run, from the
+same kind of evidence, so the same inputs and outcomes give the same
+``decision_digest``. A missing or duplicated shard is evidence trouble: it
+is recorded and gives REJECT, never APPROVE.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, TASK_RESULTS, VERIFY
+from .models import (
+    ChangeSet,
+    Execution,
+    Plan,
+    RiskPolicy,
+    RunManifest,
+    SessionFacts,
+    SessionRecord,
+    TaskResult,
+    VerifyResults,
+)
+from .plan import in_shard
+from .run import Evidence, RunOutcome, missing_results, write_run
+
+
+class MergeError(ValueError):
+    """The shards cannot be merged: the message says why."""
+
+
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class ShardRun:
+    """One shard's run folder, checked and parsed."""
+
+    def __init__(self, folder: Path) -> None:
+        from .cli import run_problems  # the same integrity check as `dome validate-run`
+
+        if not (folder / MANIFEST).is_file():
+            raise MergeError(f"{folder}: no {MANIFEST}; give the folder of a shard's run")
+        problems = run_problems(folder)
+        if problems:
+            raise MergeError(f"{folder}: {problems[0]}")
+        self.folder = folder
+        self.manifest = RunManifest.model_validate(_load(folder / MANIFEST))
+        if self.manifest.state != "partial" or self.manifest.shard is None:
+            raise MergeError(
+                f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard"
+            )
+        self.shard = self.manifest.shard
+        self.plan = Plan.model_validate(_load(folder / PLAN))
+        self.results = [
+            TaskResult.model_validate(_load(p))
+            for p in sorted((folder / TASK_RESULTS).glob("*.result.json"))
+        ]
+        self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
+        self.session = SessionRecord.model_validate(_load(folder / SESSION))
+
+
+def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
+    shards = [ShardRun(f) for f in folders]
+    if not shards:
+        raise MergeError("no shard folders given")
+    digests = {s.manifest.input_digest for s in shards}
+    if len(digests) > 1:
+        raise MergeError(
+            "the shards have different input_digests (different packets, policies, base refs "
+            "or plans); merge only shards of the same run inputs"
+        )
+    counts = {s.shard.count for s in shards}
+    if len(counts) > 1:
+        raise MergeError(f"the shards disagree on the shard count: {sorted(counts)}")
+    count = counts.pop()
+    seen = Counter(s.shard.index for s in shards)
+    first: dict[int, ShardRun] = {}
+    for s in shards:
+        first.setdefault(s.shard.index, s)
+    base = first[min(first)]
+
+    results = []
+    for index, shard in sorted(first.items()):
+        for result in shard.results:
+            if in_shard(result.task_id, index, count):
+                results.append(result.model_copy(update={"run_id": run_id}))
+    facts = [s.session.facts for s in first.values()]
+    session = SessionFacts(
+        collection_errors=max(f.collection_errors for f in facts),
+        interrupted=any(f.interrupted for f in facts),
+        worker_crashes=sum(f.worker_crashes for f in facts),
+        internal_error=any(f.internal_error for f in facts),
+        plan_missing=any(f.plan_missing for f in facts),
+        shards_missing=count - len(first),
+        shards_duplicated=sum(n - 1 for n in seen.values()),
+    )
+    verify_source = first.get(1)
+    verify = VerifyResults(
+        run_id=run_id,
+        timeout_s=base.verify.timeout_s,
+        commands=verify_source.verify.commands if verify_source else (),
+    )
+    packet_path = base.folder / PACKET
+    evidence = Evidence(
+        run_id=run_id,
+        plan=base.plan,
+        change_set=ChangeSet.model_validate(_load(base.folder / CHANGE_SET)),
+        packet_document=_load(packet_path) if packet_path.is_file() else None,
+        policy=RiskPolicy.model_validate(_load(base.folder / POLICY)),
+        results=tuple(results),
+        verify=verify,
+        session=SessionRecord(run_id=run_id, facts=session),
+    )
+    execution = Execution(
+        mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",
+        workers=sum(s.manifest.execution.workers for s in first.values()),
+    )
+    return write_run(
+        out,
+        evidence,
+        started_at=min(s.manifest.started_at for s in shards),
+        execution=execution,
+        config=base.manifest.config,
+        exit_status=max(s.manifest.exit_status for s in shards),
+        extra_results=missing_results(evidence),
+    )

@@ -1,0 +1,89 @@
+"""Planning and the change set, as pure functions."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_dome.changes import glob_to_regex, sensitive
+from pytest_dome.config import load_policy
+from pytest_dome.models import ChangeSet, Packet
+from pytest_dome.plan import CollectedTest, input_digest, make_plan
+
+POLICY = load_policy(None, "builtin")
+NO_CHANGE = ChangeSet(
+    status="not_requested",
+    base_ref=None,
+    base_commit=None,
+    head_commit=None,
+    files=(),
+    sensitive_files=(),
+    detail=None,
+)
+node_ids = st.lists(
+    st.from_regex(r"t/test_[a-c]\.py::test_[a-z]{1,4}", fullmatch=True), unique=True, max_size=15
+)
+
+
+@given(node_ids, st.randoms())
+def test_plan_and_digest_ignore_collection_order(ids, rnd) -> None:
+    tests = [CollectedTest(i) for i in ids]
+    shuffled = list(tests)
+    rnd.shuffle(shuffled)
+    a, b = make_plan(None, tests), make_plan(None, shuffled)
+    assert a == b
+    assert input_digest(None, NO_CHANGE, POLICY, a.tasks) == input_digest(
+        None, NO_CHANGE, POLICY, b.tasks
+    )
+    assert [t.task_id for t in a.tasks] == sorted(t.task_id for t in a.tasks)
+
+
+def test_input_digest_changes_with_policy_packet_and_plan() -> None:
+    plan = make_plan(None, [CollectedTest("t.py::test_a")]).tasks
+    base = input_digest(None, NO_CHANGE, POLICY, plan)
+    assert input_digest({"x": 1}, NO_CHANGE, POLICY, plan) != base
+    assert input_digest(None, NO_CHANGE, POLICY.model_copy(update={"threshold": 10}), plan) != base
+    assert input_digest(None, NO_CHANGE, POLICY, ()) != base
+    moved = NO_CHANGE.model_copy(update={"base_commit": "a" * 40})
+    assert input_digest(None, moved, POLICY, plan) != base
+
+
+def test_first_matching_entry_wins_and_unselected_tests_are_dropped() -> None:
+    packet = Packet.model_validate(
+        {
+            "packet_id": "p",
+            "tasks": [
+                {"kind": "tests", "id": "api", "select": {"paths": ["t/api"]}, "critical": True},
+                {"kind": "tests", "id": "all-fast", "select": {"markers": ["fast"]}},
+            ],
+        }
+    )
+    tests = [
+        CollectedTest("t/api/test_x.py::test_1", frozenset({"fast"})),
+        CollectedTest("t/ui/test_y.py::test_2", frozenset({"fast"})),
+        CollectedTest("t/ui/test_y.py::test_3"),
+    ]
+    result = make_plan(packet, tests)
+    assert {t.node_id: (t.entry, t.critical) for t in result.tasks} == {
+        "t/api/test_x.py::test_1": ("api", True),
+        "t/ui/test_y.py::test_2": ("all-fast", False),
+    }
+    assert result.problems == ()
+
+
+def test_duplicate_declared_ids_are_a_problem() -> None:
+    tests = [
+        CollectedTest("a.py::t1", declared={"id": "same"}),
+        CollectedTest("b.py::t2", declared={"id": "SAME"}),
+    ]
+    assert any("is used by" in p for p in make_plan(None, tests).problems)
+
+
+def test_globs() -> None:
+    assert glob_to_regex("**/auth/**").match("src/auth/login.py")
+    assert glob_to_regex("**/auth/**").match("auth/x.py")
+    assert not glob_to_regex("*.py").match("src/a.py")
+    assert glob_to_regex(".github/workflows/**").match(".github/workflows/ci.yml")
+    assert sensitive(
+        ["Dockerfile", "src/app.py", "db/migrations/001.sql"], POLICY.change_set.sensitive_globs
+    ) == ("Dockerfile", "db/migrations/001.sql")
