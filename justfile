@@ -21,7 +21,8 @@ test *args:
 # A gated run of the demo suite (run id pkt-dome-demo-0001), then every artifact checked against its schema and the manifest.
 smoke:
     {{python}} -m pytest demo -q -p no:cacheprovider --dome-run-id={{run_id}} --dome-packet=demo/packet.json --dome-replace
-    {{python}} -m pytest_dome validate-run {{run_dir}}
+    {{python}} -m pytest_dome verify {{run_dir}}
+    {{python}} -m pytest_dome replay {{run_dir}}
     @test "$({{python}} -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' {{run_dir}}/gate/gate.decision.json)" = APPROVE || { echo "smoke: expected APPROVE" >&2; exit 1; }
 
 # Lint and format check.

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pytest_dome.audit import verify_run
 from pytest_dome.checkers import check
-from pytest_dome.cli import run_problems
 
 pytest_plugins = ["pytester"]
 
@@ -33,7 +33,7 @@ class RunEvidence:
 
 def load_run(run_dir: Path) -> RunEvidence:
     """Parse a run folder, failing the test on any schema, catalog or hash problem."""
-    problems = run_problems(run_dir)
+    problems = [str(p) for p in verify_run(run_dir)]  # schemas, hashes, completeness, replay
     assert problems == [], problems
 
     def read(rel: str, kind: str) -> dict[str, Any]:
@@ -50,9 +50,7 @@ def load_run(run_dir: Path) -> RunEvidence:
         path=run_dir,
         manifest=read("run.manifest.json", "run.manifest"),
         gate=read("gate/gate.decision.json", "gate.decision") if complete else {},
-        promotion=read("promotion/promotion.decision.json", "promotion.decision")
-        if complete
-        else {},
+        promotion=read("promotion/promotion.decision.json", "promotion.decision") if complete else {},
         verify=read("checks/verify.results.json", "verify.results"),
         plan=read("plan.json", "plan"),
         session=read("checks/session.json", "session"),

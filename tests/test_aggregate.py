@@ -33,9 +33,11 @@ def test_passed() -> None:
 
 
 def test_setup_failure_is_an_error() -> None:
-    assert outcome_of(
-        rep("n", "setup", "failed", summary="boom"), rep("n", "teardown", "passed")
-    ) == ("error", "setup", "boom")
+    assert outcome_of(rep("n", "setup", "failed", summary="boom"), rep("n", "teardown", "passed")) == (
+        "error",
+        "setup",
+        "boom",
+    )
 
 
 def test_teardown_failure_after_pass_is_an_error() -> None:

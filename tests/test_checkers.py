@@ -46,18 +46,14 @@ def test_valid_decisions_pass(status: str) -> None:
 
 
 @pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize(
-    "field", ["status", "reason_codes", "risk", "checks", "decision_digest", "run_id"]
-)
+@pytest.mark.parametrize("field", ["status", "reason_codes", "risk", "checks", "decision_digest", "run_id"])
 def test_missing_field_rejected(status: str, field: str) -> None:
     gate, _ = decisions(status)
     del gate[field]
     assert any(f"'{field}' is a required property" in p for p in check("gate.decision", gate))
 
 
-@pytest.mark.parametrize(
-    "path", [(), ("risk",), ("checks",), ("checks", "tasks"), ("checks", "session")]
-)
+@pytest.mark.parametrize("path", [(), ("risk",), ("checks",), ("checks", "tasks"), ("checks", "session")])
 def test_extra_field_rejected(path: tuple[str, ...]) -> None:
     gate, _ = decisions("APPROVE")
     target = gate
@@ -85,9 +81,7 @@ def test_unknown_reason_code_rejected(bad: str) -> None:
     assert check("promotion.decision", promotion) != []
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "abc", "A" * 64, "0" * 63, "0" * 65, "sha256:" + "0" * 64, 42, None]
-)
+@pytest.mark.parametrize("bad", ["", "abc", "A" * 64, "0" * 63, "0" * 65, "sha256:" + "0" * 64, 42, None])
 def test_malformed_digest_rejected(bad: object) -> None:
     gate, promotion = decisions("APPROVE")
     gate["decision_digest"] = bad
@@ -99,9 +93,7 @@ def test_malformed_digest_rejected(bad: object) -> None:
 def test_digest_that_does_not_match_content_rejected() -> None:
     gate, _ = decisions("APPROVE")
     gate["decision_digest"] = "0" * 64
-    assert check("gate.decision", gate) == [
-        "decision_digest: does not match the decision's content"
-    ]
+    assert check("gate.decision", gate) == ["decision_digest: does not match the decision's content"]
 
 
 def test_tampered_content_breaks_the_digest() -> None:

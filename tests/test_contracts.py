@@ -103,9 +103,7 @@ def test_wheel_ships_the_contracts(tmp_path: Path) -> None:
     from hatchling.builders.wheel import WheelBuilder
 
     root = Path(__file__).resolve().parent.parent
-    wheel = Path(
-        next(iter(WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"])))
-    )
+    wheel = Path(next(iter(WheelBuilder(str(root)).build(directory=str(tmp_path), versions=["standard"]))))
     names = set(zipfile.ZipFile(wheel).namelist())
     for schema in ssot.SCHEMA_FILES.values():
         assert f"pytest_dome/ssot/schemas/{schema}" in names
@@ -117,7 +115,4 @@ def test_wheel_ships_the_contracts(tmp_path: Path) -> None:
         .read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))
         .decode()
     )
-    assert (
-        "dome = pytest_dome.plugin" in entry_points
-        and "dome = pytest_dome.cli:main" in entry_points
-    )
+    assert "dome = pytest_dome.plugin" in entry_points and "dome = pytest_dome.cli:main" in entry_points

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 POLICY_OK = (
-    '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": 40,'
-    ' "factors": {}}'
+    '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": 40, "factors": {}}'
 )
 
 
@@ -142,9 +141,7 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, case: str) -> No
     assert not (pytester.path / "ops/runtime/runs/r1").exists()
 
 
-def test_existing_run_is_refused_then_replaced_explicitly(
-    pytester: pytest.Pytester, dome_run
-) -> None:
+def test_existing_run_is_refused_then_replaced_explicitly(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile("def test_ok(): pass")
     assert pytester.runpytest("--dome-run-id=r1").ret == 0
     first = dome_run().manifest["started_at"]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_dome import reasons
 from pytest_dome.checkers import check
 from pytest_dome.config import load_policy
-from pytest_dome.gate import GateInputs, evaluate, gate_decision, promotion_decision
+from pytest_dome.gate import GateInputs, TaskVerdict, evaluate, gate_decision, promotion_decision
 from pytest_dome.models import TASK_OUTCOMES, SessionFacts, VerifyCheck
 
 POLICY = load_policy(None, "builtin")
@@ -39,9 +39,7 @@ def test_all_passed_approves() -> None:
 def test_any_failing_task_rejects(outcome: str) -> None:
     gate = decide({"a": "passed", "b": outcome})
     assert gate.status == "REJECT"
-    code = {"failed": "TASK_FAILED", "error": "TASK_ERROR", "missing": "TASK_RESULT_MISSING"}[
-        outcome
-    ]
+    code = {"failed": "TASK_FAILED", "error": "TASK_ERROR", "missing": "TASK_RESULT_MISSING"}[outcome]
     assert code in gate.reason_codes and "ALL_CHECKS_PASSED" not in gate.reason_codes
 
 
@@ -50,9 +48,7 @@ def test_any_failing_task_rejects(outcome: str) -> None:
     [("failed", "VERIFY_FAILED"), ("timeout", "VERIFY_TIMEOUT"), ("error", "VERIFY_ERROR")],
 )
 def test_failing_verify_rejects_green_tasks(status: str, code: str) -> None:
-    gate = decide(
-        {"a": "passed"}, verify=(PASS, VerifyCheck(argv=("x",), status=status, exit_code=None))
-    )
+    gate = decide({"a": "passed"}, verify=(PASS, VerifyCheck(argv=("x",), status=status, exit_code=None)))
     assert gate.status == "REJECT" and code in gate.reason_codes
 
 
@@ -76,18 +72,14 @@ def test_score_equal_to_threshold_needs_human() -> None:
     outcomes = {f"t{i}": "passed" for i in range(9)} | {"t9": "skipped"}
     at = decide(outcomes, threshold=2.0)
     assert at.risk.score == 2.0 and at.status == "NEEDS_HUMAN"
-    assert (
-        "RISK_AT_OR_ABOVE_THRESHOLD" in at.reason_codes and "ALL_CHECKS_PASSED" in at.reason_codes
-    )
+    assert "RISK_AT_OR_ABOVE_THRESHOLD" in at.reason_codes and "ALL_CHECKS_PASSED" in at.reason_codes
     below = decide(outcomes, threshold=2.01)
     assert below.status == "APPROVE" and "RISK_BELOW_THRESHOLD" in below.reason_codes
 
 
 def test_worked_example_of_the_score() -> None:
     # 8 tasks: 5 passed, 1 skipped, 1 xfailed, 1 xpassed; no verify command.
-    outcomes = dict(
-        zip("abcdefgh", ["passed"] * 5 + ["skipped", "xfailed", "xpassed"], strict=True)
-    )
+    outcomes = dict(zip("abcdefgh", ["passed"] * 5 + ["skipped", "xfailed", "xpassed"], strict=True))
     gate = decide(outcomes, verify=())
     contributions = {f.name: f.contribution for f in gate.risk.factors if f.contribution}
     assert contributions == {
@@ -208,15 +200,54 @@ def test_threshold_and_policy_change_the_digest() -> None:
     base = decide({"a": "passed"})
     assert decide({"a": "passed"}, threshold=40).decision_digest != base.decision_digest
     heavier = POLICY.model_copy(update={"policy_id": "other"})
-    other = gate_decision(
-        "run-1", GateInputs.from_outcomes({"a": "passed"}, verify=(PASS,)), heavier, WHEN
-    )
+    other = gate_decision("run-1", GateInputs.from_outcomes({"a": "passed"}, verify=(PASS,)), heavier, WHEN)
     assert other.decision_digest != base.decision_digest
 
 
 def test_evaluate_is_pure() -> None:
     rnd = random.Random(7)
-    inputs = GateInputs.from_outcomes(
-        {f"t{i}": rnd.choice(TASK_OUTCOMES) for i in range(50)}, verify=(PASS,)
-    )
+    inputs = GateInputs.from_outcomes({f"t{i}": rnd.choice(TASK_OUTCOMES) for i in range(50)}, verify=(PASS,))
     assert evaluate(inputs, POLICY) == evaluate(inputs, POLICY)
+
+
+# --- order independence of the whole path: reports -> results -> decision -----
+
+PHASES = st.sampled_from(
+    [
+        [("setup", "passed"), ("call", "passed"), ("teardown", "passed")],
+        [("setup", "passed"), ("call", "failed"), ("teardown", "passed")],
+        [("setup", "failed"), ("teardown", "passed")],
+        [("call", "rerun"), ("setup", "passed"), ("call", "passed"), ("teardown", "passed")],
+        [("setup", "skipped"), ("teardown", "passed")],
+    ]
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(PHASES, min_size=1, max_size=8), st.randoms())
+def test_decision_ignores_report_interleaving(sequences, rnd) -> None:
+    from pytest_dome.aggregate import Aggregator, PhaseReport
+
+    streams = [
+        [PhaseReport(f"n{i}", when, outcome, False, 0.1, f"gw{i % 2}", None) for when, outcome in seq]
+        for i, seq in enumerate(sequences)
+    ]
+    planned = [(f"n{i}", f"t{i}") for i in range(len(streams))]
+
+    def decide_from(order):
+        agg = Aggregator("r")
+        for report in order:
+            agg.add(report)
+        results = agg.results(planned)
+        inputs = GateInputs(
+            tasks=[TaskVerdict(r.task_id, r.outcome, r.flaky) for r in reversed(results)], verify=(PASS,)
+        )
+        return gate_decision("r", inputs, POLICY, WHEN).decision_digest
+
+    in_order = [r for stream in streams for r in stream]
+    cursors = [list(s) for s in streams]
+    interleaved = []
+    while any(cursors):
+        pick = rnd.choice([c for c in cursors if c])
+        interleaved.append(pick.pop(0))
+    assert decide_from(in_order) == decide_from(interleaved)

@@ -18,18 +18,14 @@ def pytest_dome_gate_decided(config, gate, promotion):
 """
 
 
-def test_plugin_hooks_add_a_factor_and_hear_the_decision(
-    pytester: pytest.Pytester, dome_run
-) -> None:
+def test_plugin_hooks_add_a_factor_and_hear_the_decision(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makeconftest(HOOKS)
     pytester.makepyfile("def test_ok(): pass")
     pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=20")
     run = dome_run()
     factors = {f["name"]: f["contribution"] for f in run.gate["risk"]["factors"]}
     assert factors["plugin.open_incidents"] == 15
-    assert run.session["plugin_factors"] == [
-        {"name": "open_incidents", "weight": 30.0, "value": 0.5}
-    ]
+    assert run.session["plugin_factors"] == [{"name": "open_incidents", "weight": 30.0, "value": 0.5}]
     assert run.gate["status"] == "NEEDS_HUMAN"  # 15 + 10 (no verify) >= 20
     assert (pytester.path / "decided.json").read_text() == (
         f'["NEEDS_HUMAN", "hold", "{run.gate["decision_digest"]}"]'

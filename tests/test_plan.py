@@ -32,9 +32,7 @@ def test_plan_and_digest_ignore_collection_order(ids, rnd) -> None:
     rnd.shuffle(shuffled)
     a, b = make_plan(None, tests), make_plan(None, shuffled)
     assert a == b
-    assert input_digest(None, NO_CHANGE, POLICY, a.tasks) == input_digest(
-        None, NO_CHANGE, POLICY, b.tasks
-    )
+    assert input_digest(None, NO_CHANGE, POLICY, a.tasks) == input_digest(None, NO_CHANGE, POLICY, b.tasks)
     assert [t.task_id for t in a.tasks] == sorted(t.task_id for t in a.tasks)
 
 

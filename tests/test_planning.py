@@ -53,9 +53,7 @@ def test_packet_runs_commands_and_tests_on_two_workers_by_default(
     assert len(run.plan["tasks"]) == 7 and run.gate["input_digest"] == run.plan["input_digest"]
 
 
-def test_explicit_n_wins_and_no_xdist_runs_serially(
-    pytester: pytest.Pytester, dome_run, monkeypatch
-) -> None:
+def test_explicit_n_wins_and_no_xdist_runs_serially(pytester: pytest.Pytester, dome_run, monkeypatch) -> None:
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     pytester.makepyfile("def test_a(): pass")
     pytester.runpytest_subprocess("--dome-run-id=n1", "-n", "1")
@@ -70,9 +68,7 @@ def pytest_collection_modifyitems(items):
 """
 
 
-def test_plan_and_input_digest_identical_across_modes_and_orders(
-    pytester: pytest.Pytester, dome_run
-) -> None:
+def test_plan_and_input_digest_identical_across_modes_and_orders(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile(SUITE)
     pytester.makeconftest(MARKERS)
     arg = packet(pytester)
@@ -89,9 +85,7 @@ def test_plan_and_input_digest_identical_across_modes_and_orders(
     assert len(digests) == 1
 
 
-def test_packet_selects_tests_by_marker_path_and_prefix(
-    pytester: pytest.Pytester, dome_run
-) -> None:
+def test_packet_selects_tests_by_marker_path_and_prefix(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile(test_one=SUITE, test_two="def test_z(): pass")
     pytester.makeconftest(MARKERS)
     tasks = [
@@ -103,10 +97,7 @@ def test_packet_selects_tests_by_marker_path_and_prefix(
     result.assert_outcomes(passed=3, deselected=3)
     plan = {t["node_id"]: t for t in dome_run().plan["tasks"]}
     assert sorted(plan) == ["test_one.py::test_b", "test_one.py::test_c[1]", "test_two.py::test_z"]
-    assert (
-        plan["test_one.py::test_b"]["critical"] is True
-        and plan["test_two.py::test_z"]["risk_weight"] == 7
-    )
+    assert plan["test_one.py::test_b"]["critical"] is True and plan["test_two.py::test_z"]["risk_weight"] == 7
 
 
 def test_flaky_test_passes_with_both_attempts_recorded(pytester: pytest.Pytester, dome_run) -> None:
@@ -148,9 +139,7 @@ def test_always_failing_test_is_tried_one_plus_retries_times(
     assert run.manifest["config"]["max_retries"] == 2
 
 
-def test_critical_skipped_test_rejects_and_declared_id_is_used(
-    pytester: pytest.Pytester, dome_run
-) -> None:
+def test_critical_skipped_test_rejects_and_declared_id_is_used(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -187,9 +176,7 @@ def test_command_task_failure_reports_like_a_test(pytester: pytest.Pytester, dom
     assert run.gate["status"] == "REJECT" and len(lint["attempts"]) == 2  # retried once by default
 
 
-def test_command_task_env_is_an_allow_list(
-    pytester: pytest.Pytester, dome_run, monkeypatch
-) -> None:
+def test_command_task_env_is_an_allow_list(pytester: pytest.Pytester, dome_run, monkeypatch) -> None:
     monkeypatch.setenv("VISIBLE_VAR", "yes")
     monkeypatch.setenv("HIDDEN_VAR", "no")
     check = (
@@ -197,9 +184,7 @@ def test_command_task_env_is_an_allow_list(
         "ok = os.environ.get('VISIBLE_VAR') == 'yes' and 'HIDDEN_VAR' not in os.environ; "
         "sys.exit(0 if ok else 1)"
     )
-    tasks = [
-        {"kind": "command", "id": "env", "argv": ["python", "-c", check], "env": ["VISIBLE_VAR"]}
-    ]
+    tasks = [{"kind": "command", "id": "env", "argv": ["python", "-c", check], "env": ["VISIBLE_VAR"]}]
     pytester.runpytest_subprocess("--dome-run-id=r1", packet(pytester, tasks=tasks))
     assert dome_run().outcomes["dome-packet::env"] == "passed"
 
@@ -212,8 +197,5 @@ def test_packet_verify_and_policy_override_pyproject(pytester: pytest.Pytester, 
     arg = packet(pytester, verify=[["python", "-c", "pass"]], policy={"threshold": 0})
     assert pytester.runpytest("--dome-run-id=r1", arg).ret == 0
     run = dome_run()
-    assert (
-        run.gate["status"] == "NEEDS_HUMAN"
-        and run.manifest["config"]["threshold_source"] == "packet"
-    )
+    assert run.gate["status"] == "NEEDS_HUMAN" and run.manifest["config"]["threshold_source"] == "packet"
     assert [c["status"] for c in run.verify["commands"]] == ["passed"]

@@ -80,17 +80,12 @@ def test_threshold_zero_needs_human_and_exits_zero(pytester: pytest.Pytester, do
     assert result.ret == 0
     run = dome_run()
     assert run.gate["status"] == "NEEDS_HUMAN" and run.promotion["action"] == "hold"
-    assert (
-        run.gate["risk"]["threshold"] == 0
-        and "RISK_AT_OR_ABOVE_THRESHOLD" in run.gate["reason_codes"]
-    )
+    assert run.gate["risk"]["threshold"] == 0 and "RISK_AT_OR_ABOVE_THRESHOLD" in run.gate["reason_codes"]
 
 
 def test_fail_on_needs_human(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile("def test_ok(): pass")
-    result = pytester.runpytest(
-        "--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN"
-    )
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN")
     assert result.ret == 1
     assert dome_run().manifest["exit_status"] == 1
 
@@ -102,9 +97,7 @@ def test_same_digest_serial_n1_n2(pytester: pytest.Pytester, dome_run, suite: st
     for name, args in MODES.items():
         pytester.runpytest_subprocess(f"--dome-run-id={name}", *args)
         runs[name] = dome_run(name)
-    assert {r.gate["decision_digest"] for r in runs.values()} == {
-        runs["serial"].gate["decision_digest"]
-    }
+    assert {r.gate["decision_digest"] for r in runs.values()} == {runs["serial"].gate["decision_digest"]}
     assert {tuple(sorted(r.outcomes.items())) for r in runs.values()} == {
         tuple(sorted(runs["serial"].outcomes.items()))
     }
@@ -130,9 +123,7 @@ def test_pyproject_configures_the_gate(pytester: pytest.Pytester, dome_run) -> N
         '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "strict", "threshold": 5,'
         ' "factors": {"skipped_rate": {"weight": 100}}}'
     )
-    pytester.makepyfile(
-        "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
-    )
+    pytester.makepyfile("import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n")
     result = pytester.runpytest("--dome-run-id=r1")
     assert result.ret == 1  # NEEDS_HUMAN, and fail_on says so
     run = dome_run(runtime="evidence")
@@ -163,10 +154,7 @@ def test_secrets_never_reach_the_evidence(pytester: pytest.Pytester, dome_run, m
         text = path.read_text()
         assert "tok-very-secret-123" not in text and "AAAAAAAAAAAAAAAA" not in text, path
     (result,) = run.tasks.values()
-    assert (
-        "[REDACTED:env_secret]" in result["summary"]
-        and "[REDACTED:github_token]" in result["summary"]
-    )
+    assert "[REDACTED:env_secret]" in result["summary"] and "[REDACTED:github_token]" in result["summary"]
     assert run.verify["commands"][0]["output_tail"] == "[REDACTED:env_secret]\n"
 
 

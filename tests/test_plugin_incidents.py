@@ -13,16 +13,12 @@ def test_worker_crash_rejects(pytester: pytest.Pytester, dome_run) -> None:
     assert run.gate["status"] == "REJECT"
     assert {"TASK_FAILED", "WORKER_CRASHED"} <= set(run.gate["reason_codes"])
     crashed = run.tasks["test_worker_crash_rejects.py::test_crash"]
-    assert (
-        crashed["attempts"][0]["when"] == "crash" and "crashed while running" in crashed["summary"]
-    )
+    assert crashed["attempts"][0]["when"] == "crash" and "crashed while running" in crashed["summary"]
 
 
 @pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["serial", "n2"])
 def test_maxfail_is_an_interruption(pytester: pytest.Pytester, dome_run, mode: list[str]) -> None:
-    pytester.makepyfile(
-        "def test_a(): assert 0\n" + "".join(f"def test_{i}(): pass\n" for i in range(6))
-    )
+    pytester.makepyfile("def test_a(): assert 0\n" + "".join(f"def test_{i}(): pass\n" for i in range(6)))
     result = pytester.runpytest_subprocess("--dome-run-id=r1", "-x", *mode)
     assert result.ret != 0
     gate = dome_run().gate

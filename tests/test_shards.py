@@ -26,9 +26,7 @@ def shards(pytester: pytest.Pytester, count: int, *extra: str) -> list[str]:
     return folders
 
 
-def test_merged_shards_decide_like_one_unsharded_run(
-    pytester: pytest.Pytester, dome_run, capsys
-) -> None:
+def test_merged_shards_decide_like_one_unsharded_run(pytester: pytest.Pytester, dome_run, capsys) -> None:
     pytester.makepyfile(SUITE)
     pytester.runpytest("--dome-run-id=whole", "--dome-verify=python -c pass")
     folders = shards(pytester, 3)

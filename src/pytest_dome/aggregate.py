@@ -114,11 +114,7 @@ class Aggregator:
                 self._close(node_id)
             else:
                 del self._open[node_id]
-        return [
-            self._result(node_id, task_id)
-            for node_id, task_id in planned
-            if self.attempts.get(node_id)
-        ]
+        return [self._result(node_id, task_id) for node_id, task_id in planned if self.attempts.get(node_id)]
 
     def _result(self, node_id: str, task_id: str) -> TaskResult:
         attempts = tuple(self.attempts[node_id])

@@ -50,9 +50,7 @@ def _gate_problems(doc: Mapping[str, Any]) -> list[str]:
     above = risk["score"] >= risk["threshold"]
     expected = rc.RISK_AT_OR_ABOVE_THRESHOLD if above else rc.RISK_BELOW_THRESHOLD
     if expected not in doc["reason_codes"]:
-        problems.append(
-            f"risk: score {risk['score']} against threshold {risk['threshold']} needs {expected}"
-        )
+        problems.append(f"risk: score {risk['score']} against threshold {risk['threshold']} needs {expected}")
     if doc["decision_digest"] != decision_digest(doc):
         problems.append("decision_digest: does not match the decision's content")
     return problems

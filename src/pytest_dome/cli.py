@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from . import reasons, risk, ssot
-from .canonical import sha256_hex
 from .checkers import check
 from .evidence import MANIFEST, atomic_write
 from .run import utc_now
@@ -96,52 +95,153 @@ def cmd_validate_ssot(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def run_problems(run_dir: Path) -> list[str]:
-    """Schema and hash problems of the evidence in ``run_dir``."""
-    manifest_path = run_dir / MANIFEST
+DEFAULT_RUNTIME = Path("ops/runtime/runs")
+
+
+def _emit_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .audit import verify_run
+    from .replay import RunReadError, find_run
+
     try:
-        manifest = json.loads(manifest_path.read_bytes())
-    except FileNotFoundError:
-        return [f"{MANIFEST}: missing (the run never committed)"]
-    except (OSError, ValueError) as exc:
-        return [f"{MANIFEST}: unreadable: {exc}"]
-    problems = [f"{MANIFEST}: {p}" for p in check("run.manifest", manifest)]
-    if problems:
-        return problems
-    for entry in manifest["artifacts"]:
-        path = run_dir / entry["path"]
-        try:
-            data = path.read_bytes()
-        except OSError:
-            problems.append(f"{entry['path']}: missing")
-            continue
-        if sha256_hex(data) != entry["sha256"]:
-            problems.append(f"{entry['path']}: sha256 differs from the manifest")
-            continue
-        try:
-            doc = json.loads(data)
-        except ValueError as exc:
-            problems.append(f"{entry['path']}: not JSON: {exc}")
-            continue
-        problems += [f"{entry['path']}: {p}" for p in check(entry["kind"], doc)]
-    return problems
-
-
-def cmd_validate_run(args: argparse.Namespace) -> int:
-    run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        print(f"dome validate-run: {run_dir} is not a folder; give a run folder", file=sys.stderr)
+        run_dir = find_run(args.run, Path(args.runtime_dir))
+    except RunReadError as exc:
+        print(f"dome verify: {exc}", file=sys.stderr)
         return 2
-    problems = run_problems(run_dir)
-    for problem in problems:
-        print(f"dome validate-run: {problem}", file=sys.stderr)
-    if not problems:
-        manifest = json.loads((run_dir / MANIFEST).read_bytes())
-        print(
-            f"run {manifest['run_id']} ok: {manifest['gate_status']}, "
-            f"{len(manifest['artifacts']) + 1} artifacts valid and matching the manifest"
+    problems = verify_run(run_dir)
+    manifest = _manifest_or_none(run_dir)
+    if args.json:
+        _emit_json(
+            {
+                "run": str(run_dir),
+                "run_id": manifest.get("run_id") if manifest else None,
+                "gate_status": manifest.get("gate_status") if manifest else None,
+                "ok": not problems,
+                "problems": [p.as_json() for p in problems],
+            }
         )
+    else:
+        for problem in problems:
+            print(f"dome verify: {problem}", file=sys.stderr)
+        if not problems and manifest is not None:
+            print(
+                f"run {manifest['run_id']} verified: {manifest['gate_status'] or 'partial'}, "
+                f"{len(manifest['artifacts']) + 1} artifacts complete and intact"
+                + (", decision replays identically" if manifest["state"] == "complete" else "")
+            )
     return 1 if problems else 0
+
+
+def _manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((run_dir / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
+    from .config import load_policy, parse_threshold
+
+    if args.policy is None and args.threshold is None:
+        return None
+    policy = load_policy(Path(args.policy), args.policy) if args.policy else recorded.evidence.policy
+    if args.threshold is not None:
+        policy = policy.model_copy(update={"threshold": parse_threshold(args.threshold, "--threshold")})
+    return policy
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .config import ConfigError
+    from .replay import RunReadError, find_run, load_run, replay
+
+    if args.all is not None:
+        return _replay_all(Path(args.all), args.json)
+    if args.run is None:
+        print("dome replay: give a run folder or run id, or --all RUNTIME_DIR", file=sys.stderr)
+        return 2
+    try:
+        recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
+        result = replay(recorded, _what_if_policy(args, recorded))
+    except (RunReadError, ConfigError) as exc:
+        print(f"dome replay: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _emit_json(result.as_json())
+    elif result.what_if:
+        print(
+            f"what-if for run {result.run_id}: {result.status} (recorded {result.recorded_status}); "
+            f"score {result.score:g} against threshold {result.threshold:g}; "
+            f"{', '.join(result.reason_codes)} (not written)"
+        )
+    elif result.identical:
+        print(
+            f"replay of run {result.run_id}: {result.status}, decision_digest "
+            f"{result.digest[:16]}..., identical to the recorded decision"
+        )
+    else:
+        print(f"replay of run {result.run_id}: differs from the recorded decision")
+        for name, recorded_value, replayed_value in result.differences:
+            print(f"  {name}: recorded {recorded_value!r}, replayed {replayed_value!r}")
+    return 0 if result.what_if or result.identical else 1
+
+
+SLO2_TARGET = 0.99
+
+
+def _replay_all(runtime_dir: Path, as_json: bool) -> int:
+    """SLO-2: the share of replayed runs that give the same gate status."""
+    from .replay import RunReadError, load_run, replay
+
+    if not runtime_dir.is_dir():
+        print(f"dome replay: {runtime_dir} is not a folder; give a runtime folder", file=sys.stderr)
+        return 2
+    replayed = same_status = same_digest = 0
+    missed: list[str] = []
+    unreadable: list[dict[str, str]] = []
+    skipped: list[str] = []
+    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir()):
+        manifest = _manifest_or_none(run_dir)
+        if manifest is None or manifest.get("state") != "complete":
+            skipped.append(run_dir.name)
+            continue
+        try:
+            result = replay(load_run(run_dir))
+        except RunReadError as exc:
+            unreadable.append({"run": run_dir.name, "error": str(exc)})
+            continue
+        replayed += 1
+        same_status += result.same_status
+        same_digest += result.identical
+        if not result.identical:
+            missed.append(run_dir.name)
+    rate = same_status / replayed if replayed else 1.0
+    report = {
+        "slo": "SLO-2 determinism",
+        "runtime_dir": str(runtime_dir),
+        "runs_replayed": replayed,
+        "same_status": same_status,
+        "same_digest": same_digest,
+        "rate": round(rate, 6),
+        "target": SLO2_TARGET,
+        "met": rate >= SLO2_TARGET,
+        "differing_runs": missed,
+        "unreadable_runs": unreadable,
+        "skipped_runs": skipped,
+    }
+    if as_json:
+        _emit_json(report)
+    else:
+        print(
+            f"determinism (SLO-2): {same_status}/{replayed} replayed runs gave the same gate status "
+            f"({rate:.2%}; target >= {SLO2_TARGET:.0%}); {same_digest} identical decision digests"
+            + (f"; differing: {', '.join(missed)}" if missed else "")
+            + (f"; unreadable: {len(unreadable)}" if unreadable else "")
+        )
+    return 0 if rate >= SLO2_TARGET and not unreadable else 1
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -180,16 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="FILE", help="also write the result as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="print problems only")
     p.set_defaults(func=cmd_validate_ssot)
-    p = sub.add_parser(
-        "validate-run", help="check a run folder's artifacts against their schemas and hashes"
-    )
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.set_defaults(func=cmd_validate_run)
+    p = sub.add_parser("verify", help="check a run's evidence: complete, intact, and its decision replays")
+    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("replay", help="make a run's decision again from its recorded inputs")
+    p.add_argument("run", metavar="RUN", nargs="?", help="a run folder, or a run id")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--threshold", help="what-if: re-evaluate under this risk threshold")
+    p.add_argument("--policy", metavar="FILE", help="what-if: re-evaluate under this policy file")
+    p.add_argument("--all", metavar="RUNTIME_DIR", help="replay every run there: the SLO-2 figure")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_replay)
     p = sub.add_parser("merge", help="merge the partial runs of shards into one gated run")
     p.add_argument("--run-id", required=True, help="the merged run's id")
-    p.add_argument(
-        "--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)"
-    )
+    p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")
     p.add_argument("--replace", action="store_true", help="replace an existing merged run")
     p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
     p.set_defaults(func=cmd_merge)

@@ -46,9 +46,7 @@ class CommandItem(pytest.Item):
         cwd = self.config.rootpath / (task.cwd or ".")
         names = (*ALWAYS_PASSED_ENV, *(task.env or ()))
         env = {name: os.environ[name] for name in names if name in os.environ}
-        result = run_command(
-            task.argv, cwd, task.timeout or DEFAULT_COMMAND_TIMEOUT, self.redactor, env
-        )
+        result = run_command(task.argv, cwd, task.timeout or DEFAULT_COMMAND_TIMEOUT, self.redactor, env)
         if result.status != "passed":
             how = {
                 "failed": f"exited with {result.exit_code}",
@@ -56,8 +54,7 @@ class CommandItem(pytest.Item):
                 "error": "could not start",
             }.get(result.status, result.status)
             raise CommandFailed(
-                f"{result.output_tail.rstrip()}\ncommand task {task.id!r} "
-                f"({shlex.join(result.argv)}) {how}"
+                f"{result.output_tail.rstrip()}\ncommand task {task.id!r} ({shlex.join(result.argv)}) {how}"
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -128,11 +125,7 @@ class DomeCollector:
                 keep = list(collector.collect()) + keep
             if self.shard is not None:
                 task_of = {t.node_id: t.task_id for t in result.tasks}
-                keep = [
-                    i
-                    for i in keep
-                    if in_shard(task_of[i.nodeid], self.shard.index, self.shard.count)
-                ]
+                keep = [i for i in keep if in_shard(task_of[i.nodeid], self.shard.index, self.shard.count)]
         kept = {id(i) for i in keep}
         deselected = [i for i in items if id(i) not in kept]
         items[:] = keep
@@ -140,9 +133,7 @@ class DomeCollector:
             config.hook.pytest_deselected(items=deselected)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> bool | None:
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
         """Run an item with up to ``max_retries`` retries; earlier failed attempts
         are reported with outcome 'rerun' (never counted as failures)."""
         if self.max_retries <= 0 or item.config.option.usepdb:

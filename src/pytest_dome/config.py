@@ -139,9 +139,7 @@ def parse_count(value: str | int, where: str, maximum: int) -> int:
 def parse_shard(value: str) -> Shard:
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
     if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ConfigError(
-            f"--dome-shard: {value!r} is not K/N with 1 <= K <= N (e.g. --dome-shard=2/3)"
-        )
+        raise ConfigError(f"--dome-shard: {value!r} is not K/N with 1 <= K <= N (e.g. --dome-shard=2/3)")
     return Shard(index=int(match[1]), count=int(match[2]))
 
 
@@ -150,9 +148,7 @@ def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple
     for raw in values:
         for item in (s.strip() for s in raw.split(",")):
             if item not in ("NEEDS_HUMAN", "REJECT"):
-                raise ConfigError(
-                    f"{where}: unknown status {item!r}; use NEEDS_HUMAN and/or REJECT"
-                )
+                raise ConfigError(f"{where}: unknown status {item!r}; use NEEDS_HUMAN and/or REJECT")
             statuses.add("NEEDS_HUMAN" if item == "NEEDS_HUMAN" else "REJECT")
     return tuple(s for s in GATE_STATUSES if s in statuses)
 
@@ -197,8 +193,7 @@ def read_json(path: Path, what: str) -> Any:
         raise ConfigError(f"{what} cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(
-            f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "fix the file"
+            f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file"
         ) from None
 
 
@@ -211,8 +206,7 @@ def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
     problems = ssot.schema_errors("risk.policy", doc)
     if problems:
         raise ConfigError(
-            f"risk policy {shown_as} does not match ssot/schemas/risk.policy.schema.json: "
-            f"{problems[0]}"
+            f"risk policy {shown_as} does not match ssot/schemas/risk.policy.schema.json: {problems[0]}"
         )
     doc["factors"] = {**base["factors"], **doc["factors"]}
     doc["change_set"] = {**base["change_set"], **doc.get("change_set", {})}
@@ -237,9 +231,7 @@ def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
     seen: set[str] = set()
     for task in packet.tasks:
         if task.id.lower() in seen:
-            raise ConfigError(
-                f"{what}: task id {task.id!r} is used twice; give each task its own id"
-            )
+            raise ConfigError(f"{what}: task id {task.id!r} is used twice; give each task its own id")
         seen.add(task.id.lower())
         if task.kind == "command":
             cwd = inside(rootdir, task.cwd or ".")
@@ -254,13 +246,9 @@ def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
             for rel in task.select.paths or ():
                 target = inside(rootdir, rel)
                 if target is None:
-                    raise ConfigError(
-                        f"{what}: task {task.id!r} path {rel!r} is outside the rootdir"
-                    )
+                    raise ConfigError(f"{what}: task {task.id!r} path {rel!r} is outside the rootdir")
                 if not target.exists():
-                    raise ConfigError(
-                        f"{what}: task {task.id!r} selects path {rel!r}, which does not exist"
-                    )
+                    raise ConfigError(f"{what}: task {task.id!r} selects path {rel!r}, which does not exist")
     return packet, doc
 
 
@@ -369,8 +357,7 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
         threshold_source=threshold_source,
         fail_on=fail_on,
         verify=tuple(argv for argv, _ in verify),
-        verify_timeout=options.verify_timeout
-        or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)),
+        verify_timeout=options.verify_timeout or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)),
         replace=options.replace,
         packet=packet,
         packet_document=packet_doc,

@@ -218,9 +218,7 @@ class DomeController:
 
     def _plugin_factors(self, results: Any) -> tuple[PluginFactor, ...]:
         factors = []
-        for returned in self.config.hook.pytest_dome_risk_factors(
-            config=self.config, results=tuple(results)
-        ):
+        for returned in self.config.hook.pytest_dome_risk_factors(config=self.config, results=tuple(results)):
             for raw in returned or ():
                 factors.append(PluginFactor.model_validate(raw))
         return tuple(sorted(factors, key=lambda f: f.name))
@@ -236,9 +234,7 @@ class DomeController:
                 tasks=tasks,
             )
             if s.shard is not None:
-                mine = {
-                    t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)
-                }
+                mine = {t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)}
             else:
                 mine = {t.task_id for t in tasks}
             results = tuple(
@@ -341,9 +337,7 @@ class DomeController:
             return
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
         action = self.outcome.promotion.action if self.outcome.promotion else "?"
-        tr.write_line(
-            f"decision: {gate.status}  (promotion: {action})", **{color: True, "bold": True}
-        )
+        tr.write_line(f"decision: {gate.status}  (promotion: {action})", **{color: True, "bold": True})
         tr.write_line(f"risk score: {gate.risk.score:g} against threshold {gate.risk.threshold:g}")
         tr.write_line(f"reason codes: {', '.join(gate.reason_codes)}")
         tr.write_line(f"evidence: {where}")

@@ -124,9 +124,7 @@ def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
     ``replace`` is set.
     """
     if run_dir.is_symlink():
-        raise EvidenceError(
-            f"run folder {shown_as} is a symbolic link; remove it or pick another run id"
-        )
+        raise EvidenceError(f"run folder {shown_as} is a symbolic link; remove it or pick another run id")
     old = None
     if run_dir.exists() and any(run_dir.iterdir()):
         if not replace:

@@ -87,9 +87,7 @@ class GateInputs:
 
 
 def results_digest(tasks: Iterable[TaskVerdict]) -> str:
-    return digest(
-        sorted([t.task_id, t.outcome, t.flaky, t.critical, float(t.risk_weight)] for t in tasks)
-    )
+    return digest(sorted([t.task_id, t.outcome, t.flaky, t.critical, float(t.risk_weight)] for t in tasks))
 
 
 def count_tasks(tasks: Sequence[TaskVerdict]) -> TaskCounts:
@@ -181,9 +179,7 @@ def decision_digest(content: Mapping[str, Any]) -> str:
     return digest({k: v for k, v in content.items() if k not in _NOT_DIGESTED})
 
 
-def gate_decision(
-    run_id: str, inputs: GateInputs, policy: RiskPolicy, decided_at: str
-) -> GateDecision:
+def gate_decision(run_id: str, inputs: GateInputs, policy: RiskPolicy, decided_at: str) -> GateDecision:
     content = evaluate(inputs, policy)
     return GateDecision.model_validate(
         {

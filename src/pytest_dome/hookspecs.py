@@ -33,9 +33,7 @@ def pytest_dome_risk_factors(
 
 
 @hookspec
-def pytest_dome_gate_decided(
-    config: pytest.Config, gate: GateDecision, promotion: PromotionDecision
-) -> None:
+def pytest_dome_gate_decided(config: pytest.Config, gate: GateDecision, promotion: PromotionDecision) -> None:
     """Notified with the final decision once the run's evidence is committed.
 
     :param config: the pytest config.

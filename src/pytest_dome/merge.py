@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .audit import verify_run
 from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, TASK_RESULTS, VERIFY
 from .models import (
     ChangeSet,
@@ -42,24 +43,19 @@ class ShardRun:
     """One shard's run folder, checked and parsed."""
 
     def __init__(self, folder: Path) -> None:
-        from .cli import run_problems  # the same integrity check as `dome validate-run`
-
         if not (folder / MANIFEST).is_file():
             raise MergeError(f"{folder}: no {MANIFEST}; give the folder of a shard's run")
-        problems = run_problems(folder)
+        problems = verify_run(folder)  # the same integrity check as `dome verify`
         if problems:
             raise MergeError(f"{folder}: {problems[0]}")
         self.folder = folder
         self.manifest = RunManifest.model_validate(_load(folder / MANIFEST))
         if self.manifest.state != "partial" or self.manifest.shard is None:
-            raise MergeError(
-                f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard"
-            )
+            raise MergeError(f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard")
         self.shard = self.manifest.shard
         self.plan = Plan.model_validate(_load(folder / PLAN))
         self.results = [
-            TaskResult.model_validate(_load(p))
-            for p in sorted((folder / TASK_RESULTS).glob("*.result.json"))
+            TaskResult.model_validate(_load(p)) for p in sorted((folder / TASK_RESULTS).glob("*.result.json"))
         ]
         self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
         self.session = SessionRecord.model_validate(_load(folder / SESSION))

@@ -365,3 +365,4 @@ class RunManifest(Model):
     config: EffectiveConfig
     versions: Versions
     artifacts: tuple[ArtifactEntry, ...]
+    manifest_digest: str

@@ -47,9 +47,7 @@ def _matches(select: Selection | None, test: CollectedTest) -> bool:
         return True
     if select.paths is not None:
         paths = [p.strip("/").removeprefix("./") for p in select.paths]
-        if not any(
-            p in ("", ".") or test.path == p or test.path.startswith(p + "/") for p in paths
-        ):
+        if not any(p in ("", ".") or test.path == p or test.path.startswith(p + "/") for p in paths):
             return False
     if select.node_id_prefixes is not None and not any(
         test.node_id.startswith(prefix) for prefix in select.node_id_prefixes
@@ -144,9 +142,7 @@ def input_digest(
     return digest(
         {
             "packet": packet_document,
-            "change_set": {
-                k: change[k] for k in ("base_ref", "base_commit", "head_commit", "files")
-            },
+            "change_set": {k: change[k] for k in ("base_ref", "base_commit", "head_commit", "files")},
             "policy": policy.model_dump(mode="json"),
             "tasks": [t.model_dump(mode="json") for t in tasks],
         }

@@ -215,9 +215,7 @@ def pytest_configure(config: pytest.Config) -> None:
         given = config.workerinput.get("dome")  # type: ignore[attr-defined]
         if given is not None:
             packet = Packet.model_validate(given["packet"]) if given["packet"] else None
-            shard = (
-                Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
-            )
+            shard = Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
             worker_side = DomeCollector(config, packet, given["max_retries"], shard)
             config.pluginmanager.register(worker_side, "dome-collector")
         return

@@ -63,9 +63,7 @@ class Redactor:
         values = {
             value
             for name, value in env.items()
-            if SECRET_NAME.search(name)
-            and name.upper() not in NOT_SECRET
-            and len(value) >= MIN_SECRET_LENGTH
+            if SECRET_NAME.search(name) and name.upper() not in NOT_SECRET and len(value) >= MIN_SECRET_LENGTH
         }
         # Longest first, so a secret that contains another is removed whole.
         self._env_values = sorted(values, key=lambda v: (-len(v), v))

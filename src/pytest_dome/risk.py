@@ -86,14 +86,10 @@ def policy_digest(policy: RiskPolicy) -> str:
 
 def _factor(name: str, weight: float, value: Fraction) -> RiskFactor:
     contribution = to_cents(Decimal(str(weight)) * Decimal(value.numerator) / value.denominator)
-    return RiskFactor(
-        name=name, weight=weight, value=round(float(value), 6), contribution=contribution
-    )
+    return RiskFactor(name=name, weight=weight, value=round(float(value), 6), contribution=contribution)
 
 
-def score(
-    values: dict[str, Fraction], policy: RiskPolicy, extra: Sequence[PluginFactor] = ()
-) -> Risk:
+def score(values: dict[str, Fraction], policy: RiskPolicy, extra: Sequence[PluginFactor] = ()) -> Risk:
     """Score the factor ``values`` (and plugin factors) under ``policy``."""
     factors = [
         _factor(name, policy.factors[name].weight if name in policy.factors else 0.0, values[name])

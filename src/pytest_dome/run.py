@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import changes
+from .canonical import digest
 from .evidence import (
     CHANGE_SET,
     GATE,
@@ -109,8 +110,7 @@ class Evidence:
         return GateInputs(
             tasks=verdicts,
             verify=tuple(
-                VerifyCheck(argv=c.argv, status=c.status, exit_code=c.exit_code)
-                for c in self.verify.commands
+                VerifyCheck(argv=c.argv, status=c.status, exit_code=c.exit_code) for c in self.verify.commands
             ),
             session=self.session.facts,
             change_set=changes.summary(self.change_set),
@@ -180,7 +180,7 @@ def write_run(
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
         exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
-    manifest = RunManifest(
+    content = dict(
         run_id=evidence.run_id,
         state="complete" if shard is None else "partial",
         started_at=started_at,
@@ -195,8 +195,17 @@ def write_run(
         versions=versions(),
         artifacts=writer.artifact_list(),
     )
+    draft = RunManifest.model_validate({**content, "manifest_digest": "0" * 64})
+    manifest = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
     writer.commit(manifest)
     return RunOutcome(gate, promotion, manifest, exit_status, run_dir)
+
+
+def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
+    """SHA-256 of a manifest's canonical content, without its own digest field."""
+    doc = manifest.model_dump(mode="json") if isinstance(manifest, RunManifest) else dict(manifest)
+    doc.pop("manifest_digest", None)
+    return digest(doc)
 
 
 def results_by_task(results: Iterable[TaskResult]) -> Mapping[str, TaskResult]:

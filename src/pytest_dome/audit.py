@@ -1,0 +1,174 @@
+"""``dome verify``: is a run's evidence complete, intact and does it replay?
+
+Every problem carries a catalog reason code. A run that was approved and
+verifies clean is what SLO-3 (evidence completeness) counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import reasons as rc
+from .canonical import sha256_hex
+from .checkers import check
+from .evidence import (
+    CHANGE_SET,
+    GATE,
+    MANIFEST,
+    PLAN,
+    POLICY,
+    PROMOTION,
+    SESSION,
+    VERIFY,
+    EvidenceError,
+    safe_join,
+    task_result_path,
+)
+from .plan import in_shard
+from .replay import SUPPORTED_VERSIONS, RunReadError, load_run, replay
+from .run import manifest_digest
+
+REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
+REQUIRED_COMPLETE = (GATE, PROMOTION)
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.path}: {self.message}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "path": self.path, "message": self.message}
+
+
+def _parse(data: bytes) -> Any:
+    return json.loads(data)
+
+
+def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
+    """Every completeness and integrity problem of the run in ``run_dir``."""
+    problems: list[Problem] = []
+
+    def add(code: str, path: str, message: str) -> None:
+        problems.append(Problem(code, path, message))
+
+    try:
+        manifest = _parse((run_dir / MANIFEST).read_bytes())
+    except FileNotFoundError:
+        add(rc.EVIDENCE_MISSING, MANIFEST, "missing: the run never committed its evidence")
+        return problems
+    except (OSError, ValueError) as exc:
+        add(rc.EVIDENCE_INVALID, MANIFEST, f"not readable JSON ({exc})")
+        return problems
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version not in SUPPORTED_VERSIONS:
+        add(rc.EVIDENCE_SCHEMA_UNSUPPORTED, MANIFEST, f"schema version {version!r} is not supported")
+        return problems
+    for p in check("run.manifest", manifest):
+        add(rc.EVIDENCE_INVALID, MANIFEST, p)
+    if problems:
+        return problems
+    if manifest_digest(manifest) != manifest["manifest_digest"]:
+        add(rc.EVIDENCE_HASH_MISMATCH, MANIFEST, "the manifest's own digest does not match it")
+
+    listed: dict[str, dict[str, Any]] = {}
+    for entry in manifest["artifacts"]:
+        rel = entry["path"]
+        try:
+            path = safe_join(run_dir, rel)
+        except EvidenceError:
+            add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
+            continue
+        if sha256_hex(data) != entry["sha256"]:
+            add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
+            continue
+        try:
+            doc = _parse(data)
+        except ValueError as exc:
+            add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
+            continue
+        bad = check(entry["kind"], doc)
+        for p in bad:
+            add(rc.EVIDENCE_INVALID, rel, p)
+        if not bad:
+            listed[rel] = doc
+
+    complete = manifest["state"] == "complete"
+    for rel in REQUIRED + (REQUIRED_COMPLETE if complete else ()):
+        if rel not in listed and not any(p.path == rel for p in problems):
+            add(rc.EVIDENCE_MISSING, rel, "required artifact not in the manifest")
+
+    names = {e["path"] for e in manifest["artifacts"]} | {MANIFEST}
+    for root, _dirs, files in os.walk(run_dir):
+        for name in files:
+            rel = Path(root, name).relative_to(run_dir).as_posix()
+            if rel not in names:
+                add(rc.EVIDENCE_UNLISTED, rel, "present in the run folder but not in the manifest")
+
+    _check_results(manifest, listed, add)
+    _check_consistency(manifest, listed, add)
+    if complete and replay_decision and not problems:
+        try:
+            result = replay(load_run(run_dir))
+        except RunReadError as exc:
+            add(rc.EVIDENCE_INVALID, "-", str(exc))
+        else:
+            if not result.identical:
+                fields = ", ".join(f for f, _, _ in result.differences[:5]) or "decision_digest"
+                add(rc.REPLAY_MISMATCH, GATE, f"the recorded inputs give another decision ({fields})")
+    return problems
+
+
+def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
+    plan = listed.get(PLAN)
+    if plan is None:
+        return
+    shard = manifest["shard"]
+    planned = {
+        t["task_id"]
+        for t in plan["tasks"]
+        if shard is None or in_shard(t["task_id"], shard["index"], shard["count"])
+    }
+    results = {rel: doc for rel, doc in listed.items() if doc.get("kind") == "task.result"}
+    for task_id in sorted(planned):
+        rel = task_result_path(task_id)
+        if rel not in results:
+            add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"planned task {task_id!r} has no final result")
+        elif results[rel]["task_id"] != task_id:
+            add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, "the result names another task")
+    for rel, doc in sorted(results.items()):
+        if doc["task_id"] not in planned:
+            add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"task {doc['task_id']!r} is not planned here")
+
+
+def _check_consistency(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
+    run_id = manifest["run_id"]
+    for rel, doc in sorted(listed.items()):
+        if "run_id" in doc and doc["run_id"] != run_id:
+            add(rc.EVIDENCE_INCONSISTENT, rel, f"run id {doc['run_id']!r}, not {run_id!r}")
+    plan, gate, promotion = listed.get(PLAN), listed.get(GATE), listed.get(PROMOTION)
+    if plan is not None and plan["input_digest"] != manifest["input_digest"]:
+        add(rc.EVIDENCE_INCONSISTENT, PLAN, "input_digest differs from the manifest's")
+    if gate is not None:
+        if (gate["status"], gate["decision_digest"]) != (
+            manifest["gate_status"],
+            manifest["decision_digest"],
+        ):
+            add(rc.EVIDENCE_INCONSISTENT, GATE, "status or digest differs from the manifest's")
+        if gate["input_digest"] != manifest["input_digest"]:
+            add(rc.EVIDENCE_INCONSISTENT, GATE, "input_digest differs from the manifest's")
+        if promotion is not None and promotion["gate_decision_digest"] != gate["decision_digest"]:
+            add(rc.EVIDENCE_INCONSISTENT, PROMOTION, "names another gate decision")

@@ -1,0 +1,202 @@
+"""Read a recorded run and make its decision again, with the plugin's own code path.
+
+Everything the decision depends on is in the run folder (plan, effective
+policy, task results, verify results, session facts, change set), so a
+replay needs nothing else: not the tests, not the machine, not the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import ssot
+from .config import RUN_ID_RE
+from .evidence import (
+    CHANGE_SET,
+    GATE,
+    MANIFEST,
+    PACKET,
+    PLAN,
+    POLICY,
+    PROMOTION,
+    SESSION,
+    TASK_RESULTS,
+    VERIFY,
+)
+from .gate import decision_digest, evaluate
+from .models import (
+    SCHEMA_VERSION,
+    ChangeSet,
+    GateDecision,
+    Plan,
+    PromotionDecision,
+    RiskPolicy,
+    RunManifest,
+    SessionRecord,
+    TaskResult,
+    VerifyResults,
+)
+from .run import Evidence
+
+SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
+
+
+class RunReadError(ValueError):
+    """A run folder cannot be read: one line naming the file and the trouble."""
+
+
+def find_run(run: str, runtime_dir: Path) -> Path:
+    """RUN is a run folder, or a run id looked up in the runtime folder."""
+    path = Path(run)
+    if path.is_dir():
+        if not (path / MANIFEST).is_file():
+            raise RunReadError(f"{run}: not a run folder (no {MANIFEST}); give a run folder or id")
+        return path
+    if RUN_ID_RE.fullmatch(run) and ".." not in run and (runtime_dir / run).is_dir():
+        return find_run(str(runtime_dir / run), runtime_dir)
+    raise RunReadError(f"{run}: no such run folder, and no run {run!r} in {runtime_dir}")
+
+
+def read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
+    """Parse and schema-check one artifact, or raise :class:`RunReadError` naming it."""
+    path = run_dir / relative
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise RunReadError(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise RunReadError(f"{path}: not readable JSON ({exc})") from None
+    version = doc.get("schema_version") if isinstance(doc, dict) else None
+    if version not in SUPPORTED_VERSIONS:
+        raise RunReadError(
+            f"{path}: schema version {version!r} is not supported by this pytest-dome "
+            f"(it reads {', '.join(sorted(SUPPORTED_VERSIONS))})"
+        )
+    problems = ssot.schema_errors(kind, doc)
+    if problems:
+        raise RunReadError(f"{path}: invalid {kind}: {problems[0]}")
+    return doc
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    run_dir: Path
+    manifest: RunManifest
+    evidence: Evidence
+    gate: GateDecision | None
+    promotion: PromotionDecision | None
+
+
+def task_result_files(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / TASK_RESULTS).glob("*.result.json"))
+
+
+def load_run(run_dir: Path) -> RecordedRun:
+    manifest = RunManifest.model_validate(read_artifact(run_dir, MANIFEST, "run.manifest"))
+    complete = manifest.state == "complete"
+    packet = run_dir / PACKET
+    evidence = Evidence(
+        run_id=manifest.run_id,
+        plan=Plan.model_validate(read_artifact(run_dir, PLAN, "plan")),
+        change_set=ChangeSet.model_validate(read_artifact(run_dir, CHANGE_SET, "change_set")),
+        packet_document=read_artifact(run_dir, PACKET, "packet") if packet.exists() else None,
+        policy=RiskPolicy.model_validate(read_artifact(run_dir, POLICY, "risk.policy")),
+        results=tuple(
+            TaskResult.model_validate(
+                read_artifact(run_dir, p.relative_to(run_dir).as_posix(), "task.result")
+            )
+            for p in task_result_files(run_dir)
+        ),
+        verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
+        session=SessionRecord.model_validate(read_artifact(run_dir, SESSION, "session")),
+    )
+    gate = promotion = None
+    if complete:
+        gate = GateDecision.model_validate(read_artifact(run_dir, GATE, "gate.decision"))
+        promotion = PromotionDecision.model_validate(read_artifact(run_dir, PROMOTION, "promotion.decision"))
+    return RecordedRun(run_dir, manifest, evidence, gate, promotion)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    run_id: str
+    recorded_status: str
+    recorded_digest: str
+    status: str
+    digest: str
+    score: float
+    threshold: float
+    reason_codes: tuple[str, ...]
+    what_if: bool
+    differences: tuple[tuple[str, Any, Any], ...] = field(default=())
+
+    @property
+    def same_status(self) -> bool:
+        return self.status == self.recorded_status
+
+    @property
+    def identical(self) -> bool:
+        """Same status, same digest, and the recorded content is what the digest covers."""
+        return self.same_status and self.digest == self.recorded_digest and not self.differences
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "what_if": self.what_if,
+            "identical": self.identical,
+            "recorded": {"status": self.recorded_status, "decision_digest": self.recorded_digest},
+            "replayed": {
+                "status": self.status,
+                "decision_digest": self.digest,
+                "score": self.score,
+                "threshold": self.threshold,
+                "reason_codes": list(self.reason_codes),
+            },
+            "differences": [{"field": f, "recorded": a, "replayed": b} for f, a, b in self.differences],
+        }
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key in sorted(value):
+            yield from _flatten(value[key], f"{prefix}.{key}" if prefix else key)
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for i, item in enumerate(value):
+            name = item.get("name") if isinstance(item, dict) else None
+            yield from _flatten(item, f"{prefix}[{name if name else i}]")
+    else:
+        yield prefix, value
+
+
+def differences(recorded: dict[str, Any], replayed: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Field-by-field differences of two decision contents (dotted paths)."""
+    a, b = dict(_flatten(recorded)), dict(_flatten(replayed))
+    return [(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def replay(recorded: RecordedRun, policy: RiskPolicy | None = None) -> ReplayResult:
+    """Make the decision again; with ``policy``, a what-if under another policy."""
+    if recorded.gate is None:
+        raise RunReadError(
+            f"{recorded.run_dir}: a shard's partial run has no decision to replay; replay the merged run"
+        )
+    what_if = policy is not None
+    content = evaluate(recorded.evidence.gate_inputs(), policy or recorded.evidence.policy)
+    stored = recorded.gate.model_dump(mode="json")
+    stored_content = {k: stored[k] for k in content}
+    return ReplayResult(
+        run_id=recorded.manifest.run_id,
+        recorded_status=recorded.gate.status,
+        recorded_digest=recorded.gate.decision_digest,
+        status=content["status"],
+        digest=decision_digest(content),
+        score=content["risk"]["score"],
+        threshold=content["risk"]["threshold"],
+        reason_codes=tuple(content["reason_codes"]),
+        what_if=what_if,
+        differences=tuple(differences(stored_content, content)),
+    )

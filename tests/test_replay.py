@@ -1,0 +1,291 @@
+"""Replay and verify: anyone can make a run's decision again and check its evidence."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from pytest_dome.audit import verify_run
+from pytest_dome.cli import main
+from pytest_dome.config import load_policy
+from pytest_dome.evidence import MANIFEST
+from pytest_dome.models import (
+    ChangeSet,
+    EffectiveConfig,
+    Execution,
+    Plan,
+    PlannedTask,
+    SessionFacts,
+    SessionRecord,
+    TaskResult,
+    VerifyCommandResult,
+    VerifyResults,
+)
+from pytest_dome.plan import input_digest
+from pytest_dome.run import Evidence, manifest_digest, missing_results, write_run
+
+SUITE = """
+import pytest
+def test_a(): pass
+def test_b(): assert 0
+@pytest.mark.parametrize("x", range(4))
+def test_c(x): pass
+def test_s(): pytest.skip("no")
+"""
+
+SHUFFLE = """
+import random
+def pytest_collection_modifyitems(items):
+    random.Random(20261124).shuffle(items)
+"""
+
+
+def codes(run_dir: Path) -> set[str]:
+    return {p.code for p in verify_run(run_dir)}
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester) -> Path:
+    pytester.makepyfile(SUITE)
+    pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass")
+    return pytester.path / "ops/runtime/runs/r1"
+
+
+def test_runs_replay_identically_across_modes_and_orders(pytester: pytest.Pytester, capsys) -> None:
+    pytester.makepyfile(SUITE)
+    modes = {"serial": ["-p", "no:xdist"], "n1": ["-n", "1"], "n2": ["-n", "2"]}
+    for name, args in modes.items():
+        pytester.runpytest_subprocess(f"--dome-run-id={name}", *args)
+    pytester.makeconftest(SHUFFLE)
+    pytester.runpytest_subprocess("--dome-run-id=shuffled", "-n", "2")
+    runs = pytester.path / "ops/runtime/runs"
+    digests = set()
+    for name in [*modes, "shuffled"]:
+        assert main(["replay", str(runs / name)]) == 0
+        assert "identical to the recorded decision" in capsys.readouterr().out
+        digests.add(json.loads((runs / name / "gate/gate.decision.json").read_text())["decision_digest"])
+    assert len(digests) == 1
+    assert main(["replay", "--all", str(runs), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["runs_replayed"], report["same_status"], report["rate"]) == (4, 4, 1.0)
+
+
+def test_verify_and_replay_of_a_clean_run(recorded: Path, capsys) -> None:
+    assert main(["verify", str(recorded)]) == 0
+    assert "complete and intact, decision replays identically" in capsys.readouterr().out
+    assert main(["verify", "r1", "--runtime-dir", str(recorded.parent), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_flipping_one_byte_in_any_evidence_file_is_caught(recorded: Path) -> None:
+    files = sorted(p for p in recorded.rglob("*") if p.is_file())
+    assert len(files) >= 12
+    for path in files:
+        original = path.read_bytes()
+        data = bytearray(original)
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+        found = codes(recorded)
+        expected = (
+            {"EVIDENCE_HASH_MISMATCH", "EVIDENCE_INVALID"}
+            if path.name == MANIFEST
+            else {"EVIDENCE_HASH_MISMATCH"}
+        )
+        assert found & expected, (path, found)
+        path.write_bytes(original)
+    assert codes(recorded) == set()
+
+
+def test_deleting_a_task_result_is_caught(recorded: Path) -> None:
+    victim = next((recorded / "task_results").iterdir())
+    victim.unlink()
+    assert {"EVIDENCE_MISSING", "EVIDENCE_RESULTS_INCOMPLETE"} <= codes(recorded)
+    assert main(["verify", str(recorded)]) == 1
+
+
+def test_unlisted_file_is_caught(recorded: Path) -> None:
+    (recorded / "gate" / "notes.txt").write_text("added later")
+    assert codes(recorded) == {"EVIDENCE_UNLISTED"}
+
+
+def resign(run_dir: Path, edit) -> None:
+    """Tamper consistently: edit the manifest and recompute its digest."""
+    path = run_dir / MANIFEST
+    doc = json.loads(path.read_text())
+    edit(doc)
+    doc["manifest_digest"] = manifest_digest(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_a_rewritten_decision_does_not_replay(recorded: Path, capsys) -> None:
+    gate_path = recorded / "gate/gate.decision.json"
+    gate = json.loads(gate_path.read_text())
+    gate["checks"]["tasks"]["failed"] = 0
+    gate_path.write_text(json.dumps(gate, indent=2, sort_keys=True))
+    from pytest_dome.canonical import sha256_hex
+
+    def rehash(doc):
+        for entry in doc["artifacts"]:
+            if entry["path"] == "gate/gate.decision.json":
+                entry["sha256"] = sha256_hex(gate_path.read_bytes())
+                entry["bytes"] = len(gate_path.read_bytes())
+
+    resign(recorded, rehash)
+    assert "decision_digest: does not match" in str(verify_run(recorded))
+    assert main(["replay", str(recorded)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "differs from the recorded decision" in out and "checks.tasks.failed: recorded 0, replayed 1" in out
+    )
+
+
+def test_manifest_listing_a_path_outside_is_caught(recorded: Path) -> None:
+    def escape(doc):
+        doc["artifacts"][0]["path"] = "task_results/../../../../etc/passwd"
+
+    resign(recorded, escape)
+    assert "EVIDENCE_INVALID" in codes(recorded)  # the schema forbids '..'
+
+
+def test_what_if_prints_and_never_writes(recorded: Path, capsys) -> None:
+    before = {p: p.read_bytes() for p in recorded.rglob("*") if p.is_file()}
+    assert main(["replay", str(recorded), "--threshold", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["what_if"] is True and result["replayed"]["threshold"] == 0
+    assert result["recorded"]["status"] == "REJECT" and result["replayed"]["status"] == "REJECT"
+    assert {p: p.read_bytes() for p in recorded.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda d: None, "not a run folder"),
+        (lambda d: (d / MANIFEST).write_text("{"), "not readable JSON"),
+        (
+            lambda d: (d / MANIFEST).write_text('{"schema_version": "0.9.0"}'),
+            "schema version '0.9.0' is not supported",
+        ),
+    ],
+    ids=["not-a-run", "truncated", "old-version"],
+)
+def test_bad_input_is_one_line(tmp_path: Path, capsys, setup, message: str) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    setup(run)
+    assert main(["replay", str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert [p.name for p in run.iterdir()] == ([] if message == "not a run folder" else [MANIFEST])
+
+
+def test_unknown_run_id(tmp_path: Path, capsys) -> None:
+    assert main(["verify", "nope", "--runtime-dir", str(tmp_path)]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
+
+
+# --- the SLO-2 figure over many recorded runs ---------------------------------
+
+POLICY = load_policy(None, "builtin")
+NO_CHANGE = ChangeSet(
+    status="not_requested",
+    base_ref=None,
+    base_commit=None,
+    head_commit=None,
+    files=(),
+    sensitive_files=(),
+    detail=None,
+)
+CONFIG = EffectiveConfig(
+    runtime_dir="runs",
+    policy_source="builtin",
+    threshold_source="policy",
+    risk_threshold=50,
+    fail_on=("REJECT",),
+    verify=(("make", "lint"),),
+    verify_timeout_s=60,
+    packet_source=None,
+    base_ref=None,
+    max_workers=2,
+    max_retries=1,
+)
+
+
+def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
+    tasks = tuple(
+        PlannedTask(
+            task_id=f"t{i:03d}",
+            kind="test",
+            node_id=f"t.py::test_{i}",
+            entry=None,
+            critical=rnd.random() < 0.1,
+            risk_weight=rnd.choice([0, 0, 5, 20]),
+        )
+        for i in range(rnd.randint(0, 12))
+    )
+    policy = POLICY.model_copy(update={"threshold": rnd.choice([0, 10, 30, 50, 100])})
+    plan = Plan(packet_id=None, input_digest=input_digest(None, NO_CHANGE, policy, tasks), tasks=tasks)
+    outcomes = ["passed"] * 6 + ["failed", "error", "skipped", "xfailed", "xpassed"]
+    results = tuple(
+        TaskResult(
+            run_id=f"g{n}",
+            task_id=t.task_id,
+            node_id=t.node_id,
+            outcome=(o := rnd.choice(outcomes)),
+            flaky=o == "passed" and rnd.random() < 0.2,
+            duration_s=0.1,
+            summary=None,
+            attempts=(),
+        )
+        for t in tasks
+        if rnd.random() < 0.97
+    )
+    verify = VerifyResults(
+        run_id=f"g{n}",
+        timeout_s=60,
+        commands=tuple(
+            VerifyCommandResult(
+                argv=("make", "lint"),
+                status=rnd.choice(["passed", "passed", "failed"]),
+                exit_code=0,
+                duration_s=1,
+                output_tail="",
+            )
+            for _ in range(rnd.randint(0, 2))
+        ),
+    )
+    facts = SessionFacts(interrupted=rnd.random() < 0.05, worker_crashes=int(rnd.random() < 0.05))
+    evidence = Evidence(
+        run_id=f"g{n}",
+        plan=plan,
+        change_set=NO_CHANGE,
+        packet_document=None,
+        policy=policy,
+        results=results,
+        verify=verify,
+        session=SessionRecord(run_id=f"g{n}", facts=facts),
+    )
+    write_run(
+        runtime / f"g{n}",
+        evidence,
+        started_at="2026-11-24T10:00:00Z",
+        execution=Execution(mode="xdist", workers=2),
+        config=CONFIG,
+        exit_status=0,
+        extra_results=missing_results(evidence),
+    )
+
+
+def test_replay_all_over_200_varied_runs_is_100_percent(tmp_path: Path, capsys) -> None:
+    rnd = random.Random(7)
+    for n in range(200):
+        generated_run(tmp_path, n, rnd)
+    statuses = {
+        json.loads((tmp_path / f"g{n}/gate/gate.decision.json").read_text())["status"] for n in range(200)
+    }
+    assert statuses == {"APPROVE", "NEEDS_HUMAN", "REJECT"}
+    assert main(["replay", "--all", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "200/200 replayed runs gave the same gate status (100.00%" in out
