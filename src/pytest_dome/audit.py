@@ -23,6 +23,7 @@ from .evidence import (
     POLICY,
     PROMOTION,
     SESSION,
+    STARTED,
     VERIFY,
     EvidenceError,
     safe_join,
@@ -63,7 +64,14 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
     try:
         manifest = _parse((run_dir / MANIFEST).read_bytes())
     except FileNotFoundError:
-        add(rc.EVIDENCE_MISSING, MANIFEST, "missing: the run never committed its evidence")
+        started = (run_dir / STARTED).is_file()
+        add(
+            rc.EVIDENCE_MISSING,
+            MANIFEST,
+            "missing: the run started but never committed a decision (killed?)"
+            if started
+            else "missing: not a committed run",
+        )
         return problems
     except (OSError, ValueError) as exc:
         add(rc.EVIDENCE_INVALID, MANIFEST, f"not readable JSON ({exc})")

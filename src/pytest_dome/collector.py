@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,17 +80,40 @@ class PacketCollector(pytest.Collector):
                 yield CommandItem.from_parent(self, name=task.id, task=task, redactor=self.redactor)
 
 
+def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Redactor) -> None:
+    """Remove secrets from a report's failure text and captured output, in place,
+    before any reporter (terminal, junitxml, xdist's wire) reads it."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        path, lineno, reason = longrepr
+        report.longrepr = (path, lineno, redactor.redact(str(reason)))
+    elif longrepr is not None:
+        text = str(longrepr)
+        redacted = redactor.redact(text)
+        if redacted != text:
+            report.longrepr = redacted
+    if report.sections:
+        report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
+
+
 class DomeCollector:
     """Registered on every collecting process of a gated run."""
 
     def __init__(
-        self, config: pytest.Config, packet: Packet | None, max_retries: int, shard: Shard | None
+        self,
+        config: pytest.Config,
+        packet: Packet | None,
+        max_retries: int,
+        shard: Shard | None,
+        redact_patterns: list[tuple[str, str]] | None = None,
+        redact_reports: bool = True,
     ) -> None:
         self.config = config
         self.packet = packet
         self.max_retries = max_retries
         self.shard = shard
-        self.redactor = Redactor()
+        self.redact_reports = redact_reports
+        self.redactor = Redactor(extra_patterns=redact_patterns or ())
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
 
@@ -104,6 +127,7 @@ class DomeCollector:
             tests.append(
                 CollectedTest(
                     node_id=item.nodeid,
+                    shown=self.redactor.redact(item.nodeid),
                     markers=frozenset(m.name for m in item.iter_markers()),
                     declared=dict(marker.kwargs) if marker else {},
                 )
@@ -131,6 +155,24 @@ class DomeCollector:
         items[:] = keep
         if deselected:
             config.hook.pytest_deselected(items=deselected)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if self.redact_reports:
+            redact_report(report, self.redactor)
+        return report
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if self.redact_reports and report.failed:
+            redact_report(report, self.redactor)
+        return report
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
@@ -162,3 +204,4 @@ class DomeCollector:
         if output is not None and self.plan is not None:
             output["dome_plan"] = [t.model_dump(mode="json") for t in self.plan]
             output["dome_problems"] = list(self.problems)
+            output["dome_redactions"] = dict(self.redactor.counts)

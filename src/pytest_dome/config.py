@@ -61,10 +61,15 @@ class Settings:
     max_workers: int = DEFAULT_MAX_WORKERS
     max_retries: int = DEFAULT_MAX_RETRIES
     shard: Shard | None = None
+    redact_reports: bool = True
 
     @property
     def threshold(self) -> float:
         return self.policy.threshold
+
+    @property
+    def redact_patterns(self) -> list[tuple[str, str]]:
+        return [(p.kind, p.pattern) for p in self.policy.redact_patterns]
 
     @property
     def run_dir(self) -> Path:
@@ -264,6 +269,8 @@ def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:
         update["factors"] = {**policy.factors, **over.factors}
     if over.change_set is not None:
         update["change_set"] = over.change_set
+    if over.redact_patterns is not None:
+        update["redact_patterns"] = policy.redact_patterns + over.redact_patterns
     return policy.model_copy(update=update)
 
 
@@ -279,6 +286,17 @@ def check_verify_command(argv: Sequence[str], rootdir: Path, where: str) -> None
             f"verify command {shlex.join(argv)!r} ({where}): program {program!r} not found "
             "or not executable; install it or fix the command"
         )
+
+
+def check_redact_patterns(policy: RiskPolicy) -> None:
+    for item in policy.redact_patterns:
+        try:
+            re.compile(item.pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"redact pattern {item.kind!r} {item.pattern!r} is not a regular expression ({exc}); "
+                "fix it in the policy"
+            ) from None
 
 
 def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
@@ -312,7 +330,15 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
     if options.out is not None:
         runtime_dir = (invocation_dir / options.out).resolve()
     else:
-        runtime_dir = (rootdir / table.get("runtime_dir", DEFAULT_RUNTIME_DIR)).resolve()
+        configured = Path(table.get("runtime_dir", DEFAULT_RUNTIME_DIR))
+        runtime_dir = (rootdir / configured).resolve()
+        escapes = inside(rootdir, str(configured)) is None
+        if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
+            raise ConfigError(
+                f"runtime dir {configured.as_posix()} resolves outside the project through a "
+                "symbolic link; remove the link, set [tool.dome] allow_external_runtime_dir = true, "
+                "or give --dome-out"
+            )
 
     if options.policy is not None:
         policy = load_policy(invocation_dir / options.policy, options.policy)
@@ -370,6 +396,8 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
         if options.max_retries is not None
         else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
         shard=options.shard,
+        redact_reports=bool(table.get("redact_reports", True)),
     )
+    check_redact_patterns(settings.policy)
     check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
     return settings

@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,7 +21,7 @@ from . import changes
 from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport
 from .collector import DomeCollector
 from .config import Settings
-from .evidence import abandon_run_dir
+from .evidence import EvidenceError, abandon_run_dir, release_lock
 from .models import (
     EffectiveConfig,
     Execution,
@@ -30,11 +31,12 @@ from .models import (
     PluginFactor,
     SessionFacts,
     SessionRecord,
+    TaskResult,
     VerifyResults,
 )
 from .plan import in_shard, input_digest
 from .redact import Redactor
-from .run import Evidence, RunOutcome, missing_results, utc_now, write_run
+from .run import Evidence, RunOutcome, missing_results, write_run
 from .taskid import task_id_for
 from .verify import not_run, run_command
 
@@ -74,6 +76,16 @@ def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> s
     return redactor.redact(text)[:SUMMARY_CHARS] or None
 
 
+def _describe(exc: Exception, settings: Settings) -> str:
+    """One line for what stopped the evidence from being written."""
+    if isinstance(exc, OSError) and not isinstance(exc, EvidenceError):
+        return (
+            f"cannot write the evidence in {settings.display_path(settings.run_dir)}: "
+            f"{exc.strerror or exc}; free space or fix permissions and run again"
+        )
+    return f"internal error in pytest-dome: {type(exc).__name__}: {exc}"
+
+
 class DomeController:
     """Aggregates reports and writes the decision."""
 
@@ -83,13 +95,17 @@ class DomeController:
         settings: Settings,
         replaced: Path | None,
         collector: DomeCollector | None,
+        lock: Path,
+        started_at: str,
     ) -> None:
         self.config = config
         self.settings = settings
         self.replaced = replaced
         self.collector = collector  # the serial process's own collector; None under xdist
-        self.started_at = utc_now()
-        self.redactor = Redactor()
+        self.lock = lock
+        self.started_at = started_at
+        self.redactor = Redactor(extra_patterns=settings.redact_patterns)
+        self.worker_redactions: Counter[str] = Counter()
         self.aggregator = Aggregator(settings.run_id)
         self.change_set = changes.resolve_change_set(
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
@@ -224,72 +240,100 @@ class DomeController:
         return tuple(sorted(factors, key=lambda f: f.name))
 
     def _finish(self, exitstatus: int, interrupted: bool) -> None:
-        """Decide and write the evidence; never raises (other plugins must still run)."""
-        s = self.settings
+        """Decide and write the evidence; never raises (other plugins must still run).
+
+        A bug in dome (or a plugin hook) is caught here and the run still ends
+        with a decision: REJECT with INTERNAL_ERROR. Only a disk that cannot be
+        written ends without one, said in one line.
+        """
         try:
-            tasks, plan_missing = self._plan()
-            plan = Plan(
-                packet_id=s.packet.packet_id if s.packet else None,
-                input_digest=input_digest(s.packet_document, self.change_set, s.policy, tasks),
-                tasks=tasks,
-            )
-            if s.shard is not None:
-                mine = {t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)}
-            else:
-                mine = {t.task_id for t in tasks}
-            results = tuple(
-                self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
-            )
-            plugin_factors = () if s.shard else self._plugin_factors(results)
-            facts = SessionFacts(
-                collection_errors=self.collection_errors,
-                interrupted=interrupted,
-                worker_crashes=self.worker_crashes,
-                internal_error=self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR,
-                plan_missing=plan_missing,
-            )
-            run_verify = s.shard is None or s.shard.index == 1
-            verify = VerifyResults(
-                run_id=s.run_id,
-                timeout_s=s.verify_timeout,
-                commands=tuple(
-                    run_command(argv, s.rootdir, s.verify_timeout, self.redactor)
-                    if not self.keyboard_interrupt
-                    else not_run(argv, self.redactor)
-                    for argv in s.verify
-                )
-                if run_verify
-                else (),
-            )
-            evidence = Evidence(
-                run_id=s.run_id,
-                plan=plan,
-                change_set=self.change_set,
-                packet_document=s.packet_document,
-                policy=s.policy,
-                results=results,
-                verify=verify,
-                session=SessionRecord(run_id=s.run_id, facts=facts, plugin_factors=plugin_factors),
-            )
-            missing = [r for r in missing_results(evidence) if r.task_id in mine]
-            self.outcome = write_run(
-                s.run_dir,
-                evidence,
-                started_at=self.started_at,
-                execution=self._execution(),
-                config=self._effective_config(),
-                exit_status=exitstatus,
-                shard=s.shard,
-                extra_results=missing,
-            )
-            if self.replaced is not None:
-                shutil.rmtree(self.replaced, ignore_errors=True)
-            if self.outcome.gate is not None and self.outcome.promotion is not None:
+            self.outcome = self._write(exitstatus, interrupted, fallback=False)
+        except Exception as first:
+            self.internal_error = True
+            self.failure = _describe(first, self.settings)
+            try:
+                self.outcome = self._write(exitstatus, interrupted, fallback=True)
+            except Exception as second:
+                self.failure = _describe(second, self.settings)
+                return
+        if self.replaced is not None:
+            shutil.rmtree(self.replaced, ignore_errors=True)
+        if self.outcome.gate is not None and self.outcome.promotion is not None:
+            try:
                 self.config.hook.pytest_dome_gate_decided(
                     config=self.config, gate=self.outcome.gate, promotion=self.outcome.promotion
                 )
-        except Exception as exc:
-            self.failure = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # the decision is written; say what the hook did
+                self.failure = f"a pytest_dome_gate_decided hook failed: {type(exc).__name__}: {exc}"
+
+    def _write(self, exitstatus: int, interrupted: bool, fallback: bool) -> RunOutcome:
+        s, redact = self.settings, self.redactor.redact
+        raw_tasks, plan_missing = self._plan()
+        tasks = tuple(t.model_copy(update={"node_id": redact(t.node_id)}) for t in raw_tasks)
+        plan = Plan(
+            packet_id=s.packet.packet_id if s.packet else None,
+            input_digest=input_digest(s.packet_document, self.change_set, s.policy, tasks),
+            tasks=tasks,
+        )
+        if s.shard is not None:
+            mine = {t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)}
+        else:
+            mine = {t.task_id for t in tasks}
+        results: tuple[TaskResult, ...] = ()
+        if not fallback:
+            results = tuple(
+                r.model_copy(update={"node_id": redact(r.node_id)})
+                for r in self.aggregator.results(
+                    (t.node_id, t.task_id) for t in raw_tasks if t.task_id in mine
+                )
+            )
+        plugin_factors = () if s.shard or fallback else self._plugin_factors(results)
+        facts = SessionFacts(
+            collection_errors=self.collection_errors,
+            interrupted=interrupted,
+            worker_crashes=self.worker_crashes,
+            internal_error=self.internal_error or exitstatus == pytest.ExitCode.INTERNAL_ERROR,
+            plan_missing=plan_missing,
+        )
+        run_verify = (s.shard is None or s.shard.index == 1) and not fallback
+        commands = tuple(
+            run_command(argv, s.rootdir, s.verify_timeout, self.redactor)
+            if run_verify and not self.keyboard_interrupt
+            else not_run(argv, self.redactor)
+            for argv in s.verify
+            if s.shard is None or s.shard.index == 1
+        )
+        evidence = Evidence(
+            run_id=s.run_id,
+            plan=plan,
+            change_set=self.change_set,
+            packet_document=s.packet_document,
+            policy=s.policy,
+            results=results,
+            verify=VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=commands),
+            session=SessionRecord(run_id=s.run_id, facts=facts, plugin_factors=plugin_factors),
+        )
+        return write_run(
+            s.run_dir,
+            evidence,
+            started_at=self.started_at,
+            execution=self._execution(),
+            config=self._effective_config(),
+            exit_status=exitstatus,
+            shard=s.shard,
+            extra_results=[r for r in missing_results(evidence) if r.task_id in mine],
+            redactions=self._redactions(),
+        )
+
+    def _redactions(self) -> dict[str, int]:
+        counts = Counter(self.redactor.counts)
+        counts.update(self.worker_redactions)
+        if self.collector is not None:
+            counts.update(self.collector.redactor.counts)
+        return dict(counts)
+
+    def close(self) -> None:
+        release_lock(self.lock)
 
     def _execution(self) -> Execution:
         if self.config.pluginmanager.has_plugin("dsession"):
@@ -324,6 +368,8 @@ class DomeController:
             )
             return
         where = self.settings.display_path(self.outcome.run_dir)
+        if self.failure:
+            tr.write_line(f"dome: {self.failure}", red=True)
         if self.replaced is not None:
             tr.write_line(f"replaced the earlier evidence of run {self.settings.run_id}")
         gate = self.outcome.gate
@@ -355,6 +401,8 @@ class XdistHooks:
             "packet": s.packet_document,
             "max_retries": s.max_retries,
             "shard": [s.shard.index, s.shard.count] if s.shard else None,
+            "redact_patterns": [list(p) for p in s.redact_patterns],
+            "redact_reports": s.redact_reports,
         }
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -365,6 +413,7 @@ class XdistHooks:
         if error:
             self.controller.worker_crashes += 1
         output = getattr(node, "workeroutput", None) or {}
+        self.controller.worker_redactions.update(output.get("dome_redactions", {}))
         if self.controller.plan is None and "dome_plan" in output:
             self.controller.plan = tuple(PlannedTask.model_validate(t) for t in output["dome_plan"])
             self.controller.problems = tuple(output.get("dome_problems", ()))

@@ -78,6 +78,13 @@ class EvidenceWriter:
         self.entries[relative] = entry
         return entry
 
+    def adopt(self, relative: str, kind: ArtifactKind) -> ArtifactEntry:
+        """List a file written earlier (the run.started record) in the manifest."""
+        data = safe_join(self.run_dir, relative).read_bytes()
+        entry = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
+        self.entries[relative] = entry
+        return entry
+
     def sync(self) -> None:
         """Flush everything written with ``durable=False`` to disk in one call."""
         os.sync()
@@ -93,6 +100,7 @@ class EvidenceWriter:
 
 
 MANIFEST = "run.manifest.json"
+STARTED = "run.started.json"
 GATE = "gate/gate.decision.json"
 PROMOTION = "promotion/promotion.decision.json"
 VERIFY = "checks/verify.results.json"
@@ -106,6 +114,58 @@ TASK_RESULTS = "task_results"
 
 def task_result_path(task_id: str) -> str:
     return f"{TASK_RESULTS}/{task_id}.result.json"
+
+
+def lock_path(run_dir: Path) -> Path:
+    return run_dir.with_name(f".{run_dir.name}.lock")
+
+
+def acquire_lock(run_dir: Path) -> Path:
+    """One run id, one writer: a lock file beside the run folder, created atomically.
+
+    A lock left by a session that no longer runs on this machine is taken over.
+    """
+    lock = lock_path(run_dir)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and _alive(holder):
+                raise EvidenceError(
+                    f"run id {run_dir.name!r} is in use by another session (pid {holder}, lock "
+                    f"{lock.name}); wait for it to finish or pick another run id"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its session is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return lock
+    raise EvidenceError(f"cannot take the lock {lock}; remove it if no session is running")
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_lock(lock: Path) -> None:
+    if _lock_holder(lock) == os.getpid():
+        lock.unlink(missing_ok=True)
 
 
 def abandon_run_dir(run_dir: Path, replaced: Path | None) -> None:

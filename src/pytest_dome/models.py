@@ -60,6 +60,11 @@ class ChangeSetPolicy(Model):
     sensitive_globs: tuple[str, ...] = ()
 
 
+class RedactPattern(Model):
+    kind: str
+    pattern: str
+
+
 class RiskPolicy(OptionalFieldsModel):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["risk.policy"] = "risk.policy"
@@ -68,6 +73,7 @@ class RiskPolicy(OptionalFieldsModel):
     threshold: float = Field(ge=0, le=100)
     factors: dict[str, PolicyFactor]
     change_set: ChangeSetPolicy = ChangeSetPolicy()
+    redact_patterns: tuple[RedactPattern, ...] = ()
 
 
 # --- packet and plan ---------------------------------------------------------
@@ -102,6 +108,7 @@ class PolicyOverrides(Model):
     threshold: float | None = Field(default=None, ge=0, le=100)
     factors: dict[str, PolicyFactor] | None = None
     change_set: ChangeSetPolicy | None = None
+    redact_patterns: tuple[RedactPattern, ...] | None = None
 
 
 class Packet(Model):
@@ -334,6 +341,7 @@ ArtifactKind = Literal[
     "change_set",
     "packet",
     "session",
+    "run.started",
 ]
 
 
@@ -342,6 +350,14 @@ class ArtifactEntry(Model):
     kind: ArtifactKind
     sha256: str
     bytes: int = Field(ge=0)
+
+
+class RunStarted(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["run.started"] = "run.started"
+    run_id: str
+    started_at: str
+    replaced: bool
 
 
 class Shard(Model):
@@ -364,5 +380,6 @@ class RunManifest(Model):
     execution: Execution
     config: EffectiveConfig
     versions: Versions
+    redactions: dict[str, int]
     artifacts: tuple[ArtifactEntry, ...]
     manifest_digest: str

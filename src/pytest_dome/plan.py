@@ -28,6 +28,8 @@ class CollectedTest:
     markers: frozenset[str] = frozenset()
     declared: Mapping[str, Any] = field(default_factory=dict)
     """The keyword arguments of its ``@pytest.mark.dome_task(...)``, if any."""
+    shown: str | None = None
+    """The node id as it may be written (redacted), when it differs."""
 
     @property
     def path(self) -> str:
@@ -61,7 +63,7 @@ def _declared(test: CollectedTest, entry: SuiteTask | None) -> tuple[str, bool, 
     declared = test.declared
     critical = bool(declared.get("critical", entry.critical if entry and entry.critical else False))
     weight = declared.get("risk_weight", entry.risk_weight if entry and entry.risk_weight else 0.0)
-    task_id = declared.get("id") or task_id_for(test.node_id)
+    task_id = declared.get("id") or task_id_for(test.node_id, test.shown)
     problem = None
     if not isinstance(task_id, str) or not RUN_ID_RE.fullmatch(task_id) or ".." in task_id:
         problem = f"{test.node_id}: dome_task id {task_id!r} is not a safe task id"

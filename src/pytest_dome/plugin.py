@@ -7,6 +7,7 @@ the deciding side in ``controller.py``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from .config import (
     DEFAULT_RUNTIME_DIR,
     ConfigError,
     Options,
+    Settings,
     check_run_id,
     parse_count,
     parse_shard,
@@ -26,8 +28,17 @@ from .config import (
     resolve,
 )
 from .controller import DomeController, XdistHooks
-from .evidence import EvidenceError, prepare_run_dir
-from .models import Packet, Shard
+from .evidence import (
+    STARTED,
+    EvidenceError,
+    acquire_lock,
+    atomic_write,
+    prepare_run_dir,
+    release_lock,
+    render,
+)
+from .models import Packet, RunStarted, Shard
+from .run import utc_now
 
 controller_key = pytest.StashKey[DomeController]()
 PLUGIN_NAMES = ("dome-controller", "dome-collector", "dome-xdist")
@@ -216,7 +227,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if given is not None:
             packet = Packet.model_validate(given["packet"]) if given["packet"] else None
             shard = Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
-            worker_side = DomeCollector(config, packet, given["max_retries"], shard)
+            worker_side = DomeCollector(
+                config,
+                packet,
+                given["max_retries"],
+                shard,
+                [(k, p) for k, p in given["redact_patterns"]],
+                given["redact_reports"],
+            )
             config.pluginmanager.register(worker_side, "dome-collector")
         return
     options = Options(
@@ -236,9 +254,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         settings = resolve(options, config.rootpath, config.invocation_params.dir)
-        replaced = prepare_run_dir(
-            settings.run_dir, settings.display_path(settings.run_dir), settings.replace
-        )
+        lock, replaced, started_at = start_run(settings)
     except (ConfigError, EvidenceError) as exc:
         raise pytest.UsageError(str(exc)) from None
     distributed = config.pluginmanager.hasplugin("xdist") and bool(
@@ -246,19 +262,50 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     collector: DomeCollector | None = None
     if not distributed:
-        collector = DomeCollector(config, settings.packet, settings.max_retries, settings.shard)
+        collector = DomeCollector(
+            config,
+            settings.packet,
+            settings.max_retries,
+            settings.shard,
+            settings.redact_patterns,
+            settings.redact_reports,
+        )
         config.pluginmanager.register(collector, "dome-collector")
-    controller = DomeController(config, settings, replaced, collector)
+    controller = DomeController(config, settings, replaced, collector, lock, started_at)
     config.stash[controller_key] = controller
     config.pluginmanager.register(controller, "dome-controller")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(controller), "dome-xdist")
 
 
+def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
+    """Take the run id's lock, make the run folder ready and write the started record."""
+    lock = acquire_lock(settings.run_dir)
+    try:
+        replaced = prepare_run_dir(
+            settings.run_dir, settings.display_path(settings.run_dir), settings.replace
+        )
+        started_at = utc_now()
+        record = RunStarted(run_id=settings.run_id, started_at=started_at, replaced=replaced is not None)
+        atomic_write(settings.run_dir / STARTED, render(record))
+    except OSError as exc:
+        release_lock(lock)
+        if isinstance(exc, EvidenceError):
+            raise
+        raise EvidenceError(
+            f"cannot start run {settings.run_id!r} in {settings.display_path(settings.run_dir)}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return lock, replaced, started_at
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     controller = config.stash.get(controller_key, None)
     if controller is not None:
-        controller.finish_without_session()
+        try:
+            controller.finish_without_session()
+        finally:
+            controller.close()
         del config.stash[controller_key]
     for name in PLUGIN_NAMES:
         plugin = config.pluginmanager.get_plugin(name)

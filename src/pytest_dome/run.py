@@ -26,6 +26,7 @@ from .evidence import (
     POLICY,
     PROMOTION,
     SESSION,
+    STARTED,
     VERIFY,
     EvidenceWriter,
     task_result_path,
@@ -161,9 +162,12 @@ def write_run(
     exit_status: int,
     shard: Shard | None = None,
     extra_results: Iterable[TaskResult] = (),
+    redactions: Mapping[str, int] | None = None,
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest."""
     writer = EvidenceWriter(run_dir)
+    if (run_dir / STARTED).is_file():
+        writer.adopt(STARTED, "run.started")
     for result in (*evidence.results, *extra_results):
         writer.write(task_result_path(result.task_id), "task.result", result, durable=False)
     writer.sync()
@@ -193,6 +197,7 @@ def write_run(
         execution=execution,
         config=config,
         versions=versions(),
+        redactions=dict(sorted((redactions or {}).items())),
         artifacts=writer.artifact_list(),
     )
     draft = RunManifest.model_validate({**content, "manifest_digest": "0" * 64})

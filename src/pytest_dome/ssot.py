@@ -31,6 +31,7 @@ SCHEMA_FILES: dict[str, str] = {
     "plan": "plan.schema.json",
     "change_set": "change_set.schema.json",
     "session": "session.schema.json",
+    "run.started": "run.started.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

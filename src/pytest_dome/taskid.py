@@ -11,15 +11,17 @@ _SLUG_MAX = 96
 _HASH_LEN = 12
 
 
-def task_id_for(node_id: str) -> str:
+def task_id_for(node_id: str, shown: str | None = None) -> str:
     """A task id for ``node_id``: a readable slug plus a hash of the exact node id.
 
     The slug keeps the id readable (``tests_test_api.py_test_login-3f2a...``);
     the hash keeps ids distinct for node ids that slug alike, differ only by
     case (case-insensitive file systems) or are very long. The result matches
-    ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` and never contains ``..``.
+    ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` and never contains ``..``. ``shown`` is
+    the node id as it may be shown (redacted): the slug comes from it, the hash
+    from the real node id, so a secret in a test id never reaches a file name.
     """
-    slug = _UNSAFE.sub("_", node_id)
+    slug = _UNSAFE.sub("_", node_id if shown is None else shown)
     slug = _DOTS.sub(".", slug)
     slug = slug.lstrip("._-")[:_SLUG_MAX].rstrip("._-")
     tail = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]

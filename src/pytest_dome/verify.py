@@ -1,10 +1,12 @@
-"""Run the deterministic verify commands: argv lists, no shell, from the rootdir, with a timeout."""
+"""Run commands for dome (verify commands, command tasks): argv lists, no shell, from a
+folder, with a timeout, keeping only a bounded, redacted tail of their output."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +15,27 @@ from .models import VerifyCommandResult, VerifyStatus
 from .redact import Redactor, tail
 
 OUTPUT_TAIL_CHARS = 2000
+KEEP_BYTES = 64 * 1024
+"""Output kept while a command runs: the last 64 KiB, however much it prints."""
+
+
+class _TailReader(threading.Thread):
+    """Drains a pipe, keeping only its last ``KEEP_BYTES`` bytes."""
+
+    def __init__(self, pipe: object) -> None:
+        super().__init__(daemon=True)
+        self.pipe = pipe
+        self.data = bytearray()
+        self.total = 0
+
+    def run(self) -> None:
+        read = self.pipe.read  # type: ignore[attr-defined]
+        while chunk := read(65536):
+            self.total += len(chunk)
+            self.data += chunk
+            if len(self.data) > 2 * KEEP_BYTES:
+                del self.data[:-KEEP_BYTES]
+        del self.data[:-KEEP_BYTES]
 
 
 def run_command(
@@ -24,6 +47,7 @@ def run_command(
 ) -> VerifyCommandResult:
     """Run one command (never through a shell) and record its status, exit code and a
     redacted output tail. ``env`` None inherits dome's environment."""
+    shown = tuple(redactor.redact(a) for a in argv)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -37,33 +61,41 @@ def run_command(
         )
     except OSError as exc:
         return VerifyCommandResult(
-            argv=tuple(redactor.redact(a) for a in argv),
+            argv=shown,
             status="error",
             exit_code=None,
             duration_s=round(time.monotonic() - start, 6),
             output_tail=redactor.redact(f"cannot start {argv[0]!r}: {exc.strerror or exc}"),
         )
+    reader = _TailReader(proc.stdout)
+    reader.start()
     status: VerifyStatus
+    exit_code: int | None
+    note = ""
     try:
-        output, _ = proc.communicate(timeout=timeout)
-        status = "passed" if proc.returncode == 0 else "failed"
-        exit_code: int | None = proc.returncode
+        exit_code = proc.wait(timeout=timeout)
+        status = "passed" if exit_code == 0 else "failed"
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        output, _ = proc.communicate()
+        proc.wait()
         status, exit_code = "timeout", None
-        output += f"\n[dome: killed after {timeout:g} s timeout]".encode()
+        note = f"\n[dome: killed after {timeout:g} s timeout]"
     except BaseException:
         _kill_group(proc)
         proc.wait()
         raise
-    text = output.decode("utf-8", errors="replace")
+    reader.join(timeout=5)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    text = bytes(reader.data).decode("utf-8", errors="replace")
+    if reader.total > len(reader.data):
+        text = f"[dome: {reader.total - len(reader.data)} earlier bytes not kept]\n" + text
     return VerifyCommandResult(
-        argv=tuple(redactor.redact(a) for a in argv),
+        argv=shown,
         status=status,
         exit_code=exit_code,
         duration_s=round(time.monotonic() - start, 6),
-        output_tail=tail(redactor.redact(text), OUTPUT_TAIL_CHARS),
+        output_tail=tail(redactor.redact(text + note), OUTPUT_TAIL_CHARS),
     )
 
 
