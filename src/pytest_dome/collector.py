@@ -19,6 +19,7 @@ from _pytest.runner import runtestprotocol
 from .models import CommandTask, Packet, PlannedTask, Shard
 from .plan import COMMAND_PREFIX, CollectedTest, in_shard, make_plan
 from .redact import Redactor
+from .taskid import shown_node_id
 from .verify import run_command
 
 DEFAULT_COMMAND_TIMEOUT = 600.0
@@ -127,7 +128,7 @@ class DomeCollector:
             tests.append(
                 CollectedTest(
                     node_id=item.nodeid,
-                    shown=self.redactor.redact(item.nodeid),
+                    shown=shown_node_id(item.nodeid, self.redactor),
                     markers=frozenset(m.name for m in item.iter_markers()),
                     declared=dict(marker.kwargs) if marker else {},
                 )
@@ -137,7 +138,7 @@ class DomeCollector:
         if result.problems:  # bad input: run nothing, the controller reports it
             keep: list[pytest.Item] = []
         else:
-            keep = [i for i in items if i.nodeid in result.selected]
+            keep = [i for i in items if i.nodeid in result.task_of]
             if self.packet is not None:
                 collector = PacketCollector.from_parent(
                     session,
@@ -148,7 +149,10 @@ class DomeCollector:
                 )
                 keep = list(collector.collect()) + keep
             if self.shard is not None:
-                task_of = {t.node_id: t.task_id for t in result.tasks}
+                task_of = {
+                    **result.task_of,
+                    **{COMMAND_PREFIX + t.task_id: t.task_id for t in result.tasks if t.kind == "command"},
+                }
                 keep = [i for i in keep if in_shard(task_of[i.nodeid], self.shard.index, self.shard.count)]
         kept = {id(i) for i in keep}
         deselected = [i for i in items if id(i) not in kept]

@@ -37,7 +37,7 @@ from .models import (
 from .plan import in_shard, input_digest
 from .redact import Redactor
 from .run import Evidence, RunOutcome, missing_results, write_run
-from .taskid import task_id_for
+from .taskid import shown_node_id, task_id_for
 from .verify import not_run, run_command
 
 _XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
@@ -107,8 +107,11 @@ class DomeController:
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
         self.worker_redactions: Counter[str] = Counter()
         self.aggregator = Aggregator(settings.run_id)
-        self.change_set = changes.resolve_change_set(
+        change_set = changes.resolve_change_set(
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
+        )
+        self.change_set = change_set.model_copy(
+            update={"detail": change_set.detail and self.redactor.redact(change_set.detail)}
         )
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
@@ -141,7 +144,12 @@ class DomeController:
 
     # --- reports ------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # First of all reporters: the node id as the plan has it, so a secret in a
+        # test id reaches neither the terminal nor junitxml (xdist's worker-side
+        # check of node ids has run already).
+        report.nodeid = shown_node_id(report.nodeid, self.redactor)
         when: Phase = "crash" if str(report.when) == "???" else report.when
         node = getattr(report, "node", None)  # the xdist worker, on the controller
         self.aggregator.add(
@@ -213,7 +221,7 @@ class DomeController:
         it could send one) a fallback from the collected ids, flagged as missing."""
         if self.plan is not None:
             return self.plan, False
-        ids = self.collected_ids or []
+        ids = [shown_node_id(i, self.redactor) for i in self.collected_ids or []]
         fallback = tuple(
             sorted(
                 (
@@ -267,12 +275,12 @@ class DomeController:
                 self.failure = f"a pytest_dome_gate_decided hook failed: {type(exc).__name__}: {exc}"
 
     def _write(self, exitstatus: int, interrupted: bool, fallback: bool) -> RunOutcome:
-        s, redact = self.settings, self.redactor.redact
-        raw_tasks, plan_missing = self._plan()
-        tasks = tuple(t.model_copy(update={"node_id": redact(t.node_id)}) for t in raw_tasks)
+        s = self.settings
+        tasks, plan_missing = self._plan()
+        packet_document = self.redactor.redact_value(s.packet_document)  # as it is written
         plan = Plan(
             packet_id=s.packet.packet_id if s.packet else None,
-            input_digest=input_digest(s.packet_document, self.change_set, s.policy, tasks),
+            input_digest=input_digest(packet_document, self.change_set, s.policy, tasks),
             tasks=tasks,
         )
         if s.shard is not None:
@@ -282,10 +290,7 @@ class DomeController:
         results: tuple[TaskResult, ...] = ()
         if not fallback:
             results = tuple(
-                r.model_copy(update={"node_id": redact(r.node_id)})
-                for r in self.aggregator.results(
-                    (t.node_id, t.task_id) for t in raw_tasks if t.task_id in mine
-                )
+                self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
             )
         plugin_factors = () if s.shard or fallback else self._plugin_factors(results)
         facts = SessionFacts(
@@ -307,7 +312,7 @@ class DomeController:
             run_id=s.run_id,
             plan=plan,
             change_set=self.change_set,
-            packet_document=s.packet_document,
+            packet_document=packet_document,
             policy=s.policy,
             results=results,
             verify=VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=commands),

@@ -39,8 +39,9 @@ class CollectedTest:
 @dataclass(frozen=True)
 class PlanResult:
     tasks: tuple[PlannedTask, ...]
-    selected: frozenset[str]
-    """Node ids of the collected tests that are tasks (the others are deselected)."""
+    task_of: Mapping[str, str]
+    """Collected node id (as pytest has it) -> task id, for the tests that are tasks;
+    the others are deselected."""
     problems: tuple[str, ...]
 
 
@@ -94,6 +95,7 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
     """
     problems: list[str] = []
     tasks: list[PlannedTask] = []
+    task_of: dict[str, str] = {}
     suites = [t for t in packet.tasks if isinstance(t, SuiteTask)] if packet else []
     used: dict[str, int] = {s.id: 0 for s in suites}
     for test in tests:
@@ -106,11 +108,12 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
             continue
         if entry is not None:
             used[entry.id] += 1
+        task_of[test.node_id] = task_id
         tasks.append(
             PlannedTask(
                 task_id=task_id,
                 kind="test",
-                node_id=test.node_id,
+                node_id=test.shown or test.node_id,
                 entry=entry.id if entry else None,
                 critical=critical,
                 risk_weight=weight,
@@ -131,7 +134,7 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
         seen[key] = task.node_id
     return PlanResult(
         tasks=tuple(sorted(tasks, key=lambda t: t.task_id)),
-        selected=frozenset(t.node_id for t in tasks if t.kind == "test"),
+        task_of=task_of,
         problems=tuple(problems),
     )
 

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import partial
+from typing import Any
 
 SECRET_NAME = re.compile(
     r"(?:^|_)(?:[A-Z0-9]*TOKEN|SECRET|PASSWORD|PASSWD|PASS|API_?KEY|ACCESS_?KEY|PRIVATE"
@@ -80,6 +81,16 @@ class Redactor:
             if found:
                 self.counts[kind] += found
         return text
+
+    def redact_value(self, value: Any) -> Any:
+        """A JSON value with every string in it redacted (keys included)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_value(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact_value(v) for k, v in value.items()}
+        return value
 
 
 def _replace(match: re.Match[str], kind: str) -> str:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .redact import Redactor
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DOTS = re.compile(r"\.{2,}")
@@ -26,3 +30,12 @@ def task_id_for(node_id: str, shown: str | None = None) -> str:
     slug = slug.lstrip("._-")[:_SLUG_MAX].rstrip("._-")
     tail = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
     return f"{slug}-{tail}" if slug else f"t-{tail}"
+
+
+def shown_node_id(node_id: str, redactor: Redactor) -> str:
+    """``node_id`` with secrets redacted; a short hash of the real id keeps two
+    redacted ids apart. Unchanged when it holds no secret."""
+    shown = redactor.redact(node_id)
+    if shown == node_id:
+        return node_id
+    return f"{shown}#{hashlib.sha256(node_id.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"

@@ -1,0 +1,178 @@
+"""Fault injection: whatever goes wrong, a run ends with a terminal decision.
+
+Each case asserts the decision, its reason code, the exit status, and (through
+the dome_run fixture) that every artifact is complete, schema-valid, matches
+the manifest and replays.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+N2 = ["-n", "2", "-p", "no:randomly"]
+
+
+def rejects(run, *codes: str) -> None:
+    assert run.gate["status"] == "REJECT" and run.promotion["action"] == "stop"
+    assert set(codes) <= set(run.gate["reason_codes"]), run.gate["reason_codes"]
+    assert run.manifest["state"] == "complete" and run.manifest["exit_status"] != 0
+
+
+PID_FILE = """
+import os, pathlib
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        pathlib.Path("controller.pid").write_text(str(os.getpid()))
+"""
+
+
+@pytest.mark.parametrize("mode", [[], N2], ids=["serial", "n2"])
+def test_sigterm(pytester: pytest.Pytester, dome_run, mode) -> None:
+    pytester.makeconftest(PID_FILE)
+    pytester.makepyfile(
+        """
+        import os, pathlib, signal, time
+        def test_cancelled():
+            os.kill(int(pathlib.Path("controller.pid").read_text()), signal.SIGTERM)
+            time.sleep(5)
+        def test_other(): pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    assert result.ret != 0
+    rejects(dome_run(), "SESSION_INTERRUPTED")
+
+
+def test_ctrl_c(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_a(): raise KeyboardInterrupt\ndef test_b(): pass\n")
+    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret == pytest.ExitCode.INTERRUPTED
+    rejects(dome_run(), "SESSION_INTERRUPTED", "TASK_RESULT_MISSING")
+
+
+def test_worker_death_leaves_tasks_unreported(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("import os\n" + "".join(f"def test_{i}(): os._exit(1)\n" for i in range(4)))
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *N2, "--max-worker-restart=0")
+    assert result.ret != 0
+    run = dome_run()
+    rejects(run, "WORKER_CRASHED")
+    assert "missing" in run.outcomes.values() or "failed" in run.outcomes.values()
+
+
+def test_segfault_in_a_worker(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("import ctypes\ndef test_ok(): pass\ndef test_segv(): ctypes.string_at(0)\n")
+    assert pytester.runpytest_subprocess("--dome-run-id=r1", *N2).ret != 0
+    rejects(dome_run(), "WORKER_CRASHED", "TASK_FAILED")
+
+
+WORKER_INTERNAL_ERROR = """
+import pytest
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if item.name == "test_lost" and call.when == "call":
+        raise RuntimeError("internal error inside the worker")
+    return report
+"""
+
+
+def test_worker_internal_error_leaves_a_task_without_report(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makeconftest(WORKER_INTERNAL_ERROR)
+    pytester.makepyfile("def test_ok(): pass\ndef test_lost(): pass\n")
+    assert pytester.runpytest_subprocess("--dome-run-id=r1", *N2).ret != 0
+    run = dome_run()
+    assert run.gate["status"] == "REJECT" and run.manifest["exit_status"] != 0
+    assert run.outcomes["test_worker_internal_error_leaves_a_task_without_report.py::test_lost"] != "passed"
+
+
+DOME_BUG = """
+import pytest_dome.aggregate as aggregate
+def broken(self, planned):
+    raise ZeroDivisionError("a bug in dome")
+aggregate.Aggregator.results = broken
+"""
+
+
+@pytest.mark.parametrize("mode", [[], N2], ids=["serial", "n2"])
+def test_a_bug_inside_dome_still_decides(pytester: pytest.Pytester, dome_run, mode) -> None:
+    pytester.makeconftest(DOME_BUG)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*internal error in pytest-dome: ZeroDivisionError: a bug in dome*"])
+    rejects(dome_run(), "INTERNAL_ERROR", "TASK_RESULT_MISSING")
+
+
+BAD_PLUGIN = """
+def pytest_dome_risk_factors(config, results):
+    return [{"name": "Not A Name", "weight": 500, "value": 2}]
+"""
+
+
+def test_a_broken_plugin_hook_still_decides(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makeconftest(BAD_PLUGIN)
+    pytester.makepyfile("def test_ok(): pass")
+    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret != 0
+    rejects(dome_run(), "INTERNAL_ERROR")
+
+
+DISK_FULL = """
+import errno, pytest_dome.evidence as evidence
+real = evidence.atomic_write
+def full(path, data, durable=True):
+    if path.name == "gate.decision.json":
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(path, data, durable=durable)
+evidence.atomic_write = full
+"""
+
+
+def test_full_disk_is_one_line_and_leaves_no_partial_artifact(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(DISK_FULL)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        [
+            "dome: no decision was written (cannot write the evidence in ops/runtime/runs/r1: "
+            "No space left on device; free space or fix permissions and run again)"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    run = pytester.path / "ops/runtime/runs/r1"
+    assert not (run / "run.manifest.json").exists()  # never claims to be complete
+    assert not list(run.rglob("*.tmp-*"))  # no half-written file
+    assert (run / "run.started.json").is_file() and (run / "plan.json").is_file()
+
+
+def test_second_session_with_a_run_id_in_use_is_refused(pytester: pytest.Pytester) -> None:
+    import os
+
+    pytester.makepyfile("def test_ok(): pass")
+    runs = pytester.path / "ops/runtime/runs"
+    runs.mkdir(parents=True)
+    (runs / ".r1.lock").write_text(f"{os.getppid()}\n")  # a live process holds it
+    result = pytester.runpytest_subprocess("--dome-run-id=r1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: run id 'r1' is in use by another session (pid *"])
+    assert not (runs / "r1").exists()
+
+
+def test_stale_lock_is_taken_over(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    runs = pytester.path / "ops/runtime/runs"
+    runs.mkdir(parents=True)
+    (runs / ".r1.lock").write_text("999999999\n")  # no such process
+    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret == 0
+    assert dome_run().gate["status"] == "APPROVE" and not (runs / ".r1.lock").exists()
+
+
+def test_symlinked_runtime_dir_out_of_the_project_is_refused(
+    pytester: pytest.Pytester, tmp_path_factory
+) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (pytester.path / "ops").symlink_to(outside, target_is_directory=True)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: runtime dir ops/runtime/runs resolves outside the project*"])
+    assert list(outside.iterdir()) == []
