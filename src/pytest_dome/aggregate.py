@@ -124,7 +124,7 @@ class Aggregator:
             task_id=task_id,
             node_id=node_id,
             outcome=final.outcome,
-            flaky=final.outcome == "passed" and any(a.outcome != "passed" for a in attempts),
+            flaky=final.outcome in _PASSING and any(a.outcome in ("failed", "error") for a in attempts[:-1]),
             duration_s=round(sum(a.duration_s for a in attempts), 6),
             summary=final.summary,
             attempts=attempts,

@@ -17,8 +17,10 @@ from .canonical import sha256_hex
 from .checkers import check
 from .evidence import (
     CHANGE_SET,
+    ENVELOPE,
     GATE,
     MANIFEST,
+    OVERRIDES,
     PLAN,
     POLICY,
     PROMOTION,
@@ -34,7 +36,7 @@ from .replay import SUPPORTED_VERSIONS, RunReadError, load_run, replay
 from .run import manifest_digest
 
 REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
-REQUIRED_COMPLETE = (GATE, PROMOTION)
+REQUIRED_COMPLETE = (GATE, PROMOTION, ENVELOPE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class Problem:
 
 def _parse(data: bytes) -> Any:
     return json.loads(data)
+
+
+def _parse_overrides(data: bytes) -> list[Any]:
+    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
 
 
 def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
@@ -87,7 +93,7 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
     if manifest_digest(manifest) != manifest["manifest_digest"]:
         add(rc.EVIDENCE_HASH_MISMATCH, MANIFEST, "the manifest's own digest does not match it")
 
-    listed: dict[str, dict[str, Any]] = {}
+    listed: dict[str, Any] = {}
     for entry in manifest["artifacts"]:
         rel = entry["path"]
         try:
@@ -104,11 +110,15 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
             add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
             continue
         try:
-            doc = _parse(data)
+            doc = _parse_overrides(data) if entry["kind"] == "overrides" else _parse(data)
         except ValueError as exc:
             add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
             continue
-        bad = check(entry["kind"], doc)
+        bad = (
+            [f"line {i + 1}: {p}" for i, line in enumerate(doc) for p in check("override", line)]
+            if entry["kind"] == "overrides"
+            else check(entry["kind"], doc)
+        )
         for p in bad:
             add(rc.EVIDENCE_INVALID, rel, p)
         if not bad:
@@ -150,7 +160,9 @@ def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -
         for t in plan["tasks"]
         if shard is None or in_shard(t["task_id"], shard["index"], shard["count"])
     }
-    results = {rel: doc for rel, doc in listed.items() if doc.get("kind") == "task.result"}
+    results = {
+        rel: doc for rel, doc in listed.items() if isinstance(doc, dict) and doc.get("kind") == "task.result"
+    }
     for task_id in sorted(planned):
         rel = task_result_path(task_id)
         if rel not in results:
@@ -165,8 +177,9 @@ def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -
 def _check_consistency(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
     run_id = manifest["run_id"]
     for rel, doc in sorted(listed.items()):
-        if "run_id" in doc and doc["run_id"] != run_id:
-            add(rc.EVIDENCE_INCONSISTENT, rel, f"run id {doc['run_id']!r}, not {run_id!r}")
+        for item in doc if isinstance(doc, list) else [doc]:
+            if item.get("run_id", run_id) != run_id:
+                add(rc.EVIDENCE_INCONSISTENT, rel, f"run id {item['run_id']!r}, not {run_id!r}")
     plan, gate, promotion = listed.get(PLAN), listed.get(GATE), listed.get(PROMOTION)
     if plan is not None and plan["input_digest"] != manifest["input_digest"]:
         add(rc.EVIDENCE_INCONSISTENT, PLAN, "input_digest differs from the manifest's")
@@ -180,3 +193,44 @@ def _check_consistency(manifest: dict[str, Any], listed: dict[str, Any], add: An
             add(rc.EVIDENCE_INCONSISTENT, GATE, "input_digest differs from the manifest's")
         if promotion is not None and promotion["gate_decision_digest"] != gate["decision_digest"]:
             add(rc.EVIDENCE_INCONSISTENT, PROMOTION, "names another gate decision")
+        if promotion is not None:
+            _check_override(gate, promotion, listed, add)
+        envelope = listed.get(ENVELOPE)
+        if envelope is not None and promotion is not None:
+            expected = (
+                promotion["action"],
+                gate["decision_digest"],
+                gate["input_digest"],
+                gate["reason_codes"],
+            )
+            found = (
+                envelope["state"],
+                envelope["decision_digest"],
+                envelope["input_digest"],
+                envelope["reason_codes"],
+            )
+            if found != expected:
+                add(rc.EVIDENCE_INCONSISTENT, ENVELOPE, "disagrees with the gate or promotion decision")
+
+
+def _check_override(
+    gate: dict[str, Any], promotion: dict[str, Any], listed: dict[str, Any], add: Any
+) -> None:
+    """A promotion differs from the gate's mapping only through a recorded override."""
+    records = listed.get(OVERRIDES, [])
+    note = promotion["override"]
+    if note is None:
+        if records:
+            add(rc.EVIDENCE_INCONSISTENT, OVERRIDES, "override records, but the promotion has none")
+        return
+    if not records:
+        add(rc.EVIDENCE_INCONSISTENT, PROMOTION, "an override without a record in overrides.jsonl")
+        return
+    last = records[-1]
+    if (last["actor"], last["reason"], last["at"], last["gate_decision_digest"]) != (
+        note["actor"],
+        note["reason"],
+        note["at"],
+        gate["decision_digest"],
+    ):
+        add(rc.EVIDENCE_INCONSISTENT, OVERRIDES, "the last override record differs from the promotion")

@@ -273,6 +273,63 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 1 if gate.status in outcome.manifest.config.fail_on else 0
 
 
+def cmd_override(args: argparse.Namespace) -> int:
+    from .override import OverrideError, apply_override
+    from .replay import RunReadError, find_run
+
+    try:
+        run_dir = find_run(args.run, Path(args.runtime_dir))
+        promotion = apply_override(run_dir, args.actor, args.reason)
+    except (RunReadError, OverrideError) as exc:
+        print(f"dome override: {exc}", file=sys.stderr)
+        return 2
+    note = promotion.override
+    assert note is not None
+    print(
+        f"run {promotion.run_id}: NEEDS_HUMAN overridden by {note.actor} at {note.at}: "
+        f"promotion is now {promotion.action} (recorded in promotion/overrides.jsonl)"
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The promotion action of a run; exit 0 only for promote (gate a deploy step on it)."""
+    from .audit import verify_run
+    from .replay import RunReadError, find_run, load_run
+
+    try:
+        run_dir = find_run(args.run, Path(args.runtime_dir))
+        problems = verify_run(run_dir)
+        recorded = None if problems else load_run(run_dir)
+    except RunReadError as exc:
+        print(f"dome status: {exc}", file=sys.stderr)
+        return 2
+    if recorded is None or recorded.promotion is None:
+        why = str(problems[0]) if problems else "a shard has no promotion; use the merged run"
+        if args.json:
+            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": why})
+        else:
+            print(f"dome status: evidence does not verify: {why}", file=sys.stderr)
+        return 1
+    promotion = recorded.promotion
+    if args.json:
+        _emit_json(
+            {
+                "run": str(run_dir),
+                "run_id": promotion.run_id,
+                "action": promotion.action,
+                "gate_status": promotion.gate_status,
+                "reason_codes": list(promotion.reason_codes),
+                "override": promotion.override.model_dump() if promotion.override else None,
+                "verified": True,
+            }
+        )
+    else:
+        by = f", overridden by {promotion.override.actor}" if promotion.override else ""
+        print(f"{promotion.action} (run {promotion.run_id}: {promotion.gate_status}{by})")
+    return 0 if promotion.action == "promote" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dome", description="pytest-dome release gate tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -293,6 +350,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", metavar="RUNTIME_DIR", help="replay every run there: the SLO-2 figure")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_replay)
+    p = sub.add_parser("override", help="promote a NEEDS_HUMAN run, recording who and why")
+    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
+    p.add_argument("--actor", required=True, help="who decides (a name or handle)")
+    p.add_argument("--reason", required=True, help="why the risk is accepted (a sentence)")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.set_defaults(func=cmd_override)
+    p = sub.add_parser("status", help="print a run's promotion action; exit 0 only for promote")
+    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("merge", help="merge the partial runs of shards into one gated run")
     p.add_argument("--run-id", required=True, help="the merged run's id")
     p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")

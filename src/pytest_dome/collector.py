@@ -118,10 +118,16 @@ class DomeCollector:
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
+    ) -> Generator[None, None, None]:
+        # The outermost wrapper: plan after every other plugin (-k, -m, --lf, ...)
+        # has reordered and deselected.
+        yield
+        self._plan_items(session, config, items)
+
+    def _plan_items(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         tests = []
         for item in items:
             marker = item.get_closest_marker("dome_task")
@@ -134,8 +140,12 @@ class DomeCollector:
                 )
             )
         result = make_plan(self.packet, tests)
-        self.plan, self.problems = result.tasks, result.problems
-        if result.problems:  # bad input: run nothing, the controller reports it
+        problems = result.problems
+        if session.testsfailed:  # collection errors: a selector may select nothing because
+            # its module did not import; that is a REJECT (COLLECTION_ERROR), not bad input
+            problems = tuple(p for p in problems if "selects no collected test" not in p)
+        self.plan, self.problems = result.tasks, problems
+        if problems:  # bad input: run nothing, the controller reports it
             keep: list[pytest.Item] = []
         else:
             keep = [i for i in items if i.nodeid in result.task_of]
@@ -199,7 +209,15 @@ class DomeCollector:
                 break
             failing.outcome = "rerun"  # type: ignore[assignment]
             failing.dome_attempt = attempt  # type: ignore[attr-defined]
+            if failing.when == "teardown":  # junitxml closes a test case on a teardown report
+                failing.dome_when = "teardown"  # type: ignore[attr-defined]
+                failing.when = "call"
             ihook.pytest_runtest_logreport(report=failing)
+            # A retry starts from scratch: a fixture (of any scope) or a collector whose
+            # setup failed must run again, not hand back its cached error. Tearing down
+            # everything costs a setup only on a failure, and gives the same outcome
+            # whatever the next item, so under any -n.
+            item.session._setupstate.teardown_exact(None)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 

@@ -151,6 +151,7 @@ class DomeController:
         # check of node ids has run already).
         report.nodeid = shown_node_id(report.nodeid, self.redactor)
         when: Phase = "crash" if str(report.when) == "???" else report.when
+        when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
         self.aggregator.add(
             PhaseReport(
@@ -190,6 +191,8 @@ class DomeController:
             or bool(session.shouldfail)
             or self.keyboard_interrupt
         ) and not (self.collection_errors and not self.keyboard_interrupt)
+        if self.settings.shard is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            exitstatus = pytest.ExitCode.OK  # dome's sharding left this shard no task
         self._finish(int(exitstatus), interrupted)
         if self.outcome is not None:
             session.exitstatus = self.outcome.exit_status
@@ -292,7 +295,7 @@ class DomeController:
             results = tuple(
                 self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
             )
-        plugin_factors = () if s.shard or fallback else self._plugin_factors(results)
+        plugin_factors = () if fallback else self._plugin_factors(results)
         facts = SessionFacts(
             collection_errors=self.collection_errors,
             interrupted=interrupted,

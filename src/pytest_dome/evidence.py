@@ -109,6 +109,8 @@ POLICY = "inputs/risk.policy.json"
 CHANGE_SET = "inputs/change_set.json"
 PACKET = "inputs/packet.json"
 PLAN = "plan.json"
+ENVELOPE = "promotion/xtrlv2.envelope.json"
+OVERRIDES = "promotion/overrides.jsonl"
 TASK_RESULTS = "task_results"
 
 

@@ -18,6 +18,8 @@ from .models import (
     TASK_OUTCOMES,
     ChangeSetCheck,
     Checks,
+    Envelope,
+    EnvelopeOverride,
     GateDecision,
     GateStatus,
     PluginFactor,
@@ -188,6 +190,21 @@ def gate_decision(run_id: str, inputs: GateInputs, policy: RiskPolicy, decided_a
             "decision_digest": decision_digest(content),
             "decided_at": decided_at,
         }
+    )
+
+
+def envelope(gate: GateDecision, promotion: PromotionDecision) -> Envelope:
+    """Seed XA-01: the xtrlv2 decision envelope of a decision (and its override, if any)."""
+    return Envelope(
+        run_id=gate.run_id,
+        state=promotion.action,
+        gate_status=gate.status,
+        reason_codes=gate.reason_codes,
+        decision_digest=gate.decision_digest,
+        input_digest=gate.input_digest,
+        override=EnvelopeOverride(actor=promotion.override.actor, at=promotion.override.at)
+        if promotion.override
+        else None,
     )
 
 

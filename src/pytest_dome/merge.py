@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from .models import (
     ChangeSet,
     Execution,
     Plan,
+    PluginFactor,
     RiskPolicy,
     RunManifest,
     SessionFacts,
@@ -59,6 +60,19 @@ class ShardRun:
         ]
         self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
         self.session = SessionRecord.model_validate(_load(folder / SESSION))
+
+
+def _merged_factors(shards: Iterable[ShardRun]) -> tuple[PluginFactor, ...]:
+    """Each shard ran the plugins' risk-factor hooks over its own results; the merged
+    run keeps, per factor, the highest value any shard saw (the cautious reading).
+    A factor that does not depend on the results is the same as unsharded."""
+    merged: dict[str, PluginFactor] = {}
+    for shard in shards:
+        for factor in shard.session.plugin_factors:
+            known = merged.get(factor.name)
+            if known is None or (factor.value, factor.weight) > (known.value, known.weight):
+                merged[factor.name] = factor
+    return tuple(merged[name] for name in sorted(merged))
 
 
 def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
@@ -111,7 +125,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         policy=RiskPolicy.model_validate(_load(base.folder / POLICY)),
         results=tuple(results),
         verify=verify,
-        session=SessionRecord(run_id=run_id, facts=session),
+        session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
     )
     execution = Execution(
         mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",
@@ -123,6 +137,6 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         started_at=min(s.manifest.started_at for s in shards),
         execution=execution,
         config=base.manifest.config,
-        exit_status=max(s.manifest.exit_status for s in shards),
+        exit_status=0,  # the merged decision sets it: non-zero on REJECT
         extra_results=missing_results(evidence),
     )

@@ -288,6 +288,12 @@ class GateDecision(Model):
     decided_at: str
 
 
+class OverrideNote(Model):
+    actor: str
+    reason: str
+    at: str
+
+
 class PromotionDecision(Model):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["promotion.decision"] = "promotion.decision"
@@ -298,6 +304,36 @@ class PromotionDecision(Model):
     requires_override: bool
     gate_decision_digest: str
     decided_at: str
+    override: OverrideNote | None = None
+
+
+class OverrideRecord(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["override"] = "override"
+    run_id: str
+    actor: str
+    reason: str
+    at: str
+    gate_decision_digest: str
+    from_action: Literal["hold"] = "hold"
+    to_action: Literal["promote"] = "promote"
+
+
+class EnvelopeOverride(Model):
+    actor: str
+    at: str
+
+
+class Envelope(Model):
+    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
+    kind: Literal["xtrlv2.envelope"] = "xtrlv2.envelope"
+    run_id: str
+    state: PromotionAction
+    gate_status: GateStatus
+    reason_codes: tuple[str, ...]
+    decision_digest: str
+    input_digest: str
+    override: EnvelopeOverride | None
 
 
 # --- run manifest ------------------------------------------------------------
@@ -342,6 +378,8 @@ ArtifactKind = Literal[
     "packet",
     "session",
     "run.started",
+    "xtrlv2.envelope",
+    "overrides",
 ]
 
 

@@ -122,7 +122,8 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
     if packet:
         tasks += [command_task(t) for t in packet.tasks if isinstance(t, CommandTask)]
         problems += [
-            f"packet task {entry_id!r} selects no collected test; fix its select"
+            f"packet task {entry_id!r} selects no collected test; fix its select "
+            "(or the path arguments that narrowed the collection)"
             for entry_id, count in used.items()
             if count == 0
         ]

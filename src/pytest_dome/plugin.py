@@ -254,11 +254,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         settings = resolve(options, config.rootpath, config.invocation_params.dir)
+        check_combinations(config, settings)
         lock, replaced, started_at = start_run(settings)
     except (ConfigError, EvidenceError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    distributed = config.pluginmanager.hasplugin("xdist") and bool(
-        config.getoption("tx", None) or config.getoption("numprocesses", None)
+    # xdist's own rule: it distributes only with a --dist mode and --tx entries.
+    distributed = (
+        config.pluginmanager.hasplugin("xdist")
+        and config.getoption("dist", "no") != "no"
+        and bool(config.getoption("tx", None))
     )
     collector: DomeCollector | None = None
     if not distributed:
@@ -276,6 +280,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(controller, "dome-controller")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(controller), "dome-xdist")
+
+
+def check_combinations(config: pytest.Config, settings: Settings) -> None:
+    """Options that would make a gated run's evidence lie."""
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "each":
+        raise ConfigError(
+            "--dist each runs every test on every worker, but a gated run needs one result per "
+            "task; use -n N (--dist load) instead"
+        )
+    if settings.packet is not None and (config.option.keyword or config.option.markexpr):
+        raise ConfigError(
+            f"packet {settings.packet_source} declares the run's tasks; -k/-m would leave some "
+            "without a result: select tests in the packet instead"
+        )
 
 
 def start_run(settings: Settings) -> tuple[Path, Path | None, str]:

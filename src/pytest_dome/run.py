@@ -20,6 +20,7 @@ from . import changes
 from .canonical import digest
 from .evidence import (
     CHANGE_SET,
+    ENVELOPE,
     GATE,
     PACKET,
     PLAN,
@@ -31,7 +32,7 @@ from .evidence import (
     EvidenceWriter,
     task_result_path,
 )
-from .gate import GateInputs, TaskVerdict, gate_decision, promotion_decision
+from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
     ChangeSet,
     EffectiveConfig,
@@ -183,6 +184,7 @@ def write_run(
         gate, promotion = evidence.decide(utc_now())
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
+        writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
         exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
     content = dict(
         run_id=evidence.run_id,

@@ -32,6 +32,8 @@ SCHEMA_FILES: dict[str, str] = {
     "change_set": "change_set.schema.json",
     "session": "session.schema.json",
     "run.started": "run.started.schema.json",
+    "override": "override.schema.json",
+    "xtrlv2.envelope": "xtrlv2.envelope.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -1,0 +1,135 @@
+"""``dome override``: a human moves a NEEDS_HUMAN run from hold to promote, with a reason.
+
+The gate decision is never rewritten. The override is appended to
+``promotion/overrides.jsonl``, the promotion decision and the xtrlv2 envelope
+say promote and who decided, and the manifest's hashes are updated, so
+``dome verify`` still passes and tampering with the override is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .audit import verify_run
+from .canonical import sha256_hex
+from .evidence import (
+    ENVELOPE,
+    MANIFEST,
+    OVERRIDES,
+    PROMOTION,
+    EvidenceError,
+    acquire_lock,
+    atomic_write,
+    release_lock,
+    render,
+)
+from .gate import envelope
+from .models import (
+    ArtifactEntry,
+    ArtifactKind,
+    GateDecision,
+    OverrideNote,
+    OverrideRecord,
+    PromotionDecision,
+    RunManifest,
+)
+from .redact import Redactor
+from .run import manifest_digest, utc_now
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class OverrideError(ValueError):
+    """The override is refused: the message says why and what to do."""
+
+
+def check_actor(actor: str) -> str:
+    actor = actor.strip()
+    if not actor or len(actor) > 100 or _CONTROL.search(actor) or "\n" in actor:
+        raise OverrideError("--actor must be a name of 1 to 100 printable characters")
+    return actor
+
+
+def check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if _CONTROL.search(reason) or len(reason) > 2000:
+        raise OverrideError("--reason must be printable text of at most 2000 characters")
+    if len(reason.split()) < 3 or len(reason) < 10:
+        raise OverrideError(
+            "--reason must say why (at least three words), e.g. "
+            '--reason "risk accepted: flaky UI test, tracked in ISSUE-123"'
+        )
+    return reason
+
+
+def _load(path: Path) -> dict:  # type: ignore[type-arg]
+    doc: dict = json.loads(path.read_bytes())  # type: ignore[type-arg]
+    return doc
+
+
+def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
+    actor, reason = check_actor(actor), check_reason(reason)
+    try:
+        lock = acquire_lock(run_dir)
+    except EvidenceError as exc:
+        raise OverrideError(f"{exc} (the run is being written)") from None
+    try:
+        problems = verify_run(run_dir)
+        if problems:
+            raise OverrideError(
+                f"run {run_dir.name}'s evidence does not verify ({problems[0]}); "
+                "an override needs intact evidence"
+            )
+        gate = GateDecision.model_validate(_load(run_dir / "gate/gate.decision.json"))
+        promotion = PromotionDecision.model_validate(_load(run_dir / PROMOTION))
+        if gate.status == "REJECT":
+            raise OverrideError(
+                f"run {gate.run_id} is REJECT ({', '.join(gate.reason_codes)}): a rejection cannot "
+                "be overridden; fix the causes and run again"
+            )
+        if gate.status == "APPROVE":
+            raise OverrideError(f"run {gate.run_id} is APPROVE: it is promoted, no override needed")
+        if promotion.override is not None:
+            raise OverrideError(
+                f"run {gate.run_id} was already overridden by {promotion.override.actor} at "
+                f"{promotion.override.at}; an override is recorded once"
+            )
+        redactor = Redactor()
+        note = OverrideNote(actor=redactor.redact(actor), reason=redactor.redact(reason), at=utc_now())
+        record = OverrideRecord(
+            run_id=gate.run_id,
+            actor=note.actor,
+            reason=note.reason,
+            at=note.at,
+            gate_decision_digest=gate.decision_digest,
+        )
+        promoted = promotion.model_copy(update={"action": "promote", "override": note})
+        _commit(run_dir, gate, promoted, record)
+        return promoted
+    finally:
+        release_lock(lock)
+
+
+def _commit(run_dir: Path, gate: GateDecision, promotion: PromotionDecision, record: OverrideRecord) -> None:
+    """Write the override, the new promotion and envelope, and last the re-hashed manifest."""
+    manifest = RunManifest.model_validate(_load(run_dir / MANIFEST))
+    old = run_dir / OVERRIDES
+    lines = old.read_bytes() if old.exists() else b""
+    line = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    written: dict[str, tuple[ArtifactKind, bytes]] = {
+        OVERRIDES: ("overrides", lines + line.encode() + b"\n"),
+        PROMOTION: ("promotion.decision", render(promotion)),
+        ENVELOPE: ("xtrlv2.envelope", render(envelope(gate, promotion))),
+    }
+    for relative, (_, data) in written.items():
+        atomic_write(run_dir / relative, data)
+    entries = {e.path: e for e in manifest.artifacts}
+    for relative, (kind, data) in written.items():
+        entries[relative] = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
+    draft = manifest.model_copy(
+        update={"artifacts": tuple(entries[p] for p in sorted(entries)), "manifest_digest": "0" * 64}
+    )
+    final = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
+    atomic_write(run_dir / MANIFEST, render(final))
