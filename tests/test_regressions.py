@@ -163,3 +163,46 @@ def test_shards_keep_plugin_factors(pytester: pytest.Pytester, dome_run) -> None
     whole, merged = dome_run("whole"), dome_run("m")
     assert whole.gate["status"] == merged.gate["status"] == "NEEDS_HUMAN"
     assert whole.gate["decision_digest"] == merged.gate["decision_digest"]
+
+
+def test_nan_and_infinity_in_json_inputs_are_one_line_errors(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(): pass")
+    (pytester.path / "policy.json").write_text(
+        '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": NaN, "factors": {}}'
+    )
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", "--dome-policy=policy.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: risk policy policy.json is not valid JSON (NaN is not a number*"])
+
+
+def test_packet_task_errors_name_the_field(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(): pass")
+    (pytester.path / "p.json").write_text(
+        json.dumps(
+            {
+                "schema_version": "1.0.0",
+                "kind": "packet",
+                "packet_id": "p",
+                "tasks": [{"kind": "command", "id": "x", "argv": ["true"], "timout": 5}],
+            }
+        )
+    )
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", "--dome-packet=p.json")
+    result.stderr.fnmatch_lines(["ERROR: packet p.json does not match *: tasks/0*'timout' was unexpected*"])
+
+
+def test_dome_task_marker_needs_real_booleans(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("import pytest\n@pytest.mark.dome_task(critical='no')\ndef test_a(): pass\n")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", "-p", "no:benchmark")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *dome_task critical='no' is not True or False"])
+
+
+def test_verify_reports_a_run_that_never_committed(tmp_path, capsys) -> None:
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "run.started.json").write_text("{}")
+    assert main(["verify", str(run)]) == 1
+    assert "EVIDENCE_MISSING run.manifest.json: missing: the run started but never committed" in (
+        capsys.readouterr().err
+    )

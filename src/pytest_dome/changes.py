@@ -52,6 +52,13 @@ def _git(args: list[str], cwd: Path) -> str:
     ).stdout
 
 
+def head_commit(rootdir: Path) -> str | None:
+    try:
+        return _git(["rev-parse", "--verify", "HEAD^{commit}"], rootdir).strip() or None
+    except (subprocess.SubprocessError, OSError):
+        return None
+
+
 def _unknown(status: ChangeSetStatus, base_ref: str | None, detail: str | None) -> ChangeSet:
     return ChangeSet(
         status=status,
@@ -71,7 +78,9 @@ def resolve_change_set(base_ref: str | None, rootdir: Path, globs: Iterable[str]
     change set's status (and scored by the policy), never silently ignored.
     """
     if not base_ref:
-        return _unknown("not_requested", None, None)
+        # No change set asked for; the commit under test is still an input, so that
+        # shards of different commits never merge.
+        return _unknown("not_requested", None, None).model_copy(update={"head_commit": head_commit(rootdir)})
     try:
         top = Path(_git(["rev-parse", "--show-toplevel"], rootdir).strip())
     except FileNotFoundError:

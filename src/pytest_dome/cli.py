@@ -107,7 +107,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .replay import RunReadError, find_run
 
     try:
-        run_dir = find_run(args.run, Path(args.runtime_dir))
+        run_dir = find_run(args.run, Path(args.runtime_dir), started_ok=True)
     except RunReadError as exc:
         print(f"dome verify: {exc}", file=sys.stderr)
         return 2
@@ -252,7 +252,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id
     try:
         check_run_id(args.run_id)
-        replaced = prepare_run_dir(out, str(out), args.replace)
+        replaced = prepare_run_dir(out, str(out), args.replace, "--replace")
     except (ConfigError, EvidenceError) as exc:
         print(f"dome merge: {exc}", file=sys.stderr)
         return 2

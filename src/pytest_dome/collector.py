@@ -136,7 +136,7 @@ class DomeCollector:
                     node_id=item.nodeid,
                     shown=shown_node_id(item.nodeid, self.redactor),
                     markers=frozenset(m.name for m in item.iter_markers()),
-                    declared=dict(marker.kwargs) if marker else {},
+                    declared={**marker.kwargs, "_positional": marker.args} if marker else {},
                 )
             )
         result = make_plan(self.packet, tests)

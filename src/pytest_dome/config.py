@@ -188,10 +188,14 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     return dict(table)
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file, or say in one line why it cannot be."""
+    """Parse a JSON file, or say in one line why it cannot be (NaN and Infinity included)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
     except FileNotFoundError:
         raise ConfigError(f"{what} does not exist; fix the path") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -200,6 +204,8 @@ def read_json(path: Path, what: str) -> Any:
         raise ConfigError(
             f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file"
         ) from None
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not valid JSON ({exc}); fix the file") from None
 
 
 def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
@@ -231,6 +237,7 @@ def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
     doc = read_json(path, what)
     problems = ssot.schema_errors("packet", doc)
     if problems:
+        problems = _task_problems(doc) or problems
         raise ConfigError(f"{what} does not match ssot/schemas/packet.schema.json: {problems[0]}")
     packet = Packet.model_validate(doc)
     seen: set[str] = set()
@@ -257,6 +264,18 @@ def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
     return packet, doc
 
 
+def _task_problems(doc: Any) -> list[str]:
+    """The problems of each packet task against the schema of its own kind (clearer than
+    the 'oneOf' of all kinds)."""
+    tasks = doc.get("tasks") if isinstance(doc, dict) else None
+    problems = []
+    for i, task in enumerate(tasks if isinstance(tasks, list) else []):
+        kind = task.get("kind") if isinstance(task, dict) else None
+        if kind in ("tests", "command"):
+            problems += [f"tasks/{i}/{p}" for p in ssot.subschema_errors("packet", f"{kind}_task", task)]
+    return problems
+
+
 def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:
     """The policy with the packet's overrides (threshold, factor weights, change set)."""
     if packet is None or packet.policy is None:
@@ -268,7 +287,9 @@ def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:
     if over.factors:
         update["factors"] = {**policy.factors, **over.factors}
     if over.change_set is not None:
-        update["change_set"] = over.change_set
+        update["change_set"] = policy.change_set.model_copy(
+            update=over.change_set.model_dump(exclude_unset=True)
+        )
     if over.redact_patterns is not None:
         update["redact_patterns"] = policy.redact_patterns + over.redact_patterns
     return policy.model_copy(update=update)

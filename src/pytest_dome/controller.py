@@ -111,7 +111,10 @@ class DomeController:
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
         )
         self.change_set = change_set.model_copy(
-            update={"detail": change_set.detail and self.redactor.redact(change_set.detail)}
+            update={
+                "detail": change_set.detail and self.redactor.redact(change_set.detail),
+                "base_ref": change_set.base_ref and self.redactor.redact(change_set.base_ref),
+            }
         )
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
@@ -202,8 +205,8 @@ class DomeController:
     def _abort_bad_input(self, session: pytest.Session) -> None:
         """A packet that selects nothing (found while collecting): one line, exit 4,
         no run folder left behind."""
-        source = self.settings.packet_source or "packet"
-        self.usage_error = f"packet {source}: {self.problems[0]}"
+        source = self.settings.packet_source
+        self.usage_error = f"packet {source}: {self.problems[0]}" if source else self.problems[0]
         sys.stderr.write(f"ERROR: {self.usage_error}\n")
         abandon_run_dir(self.settings.run_dir, self.replaced)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
@@ -248,6 +251,9 @@ class DomeController:
         for returned in self.config.hook.pytest_dome_risk_factors(config=self.config, results=tuple(results)):
             for raw in returned or ():
                 factors.append(PluginFactor.model_validate(raw))
+        names = [f.name for f in factors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"pytest_dome_risk_factors hooks returned a factor name twice: {names}")
         return tuple(sorted(factors, key=lambda f: f.name))
 
     def _finish(self, exitstatus: int, interrupted: bool) -> None:
@@ -359,7 +365,7 @@ class DomeController:
             verify=tuple(tuple(self.redactor.redact(a) for a in argv) for argv in s.verify),
             verify_timeout_s=s.verify_timeout,
             packet_source=s.packet_source,
-            base_ref=s.base_ref,
+            base_ref=s.base_ref and self.redactor.redact(s.base_ref),
             max_workers=s.max_workers,
             max_retries=s.max_retries,
         )

@@ -178,7 +178,9 @@ def abandon_run_dir(run_dir: Path, replaced: Path | None) -> None:
         os.replace(replaced, run_dir)
 
 
-def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
+def prepare_run_dir(
+    run_dir: Path, shown_as: str, replace: bool, replace_option: str = "--dome-replace"
+) -> Path | None:
     """Make ``run_dir`` ready for a new run; move an old run aside when replacing.
 
     Returns the folder the old run was moved to (to delete once the new run
@@ -192,7 +194,7 @@ def prepare_run_dir(run_dir: Path, shown_as: str, replace: bool) -> Path | None:
         if not replace:
             raise EvidenceError(
                 f"run id {run_dir.name!r} already has evidence in {shown_as}; "
-                "use a new run id, or --dome-replace to replace that run"
+                f"use a new run id, or {replace_option} to replace that run"
             )
         old = run_dir.with_name(f".{run_dir.name}.replaced-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)

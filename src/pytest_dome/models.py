@@ -255,7 +255,7 @@ class ChangeSetCheck(Model):
 
 
 class PluginFactor(Model):
-    name: str
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     weight: float = Field(ge=0, le=100)
     value: float = Field(ge=0, le=1)
 

@@ -66,7 +66,12 @@ def _declared(test: CollectedTest, entry: SuiteTask | None) -> tuple[str, bool, 
     weight = declared.get("risk_weight", entry.risk_weight if entry and entry.risk_weight else 0.0)
     task_id = declared.get("id") or task_id_for(test.node_id, test.shown)
     problem = None
-    if not isinstance(task_id, str) or not RUN_ID_RE.fullmatch(task_id) or ".." in task_id:
+    unknown = set(declared) - {"id", "critical", "risk_weight", "_positional"}
+    if declared.get("_positional") or unknown:
+        problem = f"{test.node_id}: dome_task takes only id=, critical= and risk_weight= keywords"
+    elif "critical" in declared and not isinstance(declared["critical"], bool):
+        problem = f"{test.node_id}: dome_task critical={declared['critical']!r} is not True or False"
+    elif not isinstance(task_id, str) or not RUN_ID_RE.fullmatch(task_id) or ".." in task_id:
         problem = f"{test.node_id}: dome_task id {task_id!r} is not a safe task id"
     elif not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
         problem = f"{test.node_id}: dome_task risk_weight {weight!r} is not a number from 0 to 100"

@@ -24,6 +24,7 @@ from .evidence import (
     POLICY,
     PROMOTION,
     SESSION,
+    STARTED,
     TASK_RESULTS,
     VERIFY,
 )
@@ -49,15 +50,16 @@ class RunReadError(ValueError):
     """A run folder cannot be read: one line naming the file and the trouble."""
 
 
-def find_run(run: str, runtime_dir: Path) -> Path:
-    """RUN is a run folder, or a run id looked up in the runtime folder."""
+def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
+    """RUN is a run folder, or a run id looked up in the runtime folder. With
+    ``started_ok``, a run that started and never committed is found too."""
     path = Path(run)
     if path.is_dir():
-        if not (path / MANIFEST).is_file():
+        if not (path / MANIFEST).is_file() and not (started_ok and (path / STARTED).is_file()):
             raise RunReadError(f"{run}: not a run folder (no {MANIFEST}); give a run folder or id")
         return path
     if RUN_ID_RE.fullmatch(run) and ".." not in run and (runtime_dir / run).is_dir():
-        return find_run(str(runtime_dir / run), runtime_dir)
+        return find_run(str(runtime_dir / run), runtime_dir, started_ok)
     raise RunReadError(f"{run}: no such run folder, and no run {run!r} in {runtime_dir}")
 
 

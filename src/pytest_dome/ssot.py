@@ -92,6 +92,14 @@ def schema_errors(kind: str, document: Any) -> list[str]:
     return [_describe(e) for e in errors]
 
 
+def subschema_errors(kind: str, definition: str, document: Any) -> list[str]:
+    """Violations of ``document`` against one ``$defs`` entry of a schema."""
+    base = schemas()[SCHEMA_FILES[kind]]["$id"]
+    sub = Draft202012Validator({"$ref": f"{base}#/$defs/{definition}"}, registry=registry())
+    errors = sorted(sub.iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [_describe(e) for e in errors]
+
+
 def _describe(error: Any) -> str:
     error = best_match([error]) or error
     where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
