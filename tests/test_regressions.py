@@ -168,7 +168,8 @@ def test_shards_keep_plugin_factors(pytester: pytest.Pytester, dome_run) -> None
 def test_nan_and_infinity_in_json_inputs_are_one_line_errors(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_a(): pass")
     (pytester.path / "policy.json").write_text(
-        '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", "threshold": NaN, "factors": {}}'
+        '{"schema_version": "1.0.0", "kind": "risk.policy", "policy_id": "p", '
+        '"threshold": NaN, "factors": {}}'
     )
     result = pytester.runpytest_subprocess("--dome-run-id=r1", "--dome-policy=policy.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
