@@ -330,6 +330,59 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if promotion.action == "promote" else 1
 
 
+def cmd_slo(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .evidence import atomic_write
+    from .slo import SloError, check_month, compute, describe
+
+    try:
+        month = check_month(args.month or datetime.now(timezone.utc).strftime("%Y-%m"))
+        report = compute(Path(args.runtime_dir), month)
+    except SloError as exc:
+        for line in str(exc).splitlines():
+            print(f"dome slo: {line}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("ops/runtime/m01") / f"slo-{month}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    if args.html:
+        from .report import slo_html
+
+        atomic_write(Path(args.html), slo_html(report, Path(args.runtime_dir)).encode())
+    if args.json:
+        _emit_json(report)
+    else:
+        print("\n".join(describe(report)))
+        print(f"written to {out}")
+    return 0 if report["met"] else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evidence import atomic_write
+    from .replay import RunReadError, find_run, load_run
+    from .report import markdown, review_lines, run_html
+
+    try:
+        recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
+    except RunReadError as exc:
+        print(f"dome report: {exc}", file=sys.stderr)
+        return 2
+    if recorded.gate is None or recorded.promotion is None:
+        print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
+        return 2
+    results = recorded.evidence.results
+    where = str(recorded.run_dir)
+    if args.html:
+        atomic_write(Path(args.html), run_html(recorded.gate, recorded.promotion, results, where).encode())
+        print(f"written to {args.html}")
+    elif args.markdown:
+        print(markdown(recorded.gate, recorded.promotion, results, where))
+    else:
+        print("\n".join(review_lines(recorded.gate, recorded.promotion, results, where)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dome", description="pytest-dome release gate tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -361,6 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("slo", help="the four SLOs over a runtime folder, for a month")
+    p.add_argument("runtime_dir", metavar="RUNTIME_DIR", nargs="?", default=str(DEFAULT_RUNTIME))
+    p.add_argument("--month", help="YYYY-MM (default: this month, UTC)")
+    p.add_argument("--out", metavar="FILE", help="the JSON result (default ops/runtime/m01/slo-MONTH.json)")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_slo)
+    p = sub.add_parser("report", help="a run's decision for people: text, Markdown or HTML")
+    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML file")
+    p.add_argument("--markdown", action="store_true", help="print Markdown")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("merge", help="merge the partial runs of shards into one gated run")
     p.add_argument("--run-id", required=True, help="the merged run's id")
     p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")

@@ -6,6 +6,7 @@ session finish runs the verify commands and writes the decision and evidence.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -36,6 +37,7 @@ from .models import (
 )
 from .plan import in_shard, input_digest
 from .redact import Redactor
+from .report import markdown, review_lines
 from .run import Evidence, RunOutcome, missing_results, write_run
 from .taskid import shown_node_id, task_id_for
 from .verify import not_run, run_command
@@ -395,12 +397,25 @@ class DomeController:
                 "combine the shards with `dome merge`"
             )
             return
+        promotion = self.outcome.promotion
+        assert promotion is not None
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        action = self.outcome.promotion.action if self.outcome.promotion else "?"
-        tr.write_line(f"decision: {gate.status}  (promotion: {action})", **{color: True, "bold": True})
-        tr.write_line(f"risk score: {gate.risk.score:g} against threshold {gate.risk.threshold:g}")
-        tr.write_line(f"reason codes: {', '.join(gate.reason_codes)}")
-        tr.write_line(f"evidence: {where}")
+        first, *rest = review_lines(gate, promotion, self.outcome.results, where)
+        tr.write_line(first, **{color: True, "bold": True})
+        for line in rest:
+            tr.write_line(line)
+        self._step_summary(markdown(gate, promotion, self.outcome.results, where))
+
+    def _step_summary(self, text: str) -> None:
+        """In GitHub Actions, the same summary as Markdown on the job's page."""
+        target = os.environ.get("GITHUB_STEP_SUMMARY")
+        if not target:
+            return
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        except OSError as exc:
+            self.failure = f"cannot write GITHUB_STEP_SUMMARY: {exc.strerror or exc}"
 
 
 class XdistHooks:

@@ -151,6 +151,7 @@ class RunOutcome:
     manifest: RunManifest
     exit_status: int
     run_dir: Path
+    results: tuple[TaskResult, ...] = ()
 
 
 def write_run(
@@ -166,6 +167,7 @@ def write_run(
     redactions: Mapping[str, int] | None = None,
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest."""
+    extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
@@ -205,7 +207,8 @@ def write_run(
     draft = RunManifest.model_validate({**content, "manifest_digest": "0" * 64})
     manifest = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
     writer.commit(manifest)
-    return RunOutcome(gate, promotion, manifest, exit_status, run_dir)
+    everything = (*evidence.results, *extra_results)
+    return RunOutcome(gate, promotion, manifest, exit_status, run_dir, tuple(everything))
 
 
 def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
