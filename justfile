@@ -25,10 +25,14 @@ smoke:
     {{python}} -m pytest_dome replay {{run_dir}}
     @test "$({{python}} -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' {{run_dir}}/gate/gate.decision.json)" = APPROVE || { echo "smoke: expected APPROVE" >&2; exit 1; }
 
+# Check that the manual documents every reason code, [tool.dome] key, option, subcommand and schema (report in ops/runtime/m01/).
+docs-check:
+    {{python}} scripts/docs_check.py
+
 # Lint and format check.
 lint:
-    {{python}} -m ruff check src tests
-    {{python}} -m ruff format --check src tests
+    {{python}} -m ruff check src tests scripts
+    {{python}} -m ruff format --check src tests scripts
 
 # Strict type check of the package.
 typecheck:
