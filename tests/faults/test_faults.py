@@ -176,3 +176,17 @@ def test_symlinked_runtime_dir_out_of_the_project_is_refused(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: runtime dir ops/runtime/runs resolves outside the project*"])
     assert list(outside.iterdir()) == []
+
+
+def test_enormous_non_utf8_verify_output_keeps_a_short_tail(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    noisy = (
+        "python -c \"import sys; w = sys.stdout.buffer.write; "
+        "[w(b'\\xff\\xfe noise ' * 8192) for _ in range(600)]; w(b'\\nLAST LINE\\n'); sys.exit(3)\""
+    )
+    assert pytester.runpytest("--dome-run-id=r1", f"--dome-verify={noisy}").ret == 1
+    run = dome_run()
+    (command,) = run.verify["commands"]
+    assert command["exit_code"] == 3 and command["output_tail"].endswith("LAST LINE\n")
+    assert len(command["output_tail"]) <= 2000
+    rejects(run, "VERIFY_FAILED")
