@@ -383,56 +383,58 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub: Any, name: str, func: Any, help: str, *, run: str | None = "required") -> Any:
+    """A subcommand; ``run`` adds the RUN argument (a folder or a run id) and --runtime-dir."""
+    p = sub.add_parser(name, help=help)
+    p.set_defaults(func=func)
+    if run is not None:
+        nargs = "?" if run == "optional" else None
+        p.add_argument("run", metavar="RUN", nargs=nargs, help="a run folder, or a run id in --runtime-dir")
+        p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dome", description="pytest-dome release gate tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate-ssot", help="check the SSOT contracts (schemas, catalog, policy)")
+    json_help = "machine-readable output"
+
+    p = _command(sub, "validate-ssot", cmd_validate_ssot, "check the SSOT contracts", run=None)
     p.add_argument("--report", metavar="FILE", help="also write the result as JSON to FILE")
     p.add_argument("--quiet", action="store_true", help="print problems only")
-    p.set_defaults(func=cmd_validate_ssot)
-    p = sub.add_parser("verify", help="check a run's evidence: complete, intact, and its decision replays")
-    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_verify)
-    p = sub.add_parser("replay", help="make a run's decision again from its recorded inputs")
-    p.add_argument("run", metavar="RUN", nargs="?", help="a run folder, or a run id")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+
+    p = _command(sub, "verify", cmd_verify, "check a run's evidence: complete, intact, replays")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+    p = _command(sub, "replay", cmd_replay, "make a run's decision again", run="optional")
     p.add_argument("--threshold", help="what-if: re-evaluate under this risk threshold")
     p.add_argument("--policy", metavar="FILE", help="what-if: re-evaluate under this policy file")
     p.add_argument("--all", metavar="RUNTIME_DIR", help="replay every run there: the SLO-2 figure")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_replay)
-    p = sub.add_parser("override", help="promote a NEEDS_HUMAN run, recording who and why")
-    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+    p = _command(sub, "override", cmd_override, "promote a NEEDS_HUMAN run, recording who and why")
     p.add_argument("--actor", required=True, help="who decides (a name or handle)")
     p.add_argument("--reason", required=True, help="why the risk is accepted (a sentence)")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
-    p.set_defaults(func=cmd_override)
-    p = sub.add_parser("status", help="print a run's promotion action; exit 0 only for promote")
-    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_status)
-    p = sub.add_parser("slo", help="the four SLOs over a runtime folder, for a month")
+
+    p = _command(sub, "status", cmd_status, "print a run's promotion; exit 0 only for promote")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+    p = _command(sub, "slo", cmd_slo, "the four SLOs over a runtime folder, for a month", run=None)
     p.add_argument("runtime_dir", metavar="RUNTIME_DIR", nargs="?", default=str(DEFAULT_RUNTIME))
     p.add_argument("--month", help="YYYY-MM (default: this month, UTC)")
     p.add_argument("--out", metavar="FILE", help="the JSON result (default ops/runtime/m01/slo-MONTH.json)")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_slo)
-    p = sub.add_parser("report", help="a run's decision for people: text, Markdown or HTML")
-    p.add_argument("run", metavar="RUN", help="a run folder, or a run id in --runtime-dir")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+    p = _command(sub, "report", cmd_report, "a run's decision for people: text, Markdown or HTML")
     p.add_argument("--html", metavar="FILE", help="write one self-contained HTML file")
     p.add_argument("--markdown", action="store_true", help="print Markdown")
-    p.set_defaults(func=cmd_report)
-    p = sub.add_parser("merge", help="merge the partial runs of shards into one gated run")
+
+    p = _command(sub, "merge", cmd_merge, "merge the partial runs of shards into one run", run=None)
     p.add_argument("--run-id", required=True, help="the merged run's id")
     p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")
     p.add_argument("--replace", action="store_true", help="replace an existing merged run")
     p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
-    p.set_defaults(func=cmd_merge)
     return parser
 
 

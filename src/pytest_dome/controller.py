@@ -108,6 +108,7 @@ class DomeController:
         self.started_at = started_at
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
         self.worker_redactions: Counter[str] = Counter()
+        self._shown_ids: dict[str, str] = {}
         self.aggregator = Aggregator(settings.run_id)
         change_set = changes.resolve_change_set(
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
@@ -154,7 +155,10 @@ class DomeController:
         # First of all reporters: the node id as the plan has it, so a secret in a
         # test id reaches neither the terminal nor junitxml (xdist's worker-side
         # check of node ids has run already).
-        report.nodeid = shown_node_id(report.nodeid, self.redactor)
+        shown = self._shown_ids.get(report.nodeid)
+        if shown is None:  # once per node id, not once per phase report
+            shown = self._shown_ids[report.nodeid] = shown_node_id(report.nodeid, self.redactor)
+        report.nodeid = shown
         when: Phase = "crash" if str(report.when) == "???" else report.when
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
