@@ -207,3 +207,38 @@ def test_verify_reports_a_run_that_never_committed(tmp_path, capsys) -> None:
     assert "EVIDENCE_MISSING run.manifest.json: missing: the run started but never committed" in (
         capsys.readouterr().err
     )
+
+
+def test_override_actor_is_checked_as_recorded(pytester: pytest.Pytester, capsys, monkeypatch) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0")
+    run = str(pytester.path / "ops/runtime/runs/r1")
+    reason = "risk accepted for this release candidate"
+    assert main(["override", run, "--actor", "al\tice", "--reason", reason]) == 2
+    monkeypatch.setenv("DEPLOY_TOKEN", "abcdefgh")
+    assert main(["override", run, "--actor", "x" * 92 + "abcdefgh", "--reason", reason]) == 2
+    assert "--actor must be" in capsys.readouterr().err
+    assert main(["verify", run]) == 0
+
+
+def test_redacted_url_credentials_are_not_found_again() -> None:
+    from pytest_dome.redact import Redactor
+
+    once = Redactor(environ={}).redact("https://deploy:hunter2hunter2@example.com")
+    again = Redactor(environ={})
+    assert again.redact(once) == once and not again.counts
+
+
+def test_secret_in_a_failing_test_id_stays_off_the_terminal(pytester: pytest.Pytester) -> None:
+    key = "ghp_" + "K" * 36
+    pytester.makepyfile(f"import pytest\n@pytest.mark.parametrize('k', ['{key}'])\ndef test_x(k): assert 0\n")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", "-n", "2")
+    assert key not in result.stdout.str() and "test_x[[REDACTED:github_token]]" in result.stdout.str()
+
+
+def test_unwritable_step_summary_is_said(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "no" / "such" / "summary.md"))
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--dome-run-id=r1")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["dome: cannot write GITHUB_STEP_SUMMARY*"])

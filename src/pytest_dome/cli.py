@@ -203,7 +203,7 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
     missed: list[str] = []
     unreadable: list[dict[str, str]] = []
     skipped: list[str] = []
-    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir()):
+    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         manifest = _manifest_or_none(run_dir)
         if manifest is None or manifest.get("state") != "complete":
             skipped.append(run_dir.name)

@@ -356,9 +356,9 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
         escapes = inside(rootdir, str(configured)) is None
         if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
             raise ConfigError(
-                f"runtime dir {configured.as_posix()} resolves outside the project through a "
-                "symbolic link; remove the link, set [tool.dome] allow_external_runtime_dir = true, "
-                "or give --dome-out"
+                f"runtime dir {configured.as_posix()} resolves outside the project (through '..' "
+                "or a symbolic link); use a folder inside it, set [tool.dome] "
+                "allow_external_runtime_dir = true, or give --dome-out"
             )
 
     if options.policy is not None:

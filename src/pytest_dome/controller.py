@@ -158,6 +158,9 @@ class DomeController:
         shown = self._shown_ids.get(report.nodeid)
         if shown is None:  # once per node id, not once per phase report
             shown = self._shown_ids[report.nodeid] = shown_node_id(report.nodeid, self.redactor)
+        if shown != report.nodeid:  # the failure header is drawn from the location
+            path, lineno, domain = report.location
+            report.location = (path, lineno, self.redactor.redact(domain))
         report.nodeid = shown
         when: Phase = "crash" if str(report.when) == "???" else report.when
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
@@ -408,18 +411,21 @@ class DomeController:
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
             tr.write_line(line)
-        self._step_summary(markdown(gate, promotion, self.outcome.results, where))
+        problem = self._step_summary(markdown(gate, promotion, self.outcome.results, where))
+        if problem:
+            tr.write_line(f"dome: {problem}", yellow=True)
 
-    def _step_summary(self, text: str) -> None:
-        """In GitHub Actions, the same summary as Markdown on the job's page."""
+    def _step_summary(self, text: str) -> str | None:
+        """In GitHub Actions, the same summary as Markdown on the job's page; says why not."""
         target = os.environ.get("GITHUB_STEP_SUMMARY")
         if not target:
-            return
+            return None
         try:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write(text + "\n")
         except OSError as exc:
-            self.failure = f"cannot write GITHUB_STEP_SUMMARY: {exc.strerror or exc}"
+            return f"cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}"
+        return None
 
 
 class XdistHooks:

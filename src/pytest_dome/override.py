@@ -16,6 +16,7 @@ from .audit import verify_run
 from .canonical import sha256_hex
 from .evidence import (
     ENVELOPE,
+    GATE,
     MANIFEST,
     OVERRIDES,
     PROMOTION,
@@ -38,7 +39,8 @@ from .models import (
 from .redact import Redactor
 from .run import manifest_digest, utc_now
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a reason may hold tabs and newlines
+_ACTOR_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class OverrideError(ValueError):
@@ -46,14 +48,16 @@ class OverrideError(ValueError):
 
 
 def check_actor(actor: str) -> str:
-    actor = actor.strip()
-    if not actor or len(actor) > 100 or _CONTROL.search(actor) or "\n" in actor:
+    """The actor as it will be recorded (redacted), or a refusal."""
+    actor = Redactor().redact(actor.strip())
+    if not actor or len(actor) > 100 or _ACTOR_CONTROL.search(actor):
         raise OverrideError("--actor must be a name of 1 to 100 printable characters")
     return actor
 
 
 def check_reason(reason: str) -> str:
-    reason = reason.strip()
+    """The reason as it will be recorded (redacted), or a refusal."""
+    reason = Redactor().redact(reason.strip())
     if _CONTROL.search(reason) or len(reason) > 2000:
         raise OverrideError("--reason must be printable text of at most 2000 characters")
     if len(reason.split()) < 3 or len(reason) < 10:
@@ -76,13 +80,17 @@ def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
     except EvidenceError as exc:
         raise OverrideError(f"{exc} (the run is being written)") from None
     try:
+        if not (run_dir / GATE).is_file() and (run_dir / MANIFEST).is_file():
+            raise OverrideError(
+                f"{run_dir.name} is a shard's partial run with no decision; override the merged run"
+            )
         problems = verify_run(run_dir)
         if problems:
             raise OverrideError(
                 f"run {run_dir.name}'s evidence does not verify ({problems[0]}); "
                 "an override needs intact evidence"
             )
-        gate = GateDecision.model_validate(_load(run_dir / "gate/gate.decision.json"))
+        gate = GateDecision.model_validate(_load(run_dir / GATE))
         promotion = PromotionDecision.model_validate(_load(run_dir / PROMOTION))
         if gate.status == "REJECT":
             raise OverrideError(
@@ -96,8 +104,7 @@ def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
                 f"run {gate.run_id} was already overridden by {promotion.override.actor} at "
                 f"{promotion.override.at}; an override is recorded once"
             )
-        redactor = Redactor()
-        note = OverrideNote(actor=redactor.redact(actor), reason=redactor.redact(reason), at=utc_now())
+        note = OverrideNote(actor=actor, reason=reason, at=utc_now())
         record = OverrideRecord(
             run_id=gate.run_id,
             actor=note.actor,

@@ -44,7 +44,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
     ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     ("bearer_token", re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")),
-    ("url_credentials", re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)")),
+    (
+        "url_credentials",
+        re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)(?!\[REDACTED:)[^@\s/]+(?=@)"),
+    ),
 )
 
 

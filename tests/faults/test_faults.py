@@ -181,7 +181,7 @@ def test_symlinked_runtime_dir_out_of_the_project_is_refused(
 def test_enormous_non_utf8_verify_output_keeps_a_short_tail(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile("def test_ok(): pass")
     noisy = (
-        "python -c \"import sys; w = sys.stdout.buffer.write; "
+        'python -c "import sys; w = sys.stdout.buffer.write; '
         "[w(b'\\xff\\xfe noise ' * 8192) for _ in range(600)]; w(b'\\nLAST LINE\\n'); sys.exit(3)\""
     )
     assert pytester.runpytest("--dome-run-id=r1", f"--dome-verify={noisy}").ret == 1
