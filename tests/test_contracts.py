@@ -116,3 +116,47 @@ def test_wheel_ships_the_contracts(tmp_path: Path) -> None:
         .decode()
     )
     assert "dome = pytest_dome.plugin" in entry_points and "dome = pytest_dome.cli:main" in entry_points
+
+
+# --- the fast validation path agrees with jsonschema, the authority ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+TASK_RESULT = {
+    "schema_version": "1.0.0",
+    "kind": "task.result",
+    "run_id": "r1",
+    "task_id": "t-1",
+    "node_id": "t.py::test_a",
+    "outcome": "passed",
+    "flaky": False,
+    "duration_s": 0.1,
+    "summary": None,
+    "attempts": [
+        {"number": 1, "outcome": "passed", "when": "call", "duration_s": 0.1, "worker": None, "summary": None}
+    ],
+}
+mutations = st.sampled_from(["run_id", "task_id", "outcome", "flaky", "duration_s", "summary", "extra"])
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.text(max_size=8),
+    st.sampled_from(["../x", "a..b", "failed", "bogus", "x" * 1001, -0.5]),
+)
+
+
+@settings(max_examples=300)
+@given(mutations, values, st.booleans())
+def test_fast_path_agrees_with_jsonschema(field: str, value: object, in_attempt: bool) -> None:
+    import copy
+
+    from jsonschema import Draft202012Validator
+
+    doc = copy.deepcopy(TASK_RESULT)
+    target = doc["attempts"][0] if in_attempt and field in ("outcome", "summary", "duration_s") else doc
+    target[field] = value
+    schema = ssot.schemas()["task.result.schema.json"]
+    authority = not list(Draft202012Validator(schema, registry=ssot.registry()).iter_errors(doc))
+    assert (ssot.schema_errors("task.result", doc) == []) == authority

@@ -93,14 +93,27 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
     if manifest_digest(manifest) != manifest["manifest_digest"]:
         add(rc.EVIDENCE_HASH_MISMATCH, MANIFEST, "the manifest's own digest does not match it")
 
+    # One walk of the run folder: the regular files in it (links are not followed, so
+    # a path found here cannot lead out of it; anything else goes through safe_join).
+    names = {e["path"] for e in manifest["artifacts"]} | {MANIFEST}
+    present: set[str] = set()
+    for root, _dirs, files in os.walk(run_dir):
+        base = Path(root).relative_to(run_dir).as_posix()
+        for name in files:
+            rel = name if base == "." else f"{base}/{name}"
+            if rel not in names or not os.path.islink(os.path.join(root, name)):
+                present.add(rel)  # a listed link is checked with safe_join below
+
     listed: dict[str, Any] = {}
     for entry in manifest["artifacts"]:
         rel = entry["path"]
-        try:
-            path = safe_join(run_dir, rel)
-        except EvidenceError:
-            add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
-            continue
+        path = run_dir / rel
+        if rel not in present:
+            try:
+                safe_join(run_dir, rel)
+            except EvidenceError:
+                add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
+                continue
         try:
             data = path.read_bytes()
         except OSError:
@@ -129,18 +142,14 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
         if rel not in listed and not any(p.path == rel for p in problems):
             add(rc.EVIDENCE_MISSING, rel, "required artifact not in the manifest")
 
-    names = {e["path"] for e in manifest["artifacts"]} | {MANIFEST}
-    for root, _dirs, files in os.walk(run_dir):
-        for name in files:
-            rel = Path(root, name).relative_to(run_dir).as_posix()
-            if rel not in names:
-                add(rc.EVIDENCE_UNLISTED, rel, "present in the run folder but not in the manifest")
+    for rel in sorted(present - names):
+        add(rc.EVIDENCE_UNLISTED, rel, "present in the run folder but not in the manifest")
 
     _check_results(manifest, listed, add)
     _check_consistency(manifest, listed, add)
     if complete and replay_decision and not problems:
         try:
-            result = replay(load_run(run_dir))
+            result = replay(load_run(run_dir, listed))  # the documents just checked
         except RunReadError as exc:
             add(rc.EVIDENCE_INVALID, "-", str(exc))
         else:

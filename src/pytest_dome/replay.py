@@ -8,7 +8,7 @@ replay needs nothing else: not the tests, not the machine, not the clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
     raise RunReadError(f"{run}: no such run folder, and no run {run!r} in {runtime_dir}")
 
 
-def read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
+def _read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
     """Parse and schema-check one artifact, or raise :class:`RunReadError` naming it."""
     path = run_dir / relative
     try:
@@ -97,7 +97,17 @@ def task_result_files(run_dir: Path) -> list[Path]:
     return sorted((run_dir / TASK_RESULTS).glob("*.result.json"))
 
 
-def load_run(run_dir: Path) -> RecordedRun:
+def load_run(run_dir: Path, checked: Mapping[str, Any] | None = None) -> RecordedRun:
+    """Read a run. ``checked``: documents already parsed and schema-checked (by
+    ``dome verify``), by relative path, so a large run is not read twice."""
+    if checked is not None:
+
+        def read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
+            if relative in checked:
+                return checked[relative]
+            return _read_artifact(run_dir, relative, kind)
+    else:
+        read_artifact = _read_artifact
     manifest = RunManifest.model_validate(read_artifact(run_dir, MANIFEST, "run.manifest"))
     complete = manifest.state == "complete"
     packet = run_dir / PACKET
@@ -108,10 +118,12 @@ def load_run(run_dir: Path) -> RecordedRun:
         packet_document=read_artifact(run_dir, PACKET, "packet") if packet.exists() else None,
         policy=RiskPolicy.model_validate(read_artifact(run_dir, POLICY, "risk.policy")),
         results=tuple(
-            TaskResult.model_validate(
-                read_artifact(run_dir, p.relative_to(run_dir).as_posix(), "task.result")
+            TaskResult.model_validate(read_artifact(run_dir, rel, "task.result"))
+            for rel in (
+                sorted(r for r in checked if r.startswith(TASK_RESULTS + "/"))
+                if checked is not None
+                else [p.relative_to(run_dir).as_posix() for p in task_result_files(run_dir)]
             )
-            for p in task_result_files(run_dir)
         ),
         verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
         session=SessionRecord.model_validate(read_artifact(run_dir, SESSION, "session")),

@@ -8,7 +8,7 @@ checkout finds them at the repository root.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -80,14 +80,62 @@ def registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+def _inline(node: Any, resolver: Any) -> Any:
+    """``node`` with every ``$ref`` replaced by what it points to (our schemas are not
+    recursive), so validation never looks a reference up again: several times faster
+    on the tens of thousands of task results a large run has."""
+    if isinstance(node, list):
+        return [_inline(item, resolver) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        resolved = resolver.lookup(node["$ref"])
+        target = _inline(resolved.contents, resolved.resolver)
+        rest = {k: _inline(v, resolver) for k, v in node.items() if k != "$ref"}
+        return {**target, **rest} if rest else target
+    return {k: _inline(v, resolver) for k, v in node.items() if k != "$defs"}
+
+
 @cache
 def validator(kind: str) -> Draft202012Validator:
     schema = schemas()[SCHEMA_FILES[kind]]
-    return Draft202012Validator(schema, registry=registry())
+    inlined = _inline(schema, registry().resolver(base_uri=schema["$id"]))
+    return Draft202012Validator(inlined)
+
+
+@cache
+def fast_validator(kind: str) -> Callable[[Any], Any] | None:
+    """A compiled validator of the same (inlined) schema, for the fast path.
+
+    fastjsonschema compiles a schema to Python code and checks a document in a
+    tenth of the time; our schemas only use keywords that mean the same in
+    draft-07, which it implements. jsonschema stays the authority: it decides
+    whenever the fast path does not accept, and a test keeps the two in step.
+    """
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - a declared dependency
+        return None
+    schema = schemas()[SCHEMA_FILES[kind]]
+    inlined = _inline(schema, registry().resolver(base_uri=schema["$id"]))
+    body = {k: v for k, v in inlined.items() if k not in ("$schema", "$id", "schema_version")}
+    try:
+        compiled: Callable[[Any], Any] = fastjsonschema.compile(body)
+    except Exception:  # a keyword it does not know: the slow path only
+        return None
+    return compiled
 
 
 def schema_errors(kind: str, document: Any) -> list[str]:
     """Human-readable schema violations of ``document`` (empty when valid)."""
+    fast = fast_validator(kind)
+    if fast is not None:
+        try:
+            fast(document)
+        except Exception:
+            pass  # jsonschema says what is wrong
+        else:
+            return []
     errors = sorted(validator(kind).iter_errors(document), key=lambda e: list(e.absolute_path))
     return [_describe(e) for e in errors]
 
