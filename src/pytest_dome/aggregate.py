@@ -8,7 +8,7 @@ or pytest-rerunfailures') ends a non-final attempt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .models import Attempt, Phase, TaskOutcome, TaskResult
@@ -65,6 +65,8 @@ class Aggregator:
     run_id: str
     attempts: dict[str, list[Attempt]] = field(default_factory=dict)
     _open: dict[str, _Open] = field(default_factory=dict)
+    on_final: Callable[[str], None] | None = None
+    """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
 
     def add(self, report: PhaseReport) -> None:
         current = self._open.setdefault(report.node_id, _Open())
@@ -79,7 +81,7 @@ class Aggregator:
         if report.when == "teardown":
             if outcome == "error" and (current.outcome is None or current.outcome in _PASSING):
                 current.outcome, current.when, current.summary = "error", "teardown", report.summary
-            self._close(report.node_id)
+            self._close(report.node_id, final=True)
             return
         summary = report.summary
         if report.when == "call" and outcome in ("passed", "failed") and current.subtest_failure:
@@ -89,9 +91,9 @@ class Aggregator:
             current.outcome, current.when, current.summary = outcome, report.when, summary
         current.called = current.called or report.when in ("call", "crash")
         if report.when == "crash" or report.outcome == "rerun":
-            self._close(report.node_id)
+            self._close(report.node_id, final=report.when == "crash")
 
-    def _close(self, node_id: str) -> None:
+    def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)
         attempts = self.attempts.setdefault(node_id, [])
         attempts.append(
@@ -104,6 +106,8 @@ class Aggregator:
                 summary=current.summary,
             )
         )
+        if final and self.on_final is not None:
+            self.on_final(node_id)
 
     def results(self, planned: Iterable[tuple[str, str]]) -> list[TaskResult]:
         """Final results of the planned ``(node id, task id)`` pairs that reported."""
@@ -114,9 +118,10 @@ class Aggregator:
                 self._close(node_id)
             else:
                 del self._open[node_id]
-        return [self._result(node_id, task_id) for node_id, task_id in planned if self.attempts.get(node_id)]
+        return [self.result(node_id, task_id) for node_id, task_id in planned if self.attempts.get(node_id)]
 
-    def _result(self, node_id: str, task_id: str) -> TaskResult:
+    def result(self, node_id: str, task_id: str) -> TaskResult:
+        """The result of a node's attempts so far, as task ``task_id``."""
         attempts = tuple(self.attempts[node_id])
         final = attempts[-1]
         return TaskResult(

@@ -22,7 +22,7 @@ from . import changes
 from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport
 from .collector import DomeCollector
 from .config import Settings
-from .evidence import EvidenceError, abandon_run_dir, release_lock
+from .evidence import EarlyResults, EvidenceError, abandon_run_dir, release_lock
 from .models import (
     EffectiveConfig,
     Execution,
@@ -35,7 +35,7 @@ from .models import (
     TaskResult,
     VerifyResults,
 )
-from .plan import in_shard, input_digest
+from .plan import COMMAND_PREFIX, in_shard, input_digest
 from .redact import Redactor
 from .report import markdown, review_lines
 from .run import Evidence, RunOutcome, missing_results, write_run
@@ -109,7 +109,9 @@ class DomeController:
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
         self.worker_redactions: Counter[str] = Counter()
         self._shown_ids: dict[str, str] = {}
-        self.aggregator = Aggregator(settings.run_id)
+        self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
+        self.early = EarlyResults(settings.run_dir)
+        self._task_of: dict[str, str] | None = None
         change_set = changes.resolve_change_set(
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
         )
@@ -346,6 +348,7 @@ class DomeController:
             shard=s.shard,
             extra_results=[r for r in missing_results(evidence) if r.task_id in mine],
             redactions=self._redactions(),
+            early=self.early.finish(),
         )
 
     def _redactions(self) -> dict[str, int]:
@@ -354,6 +357,28 @@ class DomeController:
         if self.collector is not None:
             counts.update(self.collector.redactor.counts)
         return dict(counts)
+
+    def _on_final(self, node_id: str) -> None:
+        """A task's final attempt closed: have its result written while tests go on."""
+        task_id = self._guess_task_id(node_id)
+        s = self.settings
+        if task_id is None or (s.shard and not in_shard(task_id, s.shard.index, s.shard.count)):
+            return
+        self.early.submit(self.aggregator.result(node_id, task_id))
+
+    def _guess_task_id(self, node_id: str) -> str | None:
+        """The task id the plan will give ``node_id``: from the plan when this process
+        collected, else derived as the collecting side would. A wrong guess (a
+        dome_task id under xdist) is rewritten at the end."""
+        if self._task_of is None and self.collector is not None and self.collector.plan:
+            self._task_of = {t.node_id: t.task_id for t in self.collector.plan}
+        if self._task_of is not None:
+            return self._task_of.get(node_id)
+        if node_id.startswith(COMMAND_PREFIX):
+            return node_id[len(COMMAND_PREFIX) :]
+        if node_id not in self._shown_ids or self._shown_ids[node_id] != node_id:
+            return None  # its id held a secret: decided at the end
+        return task_id_for(node_id)
 
     def close(self) -> None:
         release_lock(self.lock)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,54 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class EarlyResults:
+    """Writes final task results while the session still runs, on a background thread.
+
+    File creation is most of the cost of a run's evidence; done here it overlaps
+    the tests (the thread waits in system calls, which release the GIL). At the
+    end, a result that did not change since is not written again, and a file
+    written under a task id the plan did not confirm is removed.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = safe_join(run_dir, TASK_RESULTS)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.written: dict[str, tuple[Any, ArtifactEntry]] = {}
+        self.error: OSError | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="dome-results", daemon=True)
+        self._thread.start()
+
+    def submit(self, result: Any) -> None:
+        """Queue a task result (a model with a safe ``task_id``) to be written."""
+        self._queue.put(result)
+
+    def _run(self) -> None:
+        while (result := self._queue.get()) is not None:
+            if self.error is not None or not _SAFE_ID.fullmatch(result.task_id):
+                continue  # written, or failed again, at the end
+            data = render(result)
+            try:
+                atomic_write(self.folder / f"{result.task_id}.result.json", data, durable=False)
+            except OSError as exc:
+                self.error = exc
+                continue
+            rel = task_result_path(result.task_id)
+            self.written[rel] = (
+                result,
+                ArtifactEntry(path=rel, kind="task.result", sha256=sha256_hex(data), bytes=len(data)),
+            )
+
+    def finish(self) -> dict[str, tuple[Any, ArtifactEntry]]:
+        """Wait for the queue to drain; what was written, by relative path."""
+        self._queue.put(None)
+        self._thread.join()
+        return self.written
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class EvidenceWriter:

@@ -34,6 +34,7 @@ from .evidence import (
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
+    ArtifactEntry,
     ChangeSet,
     EffectiveConfig,
     Execution,
@@ -165,14 +166,25 @@ def write_run(
     shard: Shard | None = None,
     extra_results: Iterable[TaskResult] = (),
     redactions: Mapping[str, int] | None = None,
+    early: Mapping[str, tuple[Any, ArtifactEntry]] | None = None,
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest."""
     extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
+    early = early or {}
+    final = set()
     for result in (*evidence.results, *extra_results):
-        writer.write(task_result_path(result.task_id), "task.result", result, durable=False)
+        rel = task_result_path(result.task_id)
+        final.add(rel)
+        kept = early.get(rel)
+        if kept is not None and kept[0] == result:
+            writer.entries[rel] = kept[1]  # written during the session, unchanged since
+        else:
+            writer.write(rel, "task.result", result, durable=False)
+    for rel in early.keys() - final:  # written under a task id the plan did not confirm
+        (run_dir / rel).unlink(missing_ok=True)
     writer.sync()
     writer.write(PLAN, "plan", evidence.plan)
     writer.write(CHANGE_SET, "change_set", evidence.change_set)
