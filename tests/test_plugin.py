@@ -162,3 +162,17 @@ def test_collect_only_writes_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest("--dome-run-id=r1", "--collect-only")
     assert result.ret == 0 and not (pytester.path / "ops").exists()
+
+
+def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import sys
+        def pytest_sessionfinish(session):
+            loaded = sorted(m for m in sys.modules if m.startswith("pytest_dome."))
+            print("DOME-MODULES", loaded)
+        """
+    )
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("-s", "-p", "no:xdist")
+    result.stdout.fnmatch_lines(["DOME-MODULES ['pytest_dome.hookspecs', 'pytest_dome.plugin']"])

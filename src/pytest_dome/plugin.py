@@ -7,53 +7,28 @@ the deciding side in ``controller.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import hookspecs
-from .collector import DomeCollector
-from .config import (
-    DEFAULT_RUNTIME_DIR,
-    ConfigError,
-    Options,
-    Settings,
-    check_run_id,
-    parse_count,
-    parse_shard,
-    parse_threshold,
-    parse_timeout,
-    read_pyproject_table,
-    resolve,
-)
-from .controller import DomeController, XdistHooks
-from .evidence import (
-    STARTED,
-    EvidenceError,
-    acquire_lock,
-    atomic_write,
-    prepare_run_dir,
-    release_lock,
-    render,
-)
-from .models import Packet, RunStarted, Shard
-from .run import utc_now
 
-controller_key = pytest.StashKey[DomeController]()
-PLUGIN_NAMES = ("dome-controller", "dome-collector", "dome-xdist")
+DEFAULT_RUNTIME_DIR = "ops/runtime/runs"
 
 
-def _usage(convert: Any) -> Any:
-    """Wrap a parser ``type=`` so a bad value gives pytest's one-line usage error."""
+def _usage(name: str, *args: Any) -> Any:
+    """A parser ``type=`` calling ``config.<name>(value, *args)`` (imported only when an
+    option is given), so a bad value gives pytest's one-line usage error."""
 
     def parse(value: str) -> Any:
+        from . import config
+
         try:
-            return convert(value)
-        except ConfigError as exc:
+            return getattr(config, name)(value, *args)
+        except config.ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
 
-    parse.__name__ = convert.__name__
+    parse.__name__ = name
     return parse
 
 
@@ -67,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--dome-run-id",
         metavar="ID",
-        type=_usage(check_run_id),
+        type=_usage("check_run_id"),
         help="Gate this session as run ID ([A-Za-z0-9][A-Za-z0-9._-]{0,127}); "
         "without it the plugin does nothing.",
     )
@@ -86,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dome-out",
         metavar="DIR",
         help="Runtime folder for run evidence, relative to the current folder "
-        f"([tool.dome] runtime_dir; default {DEFAULT_RUNTIME_DIR.as_posix()} under the rootdir).",
+        f"([tool.dome] runtime_dir; default {DEFAULT_RUNTIME_DIR} under the rootdir).",
     )
     add(
         "--dome-policy",
@@ -96,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--dome-risk-threshold",
         metavar="SCORE",
-        type=_usage(parse_threshold),
+        type=_usage("parse_threshold"),
         help="Risk threshold 0..100: NEEDS_HUMAN when the score is not below it "
         "(wins over the packet, [tool.dome] risk_threshold and the policy).",
     )
@@ -118,26 +93,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add(
         "--dome-verify-timeout",
         metavar="SECONDS",
-        type=_usage(parse_timeout),
+        type=_usage("parse_timeout"),
         help="Seconds each verify command may run ([tool.dome] verify_timeout; default 600).",
     )
     add(
         "--dome-max-workers",
         metavar="N",
-        type=_usage(lambda v: parse_count(v, "--dome-max-workers", 256)),
+        type=_usage("parse_count", "--dome-max-workers", 256),
         help="xdist workers when no -n/--tx/--dist is given ([tool.dome] "
         "work.queue.max_workers; default 2; 0 runs serially).",
     )
     add(
         "--dome-max-retries",
         metavar="N",
-        type=_usage(lambda v: parse_count(v, "--dome-max-retries", 10)),
+        type=_usage("parse_count", "--dome-max-retries", 10),
         help="Retries of a failed task ([tool.dome] work.queue.max_retries; default 1).",
     )
     add(
         "--dome-shard",
         metavar="K/N",
-        type=_usage(parse_shard),
+        type=_usage("parse_shard"),
         help="Run only shard K of N of the plan and write a partial run for `dome merge`.",
     )
     add(
@@ -197,6 +172,8 @@ def pytest_load_initial_conftests(
         return
     if _given(args, ("--pdb", "--trace", "--collect-only", "--co")):
         return
+    from .config import ConfigError, read_pyproject_table
+
     try:
         table = read_pyproject_table(early_config.rootpath)
     except ConfigError:
@@ -209,10 +186,6 @@ def pytest_load_initial_conftests(
 # --- wiring ---------------------------------------------------------------------
 
 
-def is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -222,113 +195,16 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = config.getoption("dome_run_id")
     if not run_id or config.option.collectonly:
         return
-    if is_worker(config):
-        given = config.workerinput.get("dome")  # type: ignore[attr-defined]
-        if given is not None:
-            packet = Packet.model_validate(given["packet"]) if given["packet"] else None
-            shard = Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
-            worker_side = DomeCollector(
-                config,
-                packet,
-                given["max_retries"],
-                shard,
-                [(k, p) for k, p in given["redact_patterns"]],
-                given["redact_reports"],
-            )
-            config.pluginmanager.register(worker_side, "dome-collector")
-        return
-    options = Options(
-        run_id=run_id,
-        out=config.getoption("dome_out"),
-        policy=config.getoption("dome_policy"),
-        risk_threshold=config.getoption("dome_risk_threshold"),
-        fail_on=config.getoption("dome_fail_on"),
-        verify=config.getoption("dome_verify"),
-        verify_timeout=config.getoption("dome_verify_timeout"),
-        replace=config.getoption("dome_replace"),
-        packet=config.getoption("dome_packet"),
-        base_ref=config.getoption("dome_base_ref"),
-        max_retries=config.getoption("dome_max_retries"),
-        max_workers=config.getoption("dome_max_workers"),
-        shard=config.getoption("dome_shard"),
-    )
-    try:
-        settings = resolve(options, config.rootpath, config.invocation_params.dir)
-        check_combinations(config, settings)
-        lock, replaced, started_at = start_run(settings)
-    except (ConfigError, EvidenceError) as exc:
-        raise pytest.UsageError(str(exc)) from None
-    # xdist's own rule: it distributes only with a --dist mode and --tx entries.
-    distributed = (
-        config.pluginmanager.hasplugin("xdist")
-        and config.getoption("dist", "no") != "no"
-        and bool(config.getoption("tx", None))
-    )
-    collector: DomeCollector | None = None
-    if not distributed:
-        collector = DomeCollector(
-            config,
-            settings.packet,
-            settings.max_retries,
-            settings.shard,
-            settings.redact_patterns,
-            settings.redact_reports,
-        )
-        config.pluginmanager.register(collector, "dome-collector")
-    controller = DomeController(config, settings, replaced, collector, lock, started_at)
-    config.stash[controller_key] = controller
-    config.pluginmanager.register(controller, "dome-controller")
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(controller), "dome-xdist")
+    from .wiring import configure
 
-
-def check_combinations(config: pytest.Config, settings: Settings) -> None:
-    """Options that would make a gated run's evidence lie."""
-    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "each":
-        raise ConfigError(
-            "--dist each runs every test on every worker, but a gated run needs one result per "
-            "task; use -n N (--dist load) instead"
-        )
-    if settings.packet is not None and (config.option.keyword or config.option.markexpr):
-        raise ConfigError(
-            f"packet {settings.packet_source} declares the run's tasks; -k/-m would leave some "
-            "without a result: select tests in the packet instead"
-        )
-
-
-def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
-    """Take the run id's lock, make the run folder ready and write the started record."""
-    lock = acquire_lock(settings.run_dir)
-    try:
-        replaced = prepare_run_dir(
-            settings.run_dir, settings.display_path(settings.run_dir), settings.replace
-        )
-        started_at = utc_now()
-        record = RunStarted(run_id=settings.run_id, started_at=started_at, replaced=replaced is not None)
-        atomic_write(settings.run_dir / STARTED, render(record))
-    except OSError as exc:
-        release_lock(lock)
-        if isinstance(exc, EvidenceError):
-            raise
-        raise EvidenceError(
-            f"cannot start run {settings.run_id!r} in {settings.display_path(settings.run_dir)}: "
-            f"{exc.strerror or exc}"
-        ) from None
-    return lock, replaced, started_at
+    configure(config, run_id)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    controller = config.stash.get(controller_key, None)
-    if controller is not None:
-        try:
-            controller.finish_without_session()
-        finally:
-            controller.close()
-        del config.stash[controller_key]
-    for name in PLUGIN_NAMES:
-        plugin = config.pluginmanager.get_plugin(name)
-        if plugin is not None:
-            config.pluginmanager.unregister(plugin)
+    if config.getoption("dome_run_id", None):
+        from .wiring import unconfigure
+
+        unconfigure(config)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:

@@ -1,0 +1,140 @@
+"""Wiring of a gated run into pytest: imported only when ``--dome-run-id`` is given,
+so that an installed but inactive plugin costs nothing beyond its options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .collector import DomeCollector
+from .config import ConfigError, Options, Settings, resolve
+from .controller import DomeController, XdistHooks
+from .evidence import (
+    STARTED,
+    EvidenceError,
+    acquire_lock,
+    atomic_write,
+    prepare_run_dir,
+    release_lock,
+    render,
+)
+from .models import Packet, RunStarted, Shard
+from .run import utc_now
+
+controller_key = pytest.StashKey[DomeController]()
+PLUGIN_NAMES = ("dome-controller", "dome-collector", "dome-xdist")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def configure(config: pytest.Config, run_id: str) -> None:
+    if is_worker(config):
+        given = config.workerinput.get("dome")  # type: ignore[attr-defined]
+        if given is not None:
+            packet = Packet.model_validate(given["packet"]) if given["packet"] else None
+            shard = Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
+            worker_side = DomeCollector(
+                config,
+                packet,
+                given["max_retries"],
+                shard,
+                [(k, p) for k, p in given["redact_patterns"]],
+                given["redact_reports"],
+            )
+            config.pluginmanager.register(worker_side, "dome-collector")
+        return
+    options = Options(
+        run_id=run_id,
+        out=config.getoption("dome_out"),
+        policy=config.getoption("dome_policy"),
+        risk_threshold=config.getoption("dome_risk_threshold"),
+        fail_on=config.getoption("dome_fail_on"),
+        verify=config.getoption("dome_verify"),
+        verify_timeout=config.getoption("dome_verify_timeout"),
+        replace=config.getoption("dome_replace"),
+        packet=config.getoption("dome_packet"),
+        base_ref=config.getoption("dome_base_ref"),
+        max_retries=config.getoption("dome_max_retries"),
+        max_workers=config.getoption("dome_max_workers"),
+        shard=config.getoption("dome_shard"),
+    )
+    try:
+        settings = resolve(options, config.rootpath, config.invocation_params.dir)
+        check_combinations(config, settings)
+        lock, replaced, started_at = start_run(settings)
+    except (ConfigError, EvidenceError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    # xdist's own rule: it distributes only with a --dist mode and --tx entries.
+    distributed = (
+        config.pluginmanager.hasplugin("xdist")
+        and config.getoption("dist", "no") != "no"
+        and bool(config.getoption("tx", None))
+    )
+    collector: DomeCollector | None = None
+    if not distributed:
+        collector = DomeCollector(
+            config,
+            settings.packet,
+            settings.max_retries,
+            settings.shard,
+            settings.redact_patterns,
+            settings.redact_reports,
+        )
+        config.pluginmanager.register(collector, "dome-collector")
+    controller = DomeController(config, settings, replaced, collector, lock, started_at)
+    config.stash[controller_key] = controller
+    config.pluginmanager.register(controller, "dome-controller")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(controller), "dome-xdist")
+
+
+def check_combinations(config: pytest.Config, settings: Settings) -> None:
+    """Options that would make a gated run's evidence lie."""
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "each":
+        raise ConfigError(
+            "--dist each runs every test on every worker, but a gated run needs one result per "
+            "task; use -n N (--dist load) instead"
+        )
+    if settings.packet is not None and (config.option.keyword or config.option.markexpr):
+        raise ConfigError(
+            f"packet {settings.packet_source} declares the run's tasks; -k/-m would leave some "
+            "without a result: select tests in the packet instead"
+        )
+
+
+def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
+    """Take the run id's lock, make the run folder ready and write the started record."""
+    lock = acquire_lock(settings.run_dir)
+    try:
+        replaced = prepare_run_dir(
+            settings.run_dir, settings.display_path(settings.run_dir), settings.replace
+        )
+        started_at = utc_now()
+        record = RunStarted(run_id=settings.run_id, started_at=started_at, replaced=replaced is not None)
+        atomic_write(settings.run_dir / STARTED, render(record))
+    except OSError as exc:
+        release_lock(lock)
+        if isinstance(exc, EvidenceError):
+            raise
+        raise EvidenceError(
+            f"cannot start run {settings.run_id!r} in {settings.display_path(settings.run_dir)}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    return lock, replaced, started_at
+
+
+def unconfigure(config: pytest.Config) -> None:
+    controller = config.stash.get(controller_key, None)
+    if controller is not None:
+        try:
+            controller.finish_without_session()
+        finally:
+            controller.close()
+        del config.stash[controller_key]
+    for name in PLUGIN_NAMES:
+        plugin = config.pluginmanager.get_plugin(name)
+        if plugin is not None:
+            config.pluginmanager.unregister(plugin)
