@@ -164,7 +164,8 @@ def test_collect_only_writes_nothing(pytester: pytest.Pytester) -> None:
     assert result.ret == 0 and not (pytester.path / "ops").exists()
 
 
-def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester, monkeypatch) -> None:
+    monkeypatch.delenv("PYTEST_ADDOPTS")  # the suite's own --dome-max-workers=0
     pytester.makeconftest(
         """
         import sys
