@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from pytest_dome.audit import verify_run
 from pytest_dome.checkers import check
 
 pytest_plugins = ["pytester"]
+
+# No per-example deadline: CI machines are shared, and the first example of a
+# property test also pays for building validators. Determinism comes from the
+# properties, not from timing.
+settings.register_profile("dome", deadline=None)
+settings.load_profile("dome")
 
 
 @dataclass
