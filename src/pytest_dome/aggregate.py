@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .models import Attempt, Phase, TaskOutcome, TaskResult
 
@@ -28,6 +29,15 @@ class PhaseReport:
     worker: str | None
     summary: str | None
     subtest: bool = False
+
+
+class _Attempt(NamedTuple):
+    number: int
+    outcome: TaskOutcome
+    when: Phase
+    duration_s: float
+    worker: str | None
+    summary: str | None
 
 
 @dataclass
@@ -63,7 +73,7 @@ class Aggregator:
     """Collects phase reports and emits task results at the end of the session."""
 
     run_id: str
-    attempts: dict[str, list[Attempt]] = field(default_factory=dict)
+    attempts: dict[str, list[_Attempt]] = field(default_factory=dict)
     _open: dict[str, _Open] = field(default_factory=dict)
     on_final: Callable[[str], None] | None = None
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
@@ -97,7 +107,7 @@ class Aggregator:
         current = self._open.pop(node_id)
         attempts = self.attempts.setdefault(node_id, [])
         attempts.append(
-            Attempt(
+            _Attempt(
                 number=len(attempts) + 1,
                 outcome=current.outcome or "passed",
                 when=current.when,
@@ -122,7 +132,8 @@ class Aggregator:
 
     def result(self, node_id: str, task_id: str) -> TaskResult:
         """The result of a node's attempts so far, as task ``task_id``."""
-        attempts = tuple(self.attempts[node_id])
+        # Plain tuples while the session runs; models only for the result (memory).
+        attempts = tuple(Attempt.model_construct(**a._asdict()) for a in self.attempts[node_id])
         final = attempts[-1]
         return TaskResult(
             run_id=self.run_id,

@@ -92,7 +92,7 @@ class EarlyResults:
                 continue
             rel = task_result_path(result.task_id)
             self.written[rel] = (
-                result,
+                result_key(result),
                 ArtifactEntry(path=rel, kind="task.result", sha256=sha256_hex(data), bytes=len(data)),
             )
 
@@ -101,6 +101,12 @@ class EarlyResults:
         self._queue.put(None)
         self._thread.join()
         return self.written
+
+
+def result_key(result: Any) -> tuple[Any, ...]:
+    """What identifies a task result's content without keeping it (a result only
+    changes by gaining attempts): its node, outcome and number of attempts."""
+    return (result.node_id, result.outcome, len(result.attempts))
 
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -30,6 +30,7 @@ from .evidence import (
     STARTED,
     VERIFY,
     EvidenceWriter,
+    result_key,
     task_result_path,
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
@@ -179,7 +180,7 @@ def write_run(
         rel = task_result_path(result.task_id)
         final.add(rel)
         kept = early.get(rel)
-        if kept is not None and kept[0] == result:
+        if kept is not None and kept[0] == result_key(result):
             writer.entries[rel] = kept[1]  # written during the session, unchanged since
         else:
             writer.write(rel, "task.result", result, durable=False)
