@@ -37,7 +37,20 @@ _WHERE = {
     "task_id_for": "taskid",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "GateDecision",
+    "GateInputs",
+    "PromotionDecision",
+    "RiskPolicy",
+    "RunManifest",
+    "SessionFacts",
+    "TaskResult",
+    "VerifyCheck",
+    "evaluate",
+    "gate_decision",
+    "promotion_decision",
+    "task_id_for",
+]
 
 
 def __getattr__(name: str) -> Any:
