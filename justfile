@@ -29,6 +29,10 @@ smoke:
 docs-check:
     {{python}} scripts/docs_check.py
 
+# The performance benchmark of issue 7 (--quick for a fast indicative run); results in ops/runtime/bench/.
+bench *args:
+    {{python}} benchmarks/bench.py {{args}}
+
 # Lint and format check.
 lint:
     {{python}} -m ruff check src tests scripts

@@ -1,0 +1,689 @@
+#!/usr/bin/env python3
+"""pytest-dome's performance benchmark (issue 7): `just bench`, or `python benchmarks/bench.py`.
+
+Generates suites in a temporary folder, then times whole pytest processes,
+interleaved in rounds (every configuration of a suite once per round, the order
+rotated each round), after a warm-up:
+
+- configurations: bare pytest, pytest --junitxml, pytest with dome
+  (--dome-run-id=<unique> --dome-out=<tmp> --dome-replace);
+- modes: serial (-p no:xdist) and -n 2;
+- every run: -p no:cacheprovider -p no:benchmark -q.
+
+Ratios are the median of the per-round ratios; peak memory is the RSS of the
+largest process of the tree (os.wait4). It also times the pure core: gate +
+promotion for 100,000 task results, and `dome verify` / `dome replay` of a
+50,000-task run written with pytest_dome.run.write_run.
+
+Prints a table and PASS/FAIL per target of the issue, and writes the same as
+JSON under ops/runtime/bench/. A round is one run of every configuration of a
+suite, so each round gives one pair per comparison. The full run keeps to a
+time budget (--budget, default 570 s): after the warm-up it runs one round of
+the largest suite (so its cost is measured, not guessed) and one of every other
+suite, then adds rounds, round-robin by priority, up to --pairs while the next
+one fits. A suite left with fewer rounds than asked says so (the "method"
+target). The work folder is removed in the background when the report is out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_proc
+import bench_suites
+
+REPO = Path(__file__).resolve().parent.parent
+COMMON = ["-p", "no:cacheprovider", "-p", "no:benchmark", "-q"]
+MODES = {"serial": ["-p", "no:xdist"], "n2": ["-n", "2"]}
+CONFIGS = ("bare", "junit", "dome")
+
+# The issue's targets.
+MAX_WALL_RATIO = 1.05
+MAX_EXTRA_RSS_MIB = 30.0
+MAX_LINEAR_RATIO = 1.2
+MAX_GATE_S = 1.0
+MAX_VERIFY_S = 3.0
+MAX_FANOUT_RATIO = 0.55
+MAX_HARNESS_S = 600.0
+MIN_PAIRS = 5
+
+
+@dataclass
+class Suite:
+    key: str
+    kind: str  # trivial | sleep | realistic
+    path: Path
+    tests: int
+    configs: tuple[str, ...]
+    large: bool = False
+    baseline: bool = False  # the smallest trivial suite: the linearity baseline
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    rounds: int = 0
+    round_seconds: list[float] = field(default_factory=list)
+    warmup_s: float = 0.0
+
+    def combos(self) -> list[tuple[str, str]]:
+        return [(mode, config) for mode in MODES for config in self.configs]
+
+    def round_cost(self) -> float:
+        """The longest a round of this suite has taken so far, cleanup included (0 before the first)."""
+        return max(self.round_seconds, default=0.0)
+
+
+def priority(suite: Suite) -> tuple[int, int]:
+    """Which suite gets its rounds first when time is short: the trivial suites the wall
+    targets are about, then the fanout (sleep) suite, the linearity baseline, the rest."""
+    if suite.kind == "trivial":
+        return (2, 0) if suite.baseline else (0, -suite.tests)
+    return (1, 0) if suite.kind == "sleep" else (3, 0)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.start = time.perf_counter()
+        if args.workdir:
+            Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        self.work = Path(tempfile.mkdtemp(prefix="dome-bench-", dir=args.workdir)).resolve()
+        self.logs = self.work / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.dome_out = self.work / "dome-out"
+        self.junit_dir = self.work / "junit"
+        self.junit_dir.mkdir(exist_ok=True)
+        self.env = bench_proc.clean_env()
+        self.counter = itertools.count(1)
+        self.errors: list[str] = []
+        self.budget_limited: list[str] = []
+        self.phases: dict[str, float] = {}
+
+    # --- helpers ------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Remove the work folder (its run folders hold about 150,000 files) in a detached
+        background process once the measuring is over, so deleting them is not part of the
+        harness's time; --keep keeps it."""
+        if self.args.keep:
+            self.say(f"kept the work folder {self.work}")
+            return
+        trash = self.work.with_name(self.work.name + ".deleting")
+        try:
+            self.work.rename(trash)
+        except OSError:
+            trash = self.work
+        subprocess.Popen(
+            ["rm", "-rf", "--", str(trash)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def say(self, text: str) -> None:
+        print(f"[{self.elapsed():6.1f}s] {text}", file=sys.stderr, flush=True)
+
+    def over_budget(self, more: float) -> bool:
+        return bool(self.args.budget) and self.elapsed() + more > self.args.budget
+
+    def argv(self, suite: Suite, mode: str, config: str, tag: str) -> tuple[list[str], Path | None]:
+        extra: list[str] = []
+        leftover: Path | None = None
+        if config == "junit":
+            leftover = self.junit_dir / f"{tag}.xml"
+            extra = [f"--junitxml={leftover}"]
+        elif config == "dome":
+            leftover = self.dome_out / tag
+            extra = [f"--dome-run-id={tag}", f"--dome-out={self.dome_out}", "--dome-replace"]
+        return [sys.executable, "-m", "pytest", *COMMON, *MODES[mode], *extra, "."], leftover
+
+    def run_one(self, suite: Suite, mode: str, config: str, round_no: int) -> dict[str, Any]:
+        tag = f"bench-{suite.key}-{mode}-{config}-r{round_no}-{next(self.counter)}"
+        argv, leftover = self.argv(suite, mode, config, tag)
+        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", self.env)
+        ok = result.returncode == 0
+        gate = None
+        if config == "dome" and leftover is not None:
+            try:
+                gate = json.loads((leftover / "gate/gate.decision.json").read_text())["status"]
+                ok = ok and (leftover / "run.manifest.json").is_file()
+            except (OSError, ValueError, KeyError):
+                ok = False
+        if not ok:
+            message = f"{suite.key} {mode} {config}: exit {result.returncode}, gate {gate}\n{result.tail()}"
+            self.errors.append(message)
+            self.say("ERROR " + message)
+        # Every run writes a new run folder (a unique run id), as a CI job does; the folders
+        # are removed with the work folder at the end (deleting 50,000 files here would take
+        # the time budget). Untimed: flush what the run left dirty, so the next one starts clean.
+        if ok and not self.args.keep:
+            result.log.unlink(missing_ok=True)
+        bench_proc.settle()
+        return {
+            "mode": mode,
+            "config": config,
+            "round": round_no,
+            "wall_s": round(result.wall_s, 4),
+            "maxrss_kib": result.maxrss_kib,
+            "returncode": result.returncode,
+            "gate": gate,
+            "ok": ok,
+        }
+
+    def run_round(self, suite: Suite, warmup: bool = False) -> None:
+        start = time.perf_counter()
+        combos = suite.combos()
+        shift = suite.rounds % len(combos)
+        order = combos[shift:] + combos[:shift]  # A B C, then B C A, ...
+        runs = [self.run_one(suite, mode, config, -1 if warmup else suite.rounds) for mode, config in order]
+        walls = " ".join(f"{r['mode']}/{r['config']}={r['wall_s']:.2f}" for r in runs)
+        if warmup:
+            self.say(f"{suite.key}: warm-up round ({walls})")
+            return
+        suite.runs.extend(runs)
+        suite.rounds += 1
+        suite.round_seconds.append(time.perf_counter() - start)
+        self.say(f"{suite.key}: round {suite.rounds} ({walls})")
+
+    def warm_collect(self, suite: Suite) -> None:
+        """Import every test module once (assertion rewriting writes its .pyc), untimed."""
+        start = time.perf_counter()
+        argv = [sys.executable, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", "."]
+        result = bench_proc.run(argv, suite.path, self.logs / f"collect-{suite.key}.log", self.env)
+        suite.warmup_s = time.perf_counter() - start
+        if result.returncode != 0:
+            self.errors.append(f"{suite.key}: collection failed\n{result.tail()}")
+
+    # --- the plan -------------------------------------------------------------
+
+    def make_suites(self) -> list[Suite]:
+        a = self.args
+        root = self.work / "suites"
+        suites = []
+        sizes = sorted(a.sizes)
+        for i, n in enumerate(sizes):
+            large = len(sizes) > 1 and i == len(sizes) - 1
+            # The smallest size is the linearity baseline: bare and dome are enough there.
+            baseline = len(sizes) > 1 and i == 0
+            configs = ("bare", "dome") if baseline else CONFIGS
+            path = bench_suites.trivial(root / f"trivial-{n}", n)
+            suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline))
+        if a.sleep_tests:
+            path = bench_suites.sleep(root / "sleep", a.sleep_tests, 20)
+            suites.append(Suite("sleep-20ms", "sleep", path, a.sleep_tests, ("bare", "dome")))
+        if a.realistic_modules:
+            path = bench_suites.realistic(root / "realistic", a.realistic_modules)
+            suites.append(Suite("realistic", "realistic", path, 43 * a.realistic_modules, CONFIGS))
+        return suites
+
+    def run_processes(self, suites: list[Suite]) -> None:
+        """Warm up; one round of the largest suite (its cost is then known, not guessed);
+        one round of every other suite; then more rounds, round-robin in order of
+        priority, while the next round fits the budget (a suite whose round does not fit
+        is skipped: a cheaper one may still fit); then more of the largest, if they fit."""
+        a = self.args
+        t = time.perf_counter()
+        for suite in suites:
+            self.warm_collect(suite)
+        warm = Suite(
+            "warm-up", "trivial", bench_suites.trivial(self.work / "suites" / "warm-up", 100), 100, CONFIGS
+        )
+        self.warm_collect(warm)
+        self.run_round(warm, warmup=True)  # every configuration once: imports and caches warm
+        self.phases["warm-up"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        large = [s for s in suites if s.large]
+        small = sorted((s for s in suites if not s.large), key=priority)
+        for suite in large + small:  # one round of each, always
+            self.run_round(suite)
+        for want in range(2, max(a.pairs, a.large_pairs) + 1):
+            for suite in small + large:
+                if suite.rounds >= want or want > (a.large_pairs if suite.large else a.pairs):
+                    continue
+                if self.over_budget(suite.round_cost()):
+                    if suite.key not in self.budget_limited:
+                        self.budget_limited.append(suite.key)
+                        self.say(f"{suite.key}: stopped at {suite.rounds} round(s), the time budget")
+                    continue
+                self.run_round(suite)
+        self.phases["rounds"] = time.perf_counter() - t
+
+    # --- the core ---------------------------------------------------------------
+
+    def time_command(self, argv: list[str], name: str, max_repeats: int) -> dict[str, Any]:
+        results = []
+        for i in range(max_repeats):
+            result = bench_proc.run(argv, self.work, self.logs / f"{name}-{i}.log", self.env)
+            results.append(result)
+            if result.returncode != 0:
+                self.errors.append(f"{name}: exit {result.returncode}\n{result.tail()}")
+                break
+            if sum(r.wall_s for r in results) > 10.0:  # slow: fewer measurements judge it
+                break
+        walls = [r.wall_s for r in results]
+        return {
+            "times_s": [round(w, 4) for w in walls],
+            "median_s": statistics.median(walls),
+            "maxrss_kib": max(r.maxrss_kib for r in results),
+            "returncode": results[-1].returncode,
+        }
+
+    def core_step(self, *args: str) -> dict[str, Any]:
+        """One step of bench_core.py in a child process (the harness never imports pytest_dome)."""
+        argv = [sys.executable, str(Path(__file__).resolve().parent / "bench_core.py"), *args]
+        done = subprocess.run(argv, cwd=self.work, env=self.env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench_core.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    def run_core(self) -> dict[str, Any]:
+        a = self.args
+        t = time.perf_counter()
+        gate = self.core_step("gate", str(a.gate_tasks))
+        self.say(f"core: gate + promotion of {a.gate_tasks} tasks: median {gate['median_s']:.3f} s")
+        runtime = self.work / "core-runs"
+        runtime.mkdir(exist_ok=True)
+        run_dir = runtime / f"bench-core-{a.run_tasks}"
+        written = self.core_step("write-run", str(run_dir), str(a.run_tasks))
+        self.say(f"core: wrote a {a.run_tasks}-task run in {written['write_run_s']:.1f} s")
+        bench_proc.settle()
+        base = [sys.executable, "-m", "pytest_dome"]
+        verify = self.time_command([*base, "verify", str(run_dir)], "dome-verify", 3)
+        self.say(f"core: dome verify: median {verify['median_s']:.2f} s")
+        replay = self.time_command([*base, "replay", str(run_dir)], "dome-replay", 3)
+        self.say(f"core: dome replay: median {replay['median_s']:.2f} s")
+        startup = self.time_command([*base, "--help"], "dome-help", 3)
+        self.phases["core"] = time.perf_counter() - t
+        return {
+            "gate_promotion": gate,
+            "write_run": written,
+            "verify": {"tasks": a.run_tasks, **verify},
+            "replay": {"tasks": a.run_tasks, **replay},
+            "cli_startup": startup,
+        }
+
+
+# --- summaries --------------------------------------------------------------------
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(suite: Suite) -> dict[str, Any]:
+    """Medians, per-round ratios and peak memory of one suite, per mode."""
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        by_round: dict[int, dict[str, dict[str, Any]]] = {}
+        for r in suite.runs:
+            if r["mode"] == mode:
+                by_round.setdefault(r["round"], {})[r["config"]] = r
+        ok = all(r["ok"] for r in suite.runs if r["mode"] == mode)
+        cell: dict[str, Any] = {"rounds": len(by_round), "all_ok": ok}
+        for config in suite.configs:
+            walls = [rd[config]["wall_s"] for rd in by_round.values() if config in rd]
+            rss = [rd[config]["maxrss_kib"] / 1024 for rd in by_round.values() if config in rd]
+            cell[config] = {"median_s": _median(walls), "rss_mib": _median(rss), "walls_s": walls}
+
+        def ratio(a: str, b: str, by_round: dict[int, dict[str, dict[str, Any]]] = by_round) -> float | None:
+            return _median(
+                [rd[a]["wall_s"] / rd[b]["wall_s"] for rd in by_round.values() if a in rd and b in rd]
+            )
+
+        if "dome" in suite.configs:
+            cell["dome/bare"] = ratio("dome", "bare")
+            overheads = [(rd["dome"]["wall_s"] - rd["bare"]["wall_s"]) for rd in by_round.values()]
+            cell["dome_overhead_us_per_test"] = (
+                _median(overheads) * 1e6 / suite.tests if overheads else None  # type: ignore[operator]
+            )
+            cell["dome_extra_rss_mib"] = _median(
+                [(rd["dome"]["maxrss_kib"] - rd["bare"]["maxrss_kib"]) / 1024 for rd in by_round.values()]
+            )
+        if "junit" in suite.configs:
+            cell["junit/bare"] = ratio("junit", "bare")
+            cell["dome/junit"] = ratio("dome", "junit")
+        out[mode] = cell
+    if suite.kind == "sleep":
+        rounds = sorted({r["round"] for r in suite.runs})
+        for config in suite.configs:
+            pairs = []
+            for n in rounds:
+                got = {
+                    r["mode"]: r["wall_s"] for r in suite.runs if r["round"] == n and r["config"] == config
+                }
+                if "serial" in got and "n2" in got:
+                    pairs.append(got["n2"] / got["serial"])
+            out[f"{config} n2/serial"] = _median(pairs)
+    return out
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
+    head = (
+        f"{'suite':<16}{'mode':<7}{'tests':>7}{'rounds':>7}{'bare s':>9}{'junit s':>9}{'dome s':>9}"
+        f"{'junit/bare':>11}{'dome/bare':>10}{'dome/junit':>11}{'dome us/test':>13}"
+        f"{'RSS bare':>10}{'RSS junit':>10}{'RSS dome':>10}"
+    )
+    lines = [head, "-" * len(head)]
+    for suite in suites:
+        summary = summaries[suite.key]
+        for mode in MODES:
+            c = summary[mode]
+
+            def med(config: str, key: str = "median_s", c: dict[str, Any] = c) -> float | None:
+                return c[config][key] if config in c else None
+
+            flag = "" if c["all_ok"] else " !"
+            lines.append(
+                f"{suite.key:<16}{mode:<7}{suite.tests:>7}{c['rounds']:>7}"
+                f"{_fmt(med('bare'), '.2f'):>9}{_fmt(med('junit'), '.2f'):>9}{_fmt(med('dome'), '.2f'):>9}"
+                f"{_fmt(c.get('junit/bare'), '.3f'):>11}{_fmt(c.get('dome/bare'), '.3f'):>10}"
+                f"{_fmt(c.get('dome/junit'), '.3f'):>11}{_fmt(c.get('dome_overhead_us_per_test'), '.0f'):>13}"
+                f"{_fmt(med('bare', 'rss_mib'), '.0f'):>10}{_fmt(med('junit', 'rss_mib'), '.0f'):>10}"
+                f"{_fmt(med('dome', 'rss_mib'), '.0f'):>10}{flag}"
+            )
+        if suite.kind == "sleep":
+            lines.append(
+                f"{'':<16}-n 2 / serial: bare {_fmt(summary.get('bare n2/serial'), '.3f')}, "
+                f"dome {_fmt(summary.get('dome n2/serial'), '.3f')}"
+            )
+    lines.append("times: median wall seconds of whole processes; ratios: median of per-round ratios;")
+    lines.append(
+        "dome us/test: median (dome - bare) per round / tests; RSS: MiB, largest process of the tree"
+    )
+    return lines
+
+
+def core_lines(core: dict[str, Any]) -> list[str]:
+    gate, written, verify, replay = core["gate_promotion"], core["write_run"], core["verify"], core["replay"]
+
+    def command(name: str, c: dict[str, Any]) -> str:
+        return (
+            f"core: dome {name} of it: {c['median_s']:.2f} s "
+            f"(runs {len(c['times_s'])}, peak RSS {c['maxrss_kib'] / 1024:.0f} MiB)"
+        )
+
+    return [
+        "",
+        f"core: gate + promotion of {gate['tasks']} task results: "
+        f"{gate['median_s']:.3f} s (median of {gate['repeats']})",
+        f"core: write_run of a {written['tasks']}-task run (untimed by the targets): "
+        f"{written['write_run_s']:.2f} s",
+        command("verify", verify),
+        command("replay", replay),
+        f"core: `python -m pytest_dome --help` (startup): {core['cli_startup']['median_s']:.2f} s",
+    ]
+
+
+def targets(
+    suites: list[Suite],
+    summaries: dict[str, Any],
+    core: dict[str, Any] | None,
+    args: argparse.Namespace,
+    bench: Bench,
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def add(
+        name: str, value: float | None, limit: float, op: str, note: str = "", passed: bool | None = None
+    ) -> None:
+        if passed is None and value is not None:
+            passed = {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[op]
+        found.append({"target": name, "value": value, "limit": limit, "op": op, "pass": passed, "note": note})
+
+    trivial = sorted((s for s in suites if s.kind == "trivial"), key=lambda s: s.tests)
+    gated = trivial[1:] if len(trivial) > 1 else trivial
+    for suite in gated:
+        for mode in MODES:
+            c = summaries[suite.key][mode]
+            ok = "" if c["all_ok"] else "a run failed"
+            add(f"wall dome/bare, {suite.tests} tests, {mode}", c.get("dome/bare"), MAX_WALL_RATIO, "<=", ok)
+            add(f"wall dome/junitxml, {suite.tests} tests, {mode}", c.get("dome/junit"), 1.0, "<", ok)
+    if len(trivial) > 1:
+        big, small = trivial[-1], trivial[0]
+        for mode in MODES:
+            add(
+                f"peak RSS dome - bare (MiB), {big.tests} tests, {mode}",
+                summaries[big.key][mode].get("dome_extra_rss_mib"),
+                MAX_EXTRA_RSS_MIB,
+                "<=",
+            )
+        for mode in MODES:
+            hi = summaries[big.key][mode].get("dome_overhead_us_per_test")
+            lo = summaries[small.key][mode].get("dome_overhead_us_per_test")
+            value = passed = None
+            note = f"{_fmt(hi, '.0f')} us/test at {big.tests}, {_fmt(lo, '.0f')} us/test at {small.tests}"
+            if hi is not None and lo is not None:
+                if lo > 0:
+                    value = hi / lo
+                else:  # no measurable overhead at the small size: linear only if none at the large
+                    passed = hi <= 0
+                    note += " (no overhead at the small size)"
+            add(
+                f"linear: overhead/test {big.tests} vs {small.tests}, {mode}",
+                value,
+                MAX_LINEAR_RATIO,
+                "<=",
+                note,
+                passed,
+            )
+    if core is not None:
+        add(
+            f"gate + promotion, {core['gate_promotion']['tasks']} task results (s)",
+            core["gate_promotion"]["median_s"],
+            MAX_GATE_S,
+            "<",
+        )
+        add(
+            f"dome verify, {core['verify']['tasks']}-task run (s)",
+            core["verify"]["median_s"] if core["verify"]["returncode"] == 0 else None,
+            MAX_VERIFY_S,
+            "<",
+        )
+    for suite in suites:
+        if suite.kind == "sleep":
+            add(
+                f"fanout: dome -n 2 / serial, {suite.tests} x 20 ms",
+                summaries[suite.key].get("dome n2/serial"),
+                MAX_FANOUT_RATIO,
+                "<=",
+            )
+    fewest = min((s.rounds for s in suites if not s.large), default=None)
+    add(
+        "method: rounds of every suite but the largest",
+        fewest,
+        MIN_PAIRS if not args.quick else args.pairs,
+        ">=",
+        f"budget-limited: {', '.join(bench.budget_limited) or 'none'}",
+    )
+    if not args.quick:
+        add("harness wall time (s)", bench.elapsed(), MAX_HARNESS_S, "<")
+    return found
+
+
+def machine() -> dict[str, Any]:
+    model = None
+    memory = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_model": model,
+        "memory": memory,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pytest": version("pytest"),
+        "pytest_xdist": version("pytest-xdist"),
+        "pytest_dome": version("pytest-dome"),
+    }
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD") or None, "src_changes": changed}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller sizes, 3 pairs, a 5,000-task core run")
+    p.add_argument("--sizes", help="comma-separated trivial suite sizes (default 1000,5000,50000)")
+    p.add_argument("--pairs", type=int, help="rounds per suite after the warm-up (default 5; --quick 3)")
+    p.add_argument(
+        "--large-pairs", type=int, help="rounds of the largest suite, budget allowing (default --pairs)"
+    )
+    p.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run; 0: no limit")
+    p.add_argument("--sleep-tests", type=int, default=200, help="tests of 20 ms in the sleep suite (0: skip)")
+    p.add_argument(
+        "--realistic-modules", type=int, help="modules of 43 tests in the realistic suite (0: skip)"
+    )
+    p.add_argument("--skip-core", action="store_true", help="do not time the pure core")
+    p.add_argument("--skip-processes", action="store_true", help="time the pure core only")
+    p.add_argument(
+        "--workdir", help="make the (temporary) work folder in this folder (default: the system's)"
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work folder and every log")
+    p.add_argument("--out", default=str(REPO / "ops/runtime/bench"), help="folder of the JSON report")
+    args = p.parse_args(argv)
+    if args.sizes:
+        args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    else:
+        args.sizes = [500, 1000, 2000] if args.quick else [1000, 5000, 50000]
+    args.pairs = args.pairs or (3 if args.quick else 5)
+    args.large_pairs = args.large_pairs or args.pairs
+    if args.realistic_modules is None:
+        args.realistic_modules = 4 if args.quick else 10
+    args.gate_tasks = 100_000
+    args.run_tasks = 5_000 if args.quick else 50_000
+    if min(args.sizes) < 1 or args.pairs < 1:
+        p.error("sizes and pairs must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+    started = datetime.now(timezone.utc)
+    bench.say(f"work folder {bench.work}; sizes {args.sizes}; pairs {args.pairs}; budget {args.budget:g} s")
+    suites: list[Suite] = []
+    summaries: dict[str, Any] = {}
+    core = None
+    try:
+        if not args.skip_core:
+            core = bench.run_core()
+        if not args.skip_processes:
+            t = time.perf_counter()
+            suites = bench.make_suites()
+            bench.phases["generate"] = time.perf_counter() - t
+            bench.run_processes(suites)
+            summaries = {s.key: summarize(s) for s in suites}
+    finally:
+        bench.cleanup()
+    found = targets(suites, summaries, core, args, bench)
+
+    lines = [] if not suites else table(suites, summaries)
+    if core is not None:
+        lines += core_lines(core)
+    lines += [
+        "",
+        "targets (issue 7)"
+        + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
+    ]
+    for t in found:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]]
+        shown = "-" if t["value"] is None else f"{t['value']:.3f}"
+        note = f"  {t['note']}" if t["note"] else ""
+        lines.append(f"  {verdict}  {t['target']}: {shown} ({t['op']} {t['limit']:g}){note}")
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in bench.phases.items())
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")
+    if bench.errors:
+        lines.append(f"{len(bench.errors)} run(s) failed; see the JSON report")
+    print("\n".join(lines))
+
+    report = {
+        "schema": "pytest-dome.bench/1",
+        "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "git": git_state(),
+        "machine": machine(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("out", "workdir")},
+        "harness_s": round(bench.elapsed(), 1),
+        "harness_rss_mib": round(floor, 1),
+        "phases_s": {k: round(v, 1) for k, v in bench.phases.items()},
+        "budget_limited": bench.budget_limited,
+        "suites": [
+            {
+                "key": s.key,
+                "kind": s.kind,
+                "tests": s.tests,
+                "configs": list(s.configs),
+                "rounds": s.rounds,
+                "collect_warmup_s": round(s.warmup_s, 2),
+                "summary": summaries.get(s.key),
+                "runs": s.runs,
+            }
+            for s in suites
+        ],
+        "core": core,
+        "targets": found,
+        "table": lines,
+        "errors": bench.errors,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"bench-{started.strftime('%Y%m%dT%H%M%SZ')}{'-quick' if args.quick else ''}.json"
+    text = json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
+    (out / name).write_text(text)
+    (out / ("latest-quick.json" if args.quick else "latest.json")).write_text(text)
+    print(f"written to {out / name}")
+    return 1 if bench.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

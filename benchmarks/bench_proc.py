@@ -1,0 +1,74 @@
+"""Timing whole processes: wall time and the peak RSS of the largest process of the tree.
+
+The standard library only: ``os.wait4`` returns the resource usage of the one child
+waited for, and on Linux its ``ru_maxrss`` is the larger of that child's own peak
+and the peaks of every descendant it reaped. pytest-xdist's controller reaps its
+workers, so for ``-n 2`` this is the RSS of the largest process (controller or
+worker), which is what a CI runner's memory limit sees first.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    wall_s: float
+    maxrss_kib: int
+    returncode: int
+    log: Path
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+UNSET = (
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTEST_XDIST_AUTO_NUM_WORKERS",
+    "PYTEST_CURRENT_TEST",
+    # Bytecode is cached, as on a developer's machine or a CI job with a warm cache: with
+    # PYTHONDONTWRITEBYTECODE=1 every run would recompile (and re-rewrite) what has no
+    # .pyc yet, which adds the same cost to every configuration and hides dome's share.
+    "PYTHONDONTWRITEBYTECODE",
+)
+
+
+def clean_env() -> dict[str, str]:
+    """The harness's environment without anything that would change pytest's arguments."""
+    env = dict(os.environ)
+    for name in UNSET:
+        env.pop(name, None)
+    env["PY_COLORS"] = "0"
+    return env
+
+
+def run(argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> ProcessResult:
+    """Run ``argv`` to completion, its output to ``log``; time it from spawn to reap."""
+    with open(log, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+    rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
+    return ProcessResult(wall, int(rss), proc.returncode, log)
+
+
+def settle() -> None:
+    """Flush dirty pages left by the previous run, outside any timed window, so a run
+    never pays for its predecessor's writes (dome calls os.sync() itself)."""
+    if hasattr(os, "sync"):
+        os.sync()
