@@ -5,21 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_dome import changes
 from pytest_dome.changes import glob_to_regex, sensitive
 from pytest_dome.config import load_policy
-from pytest_dome.models import ChangeSet, Packet
+from pytest_dome.models import Packet
 from pytest_dome.plan import CollectedTest, input_digest, make_plan
 
 POLICY = load_policy(None, "builtin")
-NO_CHANGE = ChangeSet(
-    status="not_requested",
-    base_ref=None,
-    base_commit=None,
-    head_commit=None,
-    files=(),
-    sensitive_files=(),
-    detail=None,
-)
+NO_CHANGE = changes.unknown()
 node_ids = st.lists(
     st.from_regex(r"t/test_[a-c]\.py::test_[a-z]{1,4}", fullmatch=True), unique=True, max_size=15
 )

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dome import changes
 from pytest_dome.audit import verify_run
 from pytest_dome.cli import main
 from pytest_dome.config import load_policy
 from pytest_dome.evidence import MANIFEST
 from pytest_dome.models import (
-    ChangeSet,
     EffectiveConfig,
     Execution,
     Plan,
@@ -189,15 +189,7 @@ def test_unknown_run_id(tmp_path: Path, capsys) -> None:
 # --- the SLO-2 figure over many recorded runs ---------------------------------
 
 POLICY = load_policy(None, "builtin")
-NO_CHANGE = ChangeSet(
-    status="not_requested",
-    base_ref=None,
-    base_commit=None,
-    head_commit=None,
-    files=(),
-    sensitive_files=(),
-    detail=None,
-)
+NO_CHANGE = changes.unknown()
 CONFIG = EffectiveConfig(
     runtime_dir="runs",
     policy_source="builtin",

@@ -59,7 +59,10 @@ def head_commit(rootdir: Path) -> str | None:
         return None
 
 
-def _unknown(status: ChangeSetStatus, base_ref: str | None, detail: str | None) -> ChangeSet:
+def unknown(
+    status: ChangeSetStatus = "not_requested", base_ref: str | None = None, detail: str | None = None
+) -> ChangeSet:
+    """A change set with no files: none asked for, or none could be resolved."""
     return ChangeSet(
         status=status,
         base_ref=base_ref,
@@ -80,19 +83,19 @@ def resolve_change_set(base_ref: str | None, rootdir: Path, globs: Iterable[str]
     if not base_ref:
         # No change set asked for; the commit under test is still an input, so that
         # shards of different commits never merge.
-        return _unknown("not_requested", None, None).model_copy(update={"head_commit": head_commit(rootdir)})
+        return unknown("not_requested", None, None).model_copy(update={"head_commit": head_commit(rootdir)})
     try:
         top = Path(_git(["rev-parse", "--show-toplevel"], rootdir).strip())
     except FileNotFoundError:
-        return _unknown("no_git", base_ref, "git is not installed")
+        return unknown("no_git", base_ref, "git is not installed")
     except (subprocess.SubprocessError, OSError) as exc:
-        return _unknown("no_git", base_ref, f"not a git work tree: {_first_line(exc)}")
+        return unknown("no_git", base_ref, f"not a git work tree: {_first_line(exc)}")
     try:
         base = _git(["rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}"], top).strip()
         head = _git(["rev-parse", "--verify", "HEAD^{commit}"], top).strip()
         names = _git(["diff", "--name-only", "-z", f"{base}...{head}"], top)
     except (subprocess.SubprocessError, OSError) as exc:
-        return _unknown("unresolved", base_ref, f"cannot resolve {base_ref!r}: {_first_line(exc)}")
+        return unknown("unresolved", base_ref, f"cannot resolve {base_ref!r}: {_first_line(exc)}")
     files = sorted(name for name in names.split("\0") if name)  # relative to the repo root
     return ChangeSet(
         status="resolved",
