@@ -610,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
     started = datetime.now(timezone.utc)
+    git_at_start = git_state()
     bench.say(f"work folder {bench.work}; sizes {args.sizes}; pairs {args.pairs}; budget {args.budget:g} s")
     suites: list[Suite] = []
     summaries: dict[str, Any] = {}
@@ -645,12 +646,27 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")
     if bench.errors:
         lines.append(f"{len(bench.errors)} run(s) failed; see the JSON report")
+    git_at_end = git_state()
+    lines.append(
+        f"measured on commit {git_at_start['commit']}"
+        + (
+            f" with uncommitted changes to {', '.join(git_at_start['src_changes'])}"
+            if git_at_start["src_changes"]
+            else ""
+        )
+    )
+    if git_at_end != git_at_start:
+        lines.append(
+            f"WARNING: src/ changed during the run (now commit {git_at_end['commit']}, uncommitted: "
+            f"{', '.join(git_at_end['src_changes']) or 'none'}): later runs may have used other code"
+        )
     print("\n".join(lines))
 
     report = {
         "schema": "pytest-dome.bench/1",
         "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "git": git_state(),
+        "git": git_at_start,
+        "git_at_end": git_at_end,
         "machine": machine(),
         "args": {k: v for k, v in vars(args).items() if k not in ("out", "workdir")},
         "harness_s": round(bench.elapsed(), 1),
