@@ -28,6 +28,7 @@ target). The work folder is removed in the background when the report is out.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -567,7 +568,12 @@ def git_state() -> dict[str, Any]:
             return ""
 
     changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD") or None, "src_changes": changed}
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or None,
+        "src_tree": git("rev-parse", "--short", "HEAD:src") or None,  # what the runs import
+        "src_changes": changed,
+        "src_diff_sha256": hashlib.sha256(git("diff", "HEAD", "--", "src").encode()).hexdigest()[:16],
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -655,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
-    if git_at_end != git_at_start:
+    src = ("src_tree", "src_changes", "src_diff_sha256")
+    if [git_at_end[k] for k in src] != [git_at_start[k] for k in src]:
         lines.append(
             f"WARNING: src/ changed during the run (now commit {git_at_end['commit']}, uncommitted: "
             f"{', '.join(git_at_end['src_changes']) or 'none'}): later runs may have used other code"
