@@ -229,7 +229,3 @@ def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
     doc = manifest.model_dump(mode="json") if isinstance(manifest, RunManifest) else dict(manifest)
     doc.pop("manifest_digest", None)
     return digest(doc)
-
-
-def results_by_task(results: Iterable[TaskResult]) -> Mapping[str, TaskResult]:
-    return {r.task_id: r for r in results}
