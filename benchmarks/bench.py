@@ -561,16 +561,14 @@ def machine() -> dict[str, Any]:
 def git_state() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
-            return subprocess.run(
-                ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
-            ).stdout.strip()
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
             return ""
 
     changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
     return {
-        "commit": git("rev-parse", "--short", "HEAD") or None,
-        "src_tree": git("rev-parse", "--short", "HEAD:src") or None,  # what the runs import
+        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
+        "src_tree": git("rev-parse", "--short", "HEAD:src").strip() or None,  # what the runs import
         "src_changes": changed,
         "src_diff_sha256": hashlib.sha256(git("diff", "HEAD", "--", "src").encode()).hexdigest()[:16],
     }
