@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 from . import ssot
 from .models import GATE_STATUSES, GateStatus, Packet, RiskPolicy, Shard
+from .taskid import is_safe_id
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
@@ -103,7 +103,7 @@ class Options:
 
 
 def check_run_id(value: str) -> str:
-    if not RUN_ID_RE.fullmatch(value) or ".." in value:
+    if not is_safe_id(value):
         raise ConfigError(
             f"invalid run id {value!r}: use 1 to 128 characters from A-Z a-z 0-9 . _ -, "
             "starting with a letter or digit, without '..' (e.g. --dome-run-id=rc-2026-11-24.1)"
@@ -111,22 +111,25 @@ def check_run_id(value: str) -> str:
     return value
 
 
-def parse_threshold(value: str | float, where: str = "--dome-risk-threshold") -> float:
+def _finite(value: str | float) -> float:
+    """``value`` as a finite float, or NaN (never in range) when it is not one."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or not 0 <= number <= 100:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def parse_threshold(value: str | float, where: str = "--dome-risk-threshold") -> float:
+    number = _finite(value)
+    if not 0 <= number <= 100:
         raise ConfigError(f"{where}: {value!r} is not a score from 0 to 100; give one")
     return number
 
 
 def parse_timeout(value: str | float, where: str = "--dome-verify-timeout") -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number) or number <= 0:
+    number = _finite(value)
+    if not number > 0:
         raise ConfigError(f"{where}: {value!r} is not a positive number of seconds")
     return number
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import shutil
 import threading
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 
 from .canonical import sha256_hex
 from .models import ArtifactEntry, ArtifactKind
+from .taskid import is_safe_id
 
 
 class EvidenceError(OSError):
@@ -82,7 +82,7 @@ class EarlyResults:
 
     def _run(self) -> None:
         while (result := self._queue.get()) is not None:
-            if self.error is not None or not _SAFE_ID.fullmatch(result.task_id):
+            if self.error is not None or not is_safe_id(result.task_id):
                 continue  # written, or failed again, at the end
             data = render(result)
             try:
@@ -107,9 +107,6 @@ def result_key(result: Any) -> tuple[Any, ...]:
     """What identifies a task result's content without keeping it (a result only
     changes by gaining attempts): its node, outcome and number of attempts."""
     return (result.node_id, result.outcome, len(result.attempts))
-
-
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class EvidenceWriter:

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import digest
-from .config import RUN_ID_RE
 from .models import ChangeSet, CommandTask, Packet, PlannedTask, RiskPolicy, Selection, SuiteTask
-from .taskid import task_id_for
+from .taskid import is_safe_id, task_id_for
 
 COMMAND_PREFIX = "dome-packet::"
 """Node ids of command tasks are ``dome-packet::<task id>``."""
@@ -71,7 +70,7 @@ def _declared(test: CollectedTest, entry: SuiteTask | None) -> tuple[str, bool, 
         problem = f"{test.node_id}: dome_task takes only id=, critical= and risk_weight= keywords"
     elif "critical" in declared and not isinstance(declared["critical"], bool):
         problem = f"{test.node_id}: dome_task critical={declared['critical']!r} is not True or False"
-    elif not isinstance(task_id, str) or not RUN_ID_RE.fullmatch(task_id) or ".." in task_id:
+    elif not is_safe_id(task_id):
         problem = f"{test.node_id}: dome_task id {task_id!r} is not a safe task id"
     elif not isinstance(weight, (int, float)) or not 0 <= weight <= 100:
         problem = f"{test.node_id}: dome_task risk_weight {weight!r} is not a number from 0 to 100"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from . import ssot
-from .config import RUN_ID_RE
 from .evidence import (
     CHANGE_SET,
     GATE,
@@ -42,6 +41,7 @@ from .models import (
     VerifyResults,
 )
 from .run import Evidence
+from .taskid import is_safe_id
 
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
 
@@ -58,7 +58,7 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
         if not (path / MANIFEST).is_file() and not (started_ok and (path / STARTED).is_file()):
             raise RunReadError(f"{run}: not a run folder (no {MANIFEST}); give a run folder or id")
         return path
-    if RUN_ID_RE.fullmatch(run) and ".." not in run and (runtime_dir / run).is_dir():
+    if is_safe_id(run) and (runtime_dir / run).is_dir():
         return find_run(str(runtime_dir / run), runtime_dir, started_ok)
     raise RunReadError(f"{run}: no such run folder, and no run {run!r} in {runtime_dir}")
 

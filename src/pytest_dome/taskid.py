@@ -9,6 +9,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .redact import Redactor
 
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""Run ids and task ids: safe as one file or folder name on any system."""
+
+
+def is_safe_id(value: object) -> bool:
+    return isinstance(value, str) and bool(SAFE_ID.fullmatch(value)) and ".." not in value
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DOTS = re.compile(r"\.{2,}")
 _SLUG_MAX = 96
