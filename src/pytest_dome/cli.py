@@ -270,7 +270,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         f"run {args.run_id}: {gate.status} (score {gate.risk.score:g} against "
         f"{gate.risk.threshold:g}; {', '.join(gate.reason_codes)}); evidence: {out}"
     )
-    return 1 if gate.status in outcome.manifest.config.fail_on else 0
+    return 1 if gate.status in outcome.config.fail_on else 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from . import changes
-from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport
+from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport, render_task_result
 from .collector import DomeCollector
 from .config import Settings
 from .evidence import EarlyResults, EvidenceError, abandon_run_dir, release_lock
@@ -30,9 +30,9 @@ from .models import (
     Plan,
     PlannedTask,
     PluginFactor,
+    ResultLike,
     SessionFacts,
     SessionRecord,
-    TaskResult,
     VerifyResults,
 )
 from .plan import COMMAND_PREFIX, in_shard, input_digest
@@ -307,7 +307,7 @@ class DomeController:
             mine = {t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)}
         else:
             mine = {t.task_id for t in tasks}
-        results: tuple[TaskResult, ...] = ()
+        results: tuple[ResultLike, ...] = ()
         if not fallback:
             results = tuple(
                 self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
@@ -364,7 +364,8 @@ class DomeController:
         s = self.settings
         if task_id is None or (s.shard and not in_shard(task_id, s.shard.index, s.shard.count)):
             return
-        self.early.submit(self.aggregator.result(node_id, task_id))
+        result = self.aggregator.result(node_id, task_id)
+        self.early.submit(task_id, render_task_result(s.run_id, result), result)
 
     def _guess_task_id(self, node_id: str) -> str | None:
         """The task id the plan will give ``node_id``: from the plan when this process

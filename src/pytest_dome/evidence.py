@@ -7,18 +7,22 @@ and is the commit point of a run.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import queue
 import shutil
-import threading
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from .canonical import sha256_hex
-from .models import ArtifactEntry, ArtifactKind
+from .canonical import canonical_json, sha256_hex
+from .models import ArtifactKind
 from .taskid import is_safe_id
 
 
@@ -43,12 +47,70 @@ def render(document: Any) -> bytes:
     return (text + "\n").encode("utf-8")
 
 
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+CHUNK = 2000
+"""Items of a long list rendered at a time: a 50,000-task run's plan and manifest
+are written and hashed piece by piece, never held whole in memory."""
+
+
+def _chunks(items: Sequence[Any], render_item: Callable[[Any], str], sep: str) -> Iterator[str]:
+    for start in range(0, len(items), CHUNK):
+        text = sep.join(render_item(item) for item in items[start : start + CHUNK])
+        yield (sep + text) if start else text
+
+
+def render_parts(
+    document: dict[str, Any], key: str, items: Sequence[Any], pretty_item: Callable[[Any], str]
+) -> Iterator[bytes]:
+    """:func:`render` of ``document`` with ``document[key] = items`` (a top-level key),
+    in pieces: the long list of a large run is rendered ``CHUNK`` items at a time by
+    ``pretty_item`` (which must give what :func:`render` gives for one item: a
+    newline, then the item indented by four spaces)."""
+    head, sep, tail = render({**document, key: []}).partition(f'\n  "{key}": []'.encode())
+    if not sep:
+        raise ValueError(f"{key!r} is not a top-level key")
+    yield head + f'\n  "{key}": ['.encode()
+    if items:
+        for text in _chunks(items, pretty_item, ","):
+            yield text.encode("utf-8")
+        yield b"\n  ]"
+    else:
+        yield b"]"
+    yield tail
+
+
+def canonical_digest(
+    document: dict[str, Any], key: str, items: Sequence[Any], canonical_item: Callable[[Any], str]
+) -> str:
+    """``canonical.digest`` of ``document`` with ``document[key] = items``, for a
+    ``key`` that sorts first or last among the document's keys, hashed in pieces."""
+    text = canonical_json({**document, key: []})
+    mark = f'"{key}":['.encode()
+    keys = sorted({*document, key})
+    if keys[0] == key and text.startswith(b"{" + mark + b"]"):
+        head, tail = b"{" + mark, text[len(mark) + 1 :]
+    elif keys[-1] == key and text.endswith(mark + b"]}"):
+        head, tail = text[:-2], b"]}"
+    else:
+        raise ValueError(f"{key!r} must sort first or last among the document's keys")
+    hasher = hashlib.sha256(head)
+    for piece in _chunks(items, canonical_item, ","):
+        hasher.update(piece.encode("utf-8"))
+    hasher.update(tail)
+    return hasher.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> tuple[str, int]:
+    """Write ``data`` (bytes, or pieces of it) to ``path`` through a temporary file in
+    the same folder; its SHA-256 and size."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    hasher = hashlib.sha256()
+    size = 0
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            for piece in (data,) if isinstance(data, bytes) else data:
+                fh.write(piece)
+                hasher.update(piece)
+                size += len(piece)
             fh.flush()
             if durable:
                 os.fsync(fh.fileno())
@@ -56,57 +118,118 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return hasher.hexdigest(), size
 
 
 class EarlyResults:
-    """Writes final task results while the session still runs, on a background thread.
+    """Writes final task results while the session still runs, in a helper process.
 
-    File creation is most of the cost of a run's evidence; done here it overlaps
-    the tests (the thread waits in system calls, which release the GIL). At the
-    end, a result that did not change since is not written again, and a file
-    written under a task id the plan did not confirm is removed.
+    Creating one file per task is most of the cost of a large run's evidence.
+    The session renders each result and hands the bytes, in batches, through a
+    pipe to ``_writer.py``, which creates the files on another core (a thread
+    would compete with the tests for the GIL at every system call). At the end,
+    a result that did not change since is not written again, a file written
+    under a task id the plan did not confirm is removed, and if the helper
+    failed (or could not start) the session writes every result itself.
     """
+
+    BATCH = 1 << 18
+    """Bytes buffered before they go down the pipe: one write per few hundred results."""
 
     def __init__(self, run_dir: Path) -> None:
         self.folder = safe_join(run_dir, TASK_RESULTS)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.written: dict[str, tuple[Any, ArtifactEntry]] = {}
-        self.error: OSError | None = None
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="dome-results", daemon=True)
-        self._thread.start()
-
-    def submit(self, result: Any) -> None:
-        """Queue a task result (a model with a safe ``task_id``) to be written."""
-        self._queue.put(result)
-
-    def _run(self) -> None:
-        while (result := self._queue.get()) is not None:
-            if self.error is not None or not is_safe_id(result.task_id):
-                continue  # written, or failed again, at the end
-            data = render(result)
-            try:
-                atomic_write(self.folder / f"{result.task_id}.result.json", data, durable=False)
-            except OSError as exc:
-                self.error = exc
-                continue
-            rel = task_result_path(result.task_id)
-            self.written[rel] = (
-                result_key(result),
-                ArtifactEntry(path=rel, kind="task.result", sha256=sha256_hex(data), bytes=len(data)),
+        self.written: dict[str, tuple[Any, str, int]] = {}
+        self.error: str | None = None
+        self._buffer = bytearray()
+        self._proc: subprocess.Popen[bytes] | None
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(Path(__file__).with_name("_writer.py")), str(self.folder)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
             )
+        except OSError as exc:
+            self._proc, self.error = None, f"cannot start the result writer: {exc.strerror or exc}"
 
-    def finish(self) -> dict[str, tuple[Any, ArtifactEntry]]:
-        """Wait for the queue to drain; what was written, by relative path."""
-        self._queue.put(None)
-        self._thread.join()
-        return self.written
+    def submit(self, task_id: str, data: bytes, key: Any) -> None:
+        """Queue a task result's bytes; ``key`` identifies its content at the end."""
+        if self._proc is None or not is_safe_id(task_id):
+            return  # written at the end
+        name = f"{task_id}.result.json".encode()
+        self._buffer += _FRAME.pack(len(name), len(data))
+        self._buffer += name
+        self._buffer += data
+        self.written[task_id] = (key, sha256_hex(data), len(data))
+        if len(self._buffer) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._proc is not None and self._proc.stdin is not None and self._buffer:
+            try:
+                self._proc.stdin.write(self._buffer)
+            except OSError as exc:
+                self.error = f"the result writer stopped: {exc.strerror or exc}"
+        self._buffer.clear()
+
+    def finish(self) -> dict[str, tuple[Any, str, int]]:
+        """Wait for the helper to write everything; what it wrote, by task id
+        (``(key, sha256, bytes)``), or nothing when it failed."""
+        if self._proc is None:
+            return {}
+        self._flush()
+        proc, self._proc = self._proc, None
+        try:
+            out, _ = proc.communicate()
+        except OSError as exc:
+            self.error = self.error or f"the result writer stopped: {exc.strerror or exc}"
+            proc.kill()
+            proc.wait()
+            return {}
+        line = out.decode("utf-8", "replace").strip()
+        if proc.returncode != 0 or not line.startswith("ok "):
+            self.error = self.error or line.removeprefix("error ") or f"exit status {proc.returncode}"
+        return {} if self.error is not None else self.written
+
+    def abandon(self) -> None:
+        """Stop the helper without waiting for its writes (the run is not written)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
 
-def result_key(result: Any) -> tuple[Any, ...]:
-    """What identifies a task result's content without keeping it (a result only
-    changes by gaining attempts): its node, outcome and number of attempts."""
-    return (result.node_id, result.outcome, len(result.attempts))
+_FRAME = struct.Struct("!HI")
+
+
+class Entry(NamedTuple):
+    """A manifest's ``artifacts`` entry (the fields of ``models.ArtifactEntry``)."""
+
+    path: str
+    kind: str
+    sha256: str
+    bytes: int
+
+
+def entry_pretty(entry: Entry) -> str:
+    """An entry as :func:`render` writes it inside the manifest's list."""
+    return (
+        "\n    {\n"
+        f'      "bytes": {entry.bytes},\n'
+        f'      "kind": {encode_basestring(entry.kind)},\n'
+        f'      "path": {encode_basestring(entry.path)},\n'
+        f'      "sha256": {encode_basestring(entry.sha256)}\n'
+        "    }"
+    )
+
+
+def entry_canonical(entry: Entry) -> str:
+    """An entry as ``canonical.canonical_json`` writes it."""
+    return (
+        f'{{"bytes":{entry.bytes},"kind":{encode_basestring(entry.kind)},'
+        f'"path":{encode_basestring(entry.path)},"sha256":{encode_basestring(entry.sha256)}}}'
+    )
 
 
 class EvidenceWriter:
@@ -114,43 +237,49 @@ class EvidenceWriter:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.entries: dict[str, ArtifactEntry] = {}
+        self.entries: dict[str, Entry] = {}
 
-    def write(
-        self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True
-    ) -> ArtifactEntry:
+    def write(self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True) -> Entry:
         return self.write_document(relative, kind, model, durable=durable)
 
     def write_document(
         self, relative: str, kind: ArtifactKind, document: Any, *, durable: bool = True
-    ) -> ArtifactEntry:
+    ) -> Entry:
+        return self.write_bytes(relative, kind, render(document), durable=durable)
+
+    def write_bytes(
+        self, relative: str, kind: ArtifactKind, data: bytes | Iterable[bytes], *, durable: bool = True
+    ) -> Entry:
+        """Write an artifact's bytes (or pieces of them) and list it."""
         target = safe_join(self.run_dir, relative)
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = render(document)
-        atomic_write(target, data, durable=durable)
-        entry = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
-        self.entries[relative] = entry
+        sha, size = atomic_write(target, data, durable=durable)
+        entry = self.entries[relative] = Entry(relative, kind, sha, size)
         return entry
 
-    def adopt(self, relative: str, kind: ArtifactKind) -> ArtifactEntry:
+    def adopt(self, relative: str, kind: ArtifactKind) -> Entry:
         """List a file written earlier (the run.started record) in the manifest."""
         data = safe_join(self.run_dir, relative).read_bytes()
-        entry = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
-        self.entries[relative] = entry
+        entry = self.entries[relative] = Entry(relative, kind, sha256_hex(data), len(data))
         return entry
 
     def sync(self) -> None:
         """Flush everything written with ``durable=False`` to disk in one call."""
         os.sync()
 
-    def artifact_list(self) -> tuple[ArtifactEntry, ...]:
-        return tuple(self.entries[path] for path in sorted(self.entries))
+    def artifact_list(self) -> list[Entry]:
+        return [self.entries[path] for path in sorted(self.entries)]
 
-    def commit(self, manifest: BaseModel) -> Path:
-        """Write the manifest last: the run is complete once it is in place."""
+    def commit(self, manifest: dict[str, Any]) -> str:
+        """Write the manifest last (``manifest``: its JSON document without
+        ``artifacts`` and ``manifest_digest``, both added here): the run is
+        complete once it is in place. Returns the manifest digest."""
+        artifacts = self.artifact_list()
+        digest_value = canonical_digest(manifest, "artifacts", artifacts, entry_canonical)
+        document = {**manifest, "manifest_digest": digest_value}
         target = safe_join(self.run_dir, MANIFEST)
-        atomic_write(target, render(manifest))
-        return target
+        atomic_write(target, render_parts(document, "artifacts", artifacts, entry_pretty))
+        return digest_value
 
 
 MANIFEST = "run.manifest.json"

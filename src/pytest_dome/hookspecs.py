@@ -9,14 +9,14 @@ import pluggy
 if TYPE_CHECKING:
     import pytest
 
-    from .models import GateDecision, PromotionDecision, TaskResult
+    from .models import GateDecision, PromotionDecision, ResultLike
 
 hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
 def pytest_dome_risk_factors(
-    config: pytest.Config, results: tuple[TaskResult, ...]
+    config: pytest.Config, results: tuple[ResultLike, ...]
 ) -> list[dict[str, Any]] | None:
     """Add deterministic risk factors to the gate decision.
 

@@ -6,7 +6,8 @@ reads artifacts. ``tests/test_contracts.py`` keeps the two from drifting apart.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from collections.abc import Sequence
+from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -180,6 +181,43 @@ class TaskResult(Model):
 
 
 # --- verify results ----------------------------------------------------------
+
+
+class AttemptLike(Protocol):
+    """What a task result's attempt offers to read: an :class:`Attempt` or a lean record."""
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def outcome(self) -> TaskOutcome: ...
+    @property
+    def when(self) -> Phase: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def worker(self) -> str | None: ...
+    @property
+    def summary(self) -> str | None: ...
+
+
+class ResultLike(Protocol):
+    """What a task result offers to read: a :class:`TaskResult` (read from a run
+    folder) or the lean record a session keeps (``aggregate.TaskRecord``)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def outcome(self) -> TaskOutcome: ...
+    @property
+    def flaky(self) -> bool: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def summary(self) -> str | None: ...
+    @property
+    def attempts(self) -> Sequence[AttemptLike]: ...
 
 
 class VerifyCommandResult(Model):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ssot
-from .models import GateDecision, PromotionDecision, TaskResult
+from .models import GateDecision, PromotionDecision, ResultLike
 
 TOP_FACTORS = 3
 FIRST_TASKS = 5
@@ -20,14 +20,14 @@ def _meaning(code: str) -> str:
     return entry["meaning"] if entry else ""
 
 
-def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[TaskResult]]:
+def _troubled(results: Sequence[ResultLike]) -> tuple[list[ResultLike], list[ResultLike]]:
     failed = [r for r in results if r.outcome in ("failed", "error", "missing")]
     flaky = [r for r in results if r.flaky]
     return sorted(failed, key=lambda r: r.task_id), sorted(flaky, key=lambda r: r.task_id)
 
 
 def review_lines(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
 ) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), reason codes with their meanings, evidence."""
@@ -51,7 +51,7 @@ def review_lines(
 
 
 def markdown(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
 ) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
@@ -122,14 +122,14 @@ def _bars(items: Sequence[tuple[str, float]], maximum: float, unit: str = "") ->
 
 
 def run_html(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
 ) -> str:
     e = html.escape
     failed, flaky = _troubled(results)
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
 
-    def outcome(r: TaskResult) -> str:
+    def outcome(r: ResultLike) -> str:
         extra = (" flaky", " (flaky)") if r.flaky else ("", "")
         return f'<td class="{e(r.outcome)}{extra[0]}">{e(r.outcome)}{extra[1]}</td>'
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import changes
+from .aggregate import TaskRecord, render_task_result
 from .canonical import digest
 from .evidence import (
     CHANGE_SET,
@@ -29,13 +30,12 @@ from .evidence import (
     SESSION,
     STARTED,
     VERIFY,
+    Entry,
     EvidenceWriter,
-    result_key,
     task_result_path,
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
-    ArtifactEntry,
     ChangeSet,
     EffectiveConfig,
     Execution,
@@ -43,11 +43,11 @@ from .models import (
     GateStatus,
     Plan,
     PromotionDecision,
+    ResultLike,
     RiskPolicy,
     RunManifest,
     SessionRecord,
     Shard,
-    TaskResult,
     VerifyCheck,
     VerifyResults,
     Versions,
@@ -92,7 +92,7 @@ class Evidence:
     change_set: ChangeSet
     packet_document: Any
     policy: RiskPolicy
-    results: tuple[TaskResult, ...]
+    results: tuple[ResultLike, ...]
     """Final results of the planned tasks that reported (a shard: its own only)."""
     verify: VerifyResults
     session: SessionRecord
@@ -127,16 +127,16 @@ class Evidence:
         return gate, promotion_decision(gate, decided_at)
 
 
-def missing_results(evidence: Evidence) -> list[TaskResult]:
+def missing_results(evidence: Evidence) -> list[TaskRecord]:
     """A 'missing' result for every planned task without one: each planned task
     has exactly one final result in the run folder."""
     have = {r.task_id for r in evidence.results}
     return [
-        TaskResult(
-            run_id=evidence.run_id,
+        TaskRecord(
             task_id=t.task_id,
             node_id=t.node_id,
             outcome="missing",
+            flaky=False,
             duration_s=0.0,
             summary="no final report arrived for this task",
             attempts=(),
@@ -150,10 +150,11 @@ def missing_results(evidence: Evidence) -> list[TaskResult]:
 class RunOutcome:
     gate: GateDecision | None
     promotion: PromotionDecision | None
-    manifest: RunManifest
+    manifest_digest: str
+    config: EffectiveConfig
     exit_status: int
     run_dir: Path
-    results: tuple[TaskResult, ...] = ()
+    results: tuple[ResultLike, ...] = ()
 
 
 def write_run(
@@ -165,11 +166,15 @@ def write_run(
     config: EffectiveConfig,
     exit_status: int,
     shard: Shard | None = None,
-    extra_results: Iterable[TaskResult] = (),
+    extra_results: Iterable[ResultLike] = (),
     redactions: Mapping[str, int] | None = None,
-    early: Mapping[str, tuple[Any, ArtifactEntry]] | None = None,
+    early: Mapping[str, tuple[Any, str, int]] | None = None,
 ) -> RunOutcome:
-    """Write the evidence, the decisions (not for a shard) and, last, the manifest."""
+    """Write the evidence, the decisions (not for a shard) and, last, the manifest.
+
+    ``early``: the task results written while the session ran (task id ->
+    ``(result, sha256, bytes)``); one still equal to its final result is kept.
+    """
     extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
@@ -178,14 +183,15 @@ def write_run(
     final = set()
     for result in (*evidence.results, *extra_results):
         rel = task_result_path(result.task_id)
-        final.add(rel)
-        kept = early.get(rel)
-        if kept is not None and kept[0] == result_key(result):
-            writer.entries[rel] = kept[1]  # written during the session, unchanged since
+        final.add(result.task_id)
+        kept = early.get(result.task_id)
+        if kept is not None and kept[0] == result:
+            writer.entries[rel] = Entry(rel, "task.result", kept[1], kept[2])  # unchanged since
         else:
-            writer.write(rel, "task.result", result, durable=False)
-    for rel in early.keys() - final:  # written under a task id the plan did not confirm
-        (run_dir / rel).unlink(missing_ok=True)
+            data = render_task_result(evidence.run_id, result)
+            writer.write_bytes(rel, "task.result", data, durable=False)
+    for task_id in early.keys() - final:  # written under a task id the plan did not confirm
+        (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
     writer.sync()
     writer.write(PLAN, "plan", evidence.plan)
     writer.write(CHANGE_SET, "change_set", evidence.change_set)
@@ -201,27 +207,28 @@ def write_run(
         writer.write(PROMOTION, "promotion.decision", promotion)
         writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
         exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
-    content = dict(
-        run_id=evidence.run_id,
-        state="complete" if shard is None else "partial",
-        started_at=started_at,
-        finished_at=utc_now(),
-        exit_status=exit_status,
-        gate_status=gate.status if gate else None,
-        decision_digest=gate.decision_digest if gate else None,
-        input_digest=evidence.plan.input_digest,
-        shard=shard,
-        execution=execution,
-        config=config,
-        versions=versions(),
-        redactions=dict(sorted((redactions or {}).items())),
-        artifacts=writer.artifact_list(),
-    )
-    draft = RunManifest.model_validate({**content, "manifest_digest": "0" * 64})
-    manifest = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
-    writer.commit(manifest)
+    head = RunManifest.model_validate(
+        dict(
+            run_id=evidence.run_id,
+            state="complete" if shard is None else "partial",
+            started_at=started_at,
+            finished_at=utc_now(),
+            exit_status=exit_status,
+            gate_status=gate.status if gate else None,
+            decision_digest=gate.decision_digest if gate else None,
+            input_digest=evidence.plan.input_digest,
+            shard=shard,
+            execution=execution,
+            config=config,
+            versions=versions(),
+            redactions=dict(sorted((redactions or {}).items())),
+            artifacts=(),  # added by the writer: one entry per file it wrote
+            manifest_digest="0" * 64,
+        )
+    ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
+    digest_value = writer.commit(head)
     everything = (*evidence.results, *extra_results)
-    return RunOutcome(gate, promotion, manifest, exit_status, run_dir, tuple(everything))
+    return RunOutcome(gate, promotion, digest_value, config, exit_status, run_dir, tuple(everything))
 
 
 def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:

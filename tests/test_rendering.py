@@ -1,0 +1,114 @@
+"""The fast paths of the evidence writer give exactly the bytes and digests of the
+slow, obvious ones (pydantic model -> json.dumps), and the writer process writes
+what it is given or says that it could not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
+from pytest_dome.canonical import canonical_json, digest
+from pytest_dome.evidence import (
+    EarlyResults,
+    Entry,
+    canonical_digest,
+    entry_canonical,
+    entry_pretty,
+    render,
+    render_parts,
+)
+from pytest_dome.models import Attempt, TaskResult
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+OUTCOMES = st.sampled_from(["passed", "failed", "error", "skipped", "xfailed", "xpassed"])
+DURATIONS = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+attempts = st.builds(
+    AttemptRecord,
+    number=st.integers(1, 5),
+    outcome=OUTCOMES,
+    when=st.sampled_from(["setup", "call", "teardown", "crash"]),
+    duration_s=DURATIONS,
+    worker=st.none() | st.just("gw1"),
+    summary=st.none() | TEXT,
+)
+records = st.builds(
+    TaskRecord,
+    task_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True),
+    node_id=TEXT,
+    outcome=OUTCOMES,
+    flaky=st.booleans(),
+    duration_s=DURATIONS,
+    summary=st.none() | TEXT,
+    attempts=st.lists(attempts, max_size=3).map(tuple),
+)
+
+
+def as_model(run_id: str, record: TaskRecord) -> TaskResult:
+    attempts = tuple(Attempt(**a._asdict()) for a in record.attempts)
+    return TaskResult(run_id=run_id, **{**record._asdict(), "attempts": attempts})
+
+
+@settings(max_examples=200)
+@given(records, TEXT)
+def test_task_result_template_is_the_model_rendering(record: TaskRecord, run_id: str) -> None:
+    model = as_model(run_id, record)
+    assert render_task_result(run_id, record) == render(model)
+    assert render_task_result(run_id, model) == render(model)
+
+
+entries = st.builds(
+    Entry,
+    path=TEXT,
+    kind=st.sampled_from(["task.result", "plan"]),
+    sha256=st.text("0123456789abcdef", min_size=64, max_size=64),
+    bytes=st.integers(0, 10**9),
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(entries, max_size=5), st.dictionaries(st.sampled_from(["b", "run_id", "z"]), TEXT))
+def test_long_lists_render_and_hash_in_pieces_as_a_whole(items: list[Entry], head: dict[str, Any]) -> None:
+    whole = {**head, "artifacts": [e._asdict() for e in items]}
+    assert b"".join(render_parts(head, "artifacts", items, entry_pretty)) == render(whole)
+    assert canonical_digest(head, "artifacts", items, entry_canonical) == digest(whole)
+    assert json.loads(canonical_json(whole)) == whole
+
+
+def test_pieces_span_several_chunks() -> None:
+    items = [Entry(f"task_results/t{i}.result.json", "task.result", "0" * 64, i) for i in range(4321)]
+    head = {"run_id": "r"}
+    whole = {**head, "artifacts": [e._asdict() for e in items]}
+    assert b"".join(render_parts(head, "artifacts", items, entry_pretty)) == render(whole)
+    assert canonical_digest(head, "artifacts", items, entry_canonical) == digest(whole)
+    # a key that sorts last is hashed from the end
+    tasks = [{"i": i} for i in range(2500)]
+    assert canonical_digest({"a": 1}, "zz", tasks, lambda t: canonical_json(t).decode()) == digest(
+        {"a": 1, "zz": tasks}
+    )
+
+
+def test_writer_process_writes_every_result(tmp_path: Path) -> None:
+    early = EarlyResults(tmp_path)
+    early.BATCH = 100  # several batches
+    for i in range(50):
+        early.submit(f"t{i}", f"result {i}\n".encode(), i)
+    early.submit("../escape", b"x", "refused")  # not a safe id: left for the end
+    written = early.finish()
+    assert early.error is None and sorted(written) == sorted(f"t{i}" for i in range(50))
+    assert (tmp_path / "task_results" / "t7.result.json").read_bytes() == b"result 7\n"
+    assert written["t7"][2] == len(b"result 7\n")
+    assert not (tmp_path / "escape.result.json").exists()
+
+
+def test_writer_process_failure_means_write_everything_at_the_end(tmp_path: Path) -> None:
+    early = EarlyResults(tmp_path)
+    (tmp_path / "task_results").rmdir()  # the helper cannot open its folder
+    (tmp_path / "task_results").write_text("not a folder")
+    early.submit("t1", b"x", 1)
+    assert early.finish() == {} and early.error is not None
