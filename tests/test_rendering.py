@@ -11,18 +11,19 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_dome import models
 from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
-from pytest_dome.canonical import canonical_json, digest
+from pytest_dome.canonical import canonical_digest, canonical_json, digest
 from pytest_dome.evidence import (
     EarlyResults,
     Entry,
-    canonical_digest,
     entry_canonical,
     entry_pretty,
     render,
     render_parts,
 )
 from pytest_dome.models import Attempt, TaskResult
+from pytest_dome.plan import PlannedTask, planned_canonical, planned_pretty
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 OUTCOMES = st.sampled_from(["passed", "failed", "error", "skipped", "xfailed", "xpassed"])
@@ -112,3 +113,24 @@ def test_writer_process_failure_means_write_everything_at_the_end(tmp_path: Path
     (tmp_path / "task_results").write_text("not a folder")
     early.submit("t1", b"x", 1)
     assert early.finish() == {} and early.error is not None
+
+
+planned = st.builds(
+    PlannedTask,
+    task_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True),
+    kind=st.sampled_from(["test", "command"]),
+    node_id=TEXT,
+    entry=st.none() | TEXT,
+    critical=st.booleans(),
+    risk_weight=st.floats(0, 100),
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(planned, max_size=4), st.none() | TEXT)
+def test_plan_template_is_the_model_rendering(tasks: list[PlannedTask], packet_id: str | None) -> None:
+    models_ = tuple(models.PlannedTask(**t._asdict()) for t in tasks)
+    plan = models.Plan(packet_id=packet_id, input_digest="0" * 64, tasks=models_)
+    head = {k: v for k, v in plan.model_dump(mode="json").items() if k != "tasks"}
+    assert b"".join(render_parts(head, "tasks", tasks, planned_pretty)) == render(plan)
+    assert canonical_digest(head, "tasks", tasks, planned_canonical) == digest(plan.model_dump(mode="json"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -21,3 +22,35 @@ def sha256_hex(data: bytes) -> str:
 def digest(value: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``value``."""
     return sha256_hex(canonical_json(value))
+
+
+CHUNK = 2000
+"""Items of a long list rendered at a time: a 50,000-task run's plan and manifest
+are written and hashed piece by piece, never held whole in memory."""
+
+
+def chunks(items: Sequence[Any], render_item: Callable[[Any], str], sep: str) -> Iterator[str]:
+    for start in range(0, len(items), CHUNK):
+        text = sep.join(render_item(item) for item in items[start : start + CHUNK])
+        yield (sep + text) if start else text
+
+
+def canonical_digest(
+    document: dict[str, Any], key: str, items: Sequence[Any], canonical_item: Callable[[Any], str]
+) -> str:
+    """:func:`digest` of ``document`` with ``document[key] = items``, for a
+    ``key`` that sorts first or last among the document's keys, hashed in pieces."""
+    text = canonical_json({**document, key: []})
+    mark = f'"{key}":['.encode()
+    keys = sorted({*document, key})
+    if keys[0] == key and text.startswith(b"{" + mark + b"]"):
+        head, tail = b"{" + mark, text[len(mark) + 1 :]
+    elif keys[-1] == key and text.endswith(mark + b"]}"):
+        head, tail = text[:-2], b"]}"
+    else:
+        raise ValueError(f"{key!r} must sort first or last among the document's keys")
+    hasher = hashlib.sha256(head)
+    for piece in chunks(items, canonical_item, ","):
+        hasher.update(piece.encode("utf-8"))
+    hasher.update(tail)
+    return hasher.hexdigest()

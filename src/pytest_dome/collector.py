@@ -11,16 +11,17 @@ import os
 import shlex
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest.runner import runtestprotocol
 
-from .models import CommandTask, Packet, PlannedTask, Shard
-from .plan import COMMAND_PREFIX, CollectedTest, in_shard, make_plan
+from .plan import COMMAND_PREFIX, CollectedTest, PlannedTask, in_shard, make_plan
 from .redact import Redactor
 from .taskid import shown_node_id
-from .verify import run_command
+
+if TYPE_CHECKING:  # pydantic is imported only when there is a packet
+    from .models import CommandTask, Packet
 
 DEFAULT_COMMAND_TIMEOUT = 600.0
 ALWAYS_PASSED_ENV = ("PATH",)
@@ -43,6 +44,8 @@ class CommandItem(pytest.Item):
         self.redactor = redactor
 
     def runtest(self) -> None:
+        from .verify import run_command
+
         task = self.task
         cwd = self.config.rootpath / (task.cwd or ".")
         names = (*ALWAYS_PASSED_ENV, *(task.env or ()))
@@ -76,6 +79,8 @@ class PacketCollector(pytest.Collector):
         self.redactor = redactor
 
     def collect(self) -> Iterator[CommandItem]:
+        from .models import CommandTask
+
         for task in self.packet.tasks:  # packet order: identical on every worker
             if isinstance(task, CommandTask):
                 yield CommandItem.from_parent(self, name=task.id, task=task, redactor=self.redactor)
@@ -105,7 +110,7 @@ class DomeCollector:
         config: pytest.Config,
         packet: Packet | None,
         max_retries: int,
-        shard: Shard | None,
+        shard: tuple[int, int] | None,
         redact_patterns: list[tuple[str, str]] | None = None,
         redact_reports: bool = True,
     ) -> None:
@@ -163,7 +168,7 @@ class DomeCollector:
                     **result.task_of,
                     **{COMMAND_PREFIX + t.task_id: t.task_id for t in result.tasks if t.kind == "command"},
                 }
-                keep = [i for i in keep if in_shard(task_of[i.nodeid], self.shard.index, self.shard.count)]
+                keep = [i for i in keep if in_shard(task_of[i.nodeid], *self.shard)]
         kept = {id(i) for i in keep}
         deselected = [i for i in items if id(i) not in kept]
         items[:] = keep
@@ -224,6 +229,6 @@ class DomeCollector:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(self.config, "workeroutput", None)
         if output is not None and self.plan is not None:
-            output["dome_plan"] = [t.model_dump(mode="json") for t in self.plan]
+            output["dome_plan"] = [list(t) for t in self.plan]  # execnet sends lists, not tuples
             output["dome_problems"] = list(self.problems)
             output["dome_redactions"] = dict(self.redactor.counts)

@@ -27,15 +27,13 @@ from .models import (
     EffectiveConfig,
     Execution,
     Phase,
-    Plan,
-    PlannedTask,
     PluginFactor,
     ResultLike,
     SessionFacts,
     SessionRecord,
     VerifyResults,
 )
-from .plan import COMMAND_PREFIX, in_shard, input_digest
+from .plan import COMMAND_PREFIX, PlannedTask, PlanRecord, in_shard, input_digest
 from .redact import Redactor
 from .report import markdown, review_lines
 from .run import Evidence, RunOutcome, missing_results, write_run
@@ -298,7 +296,7 @@ class DomeController:
         s = self.settings
         tasks, plan_missing = self._plan()
         packet_document = self.redactor.redact_value(s.packet_document)  # as it is written
-        plan = Plan(
+        plan = PlanRecord(
             packet_id=s.packet.packet_id if s.packet else None,
             input_digest=input_digest(packet_document, self.change_set, s.policy, tasks),
             tasks=tasks,
@@ -480,5 +478,5 @@ class XdistHooks:
         output = getattr(node, "workeroutput", None) or {}
         self.controller.worker_redactions.update(output.get("dome_redactions", {}))
         if self.controller.plan is None and "dome_plan" in output:
-            self.controller.plan = tuple(PlannedTask.model_validate(t) for t in output["dome_plan"])
+            self.controller.plan = tuple(PlannedTask(*t) for t in output["dome_plan"])
             self.controller.problems = tuple(output.get("dome_problems", ()))

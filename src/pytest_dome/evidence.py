@@ -17,13 +17,15 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pydantic import BaseModel
-
-from .canonical import canonical_json, sha256_hex
-from .models import ArtifactKind
+from .canonical import canonical_digest, chunks, sha256_hex
 from .taskid import is_safe_id
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .models import ArtifactKind
 
 
 class EvidenceError(OSError):
@@ -41,21 +43,10 @@ def safe_join(root: Path, relative: str) -> Path:
 
 def render(document: Any) -> bytes:
     """An artifact's bytes: sorted keys, two-space indent, UTF-8, final newline."""
-    if isinstance(document, BaseModel):
+    if hasattr(document, "model_dump"):  # a pydantic model
         document = document.model_dump(mode="json")
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
-
-
-CHUNK = 2000
-"""Items of a long list rendered at a time: a 50,000-task run's plan and manifest
-are written and hashed piece by piece, never held whole in memory."""
-
-
-def _chunks(items: Sequence[Any], render_item: Callable[[Any], str], sep: str) -> Iterator[str]:
-    for start in range(0, len(items), CHUNK):
-        text = sep.join(render_item(item) for item in items[start : start + CHUNK])
-        yield (sep + text) if start else text
 
 
 def render_parts(
@@ -70,33 +61,12 @@ def render_parts(
         raise ValueError(f"{key!r} is not a top-level key")
     yield head + f'\n  "{key}": ['.encode()
     if items:
-        for text in _chunks(items, pretty_item, ","):
+        for text in chunks(items, pretty_item, ","):
             yield text.encode("utf-8")
         yield b"\n  ]"
     else:
         yield b"]"
     yield tail
-
-
-def canonical_digest(
-    document: dict[str, Any], key: str, items: Sequence[Any], canonical_item: Callable[[Any], str]
-) -> str:
-    """``canonical.digest`` of ``document`` with ``document[key] = items``, for a
-    ``key`` that sorts first or last among the document's keys, hashed in pieces."""
-    text = canonical_json({**document, key: []})
-    mark = f'"{key}":['.encode()
-    keys = sorted({*document, key})
-    if keys[0] == key and text.startswith(b"{" + mark + b"]"):
-        head, tail = b"{" + mark, text[len(mark) + 1 :]
-    elif keys[-1] == key and text.endswith(mark + b"]}"):
-        head, tail = text[:-2], b"]}"
-    else:
-        raise ValueError(f"{key!r} must sort first or last among the document's keys")
-    hasher = hashlib.sha256(head)
-    for piece in _chunks(items, canonical_item, ","):
-        hasher.update(piece.encode("utf-8"))
-    hasher.update(tail)
-    return hasher.hexdigest()
 
 
 def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> tuple[str, int]:

@@ -200,6 +200,34 @@ class AttemptLike(Protocol):
     def summary(self) -> str | None: ...
 
 
+class PlannedLike(Protocol):
+    """What a planned task offers to read: a :class:`PlannedTask` or ``plan.PlannedTask``."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def kind(self) -> Literal["test", "command"]: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def entry(self) -> str | None: ...
+    @property
+    def critical(self) -> bool: ...
+    @property
+    def risk_weight(self) -> float: ...
+
+
+class PlanLike(Protocol):
+    """What a plan offers to read: a :class:`Plan` or ``plan.PlanRecord``."""
+
+    @property
+    def packet_id(self) -> str | None: ...
+    @property
+    def input_digest(self) -> str: ...
+    @property
+    def tasks(self) -> Sequence[PlannedLike]: ...
+
+
 class ResultLike(Protocol):
     """What a task result offers to read: a :class:`TaskResult` (read from a run
     folder) or the lean record a session keeps (``aggregate.TaskRecord``)."""

@@ -9,14 +9,63 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from json.encoder import encode_basestring
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .canonical import digest
-from .models import ChangeSet, CommandTask, Packet, PlannedTask, RiskPolicy, Selection, SuiteTask
+from .canonical import canonical_digest
 from .taskid import is_safe_id, task_id_for
+
+if TYPE_CHECKING:  # the models (pydantic) are imported only where a packet is planned
+    from .models import ChangeSet, CommandTask, Packet, PlannedLike, RiskPolicy, Selection, SuiteTask
 
 COMMAND_PREFIX = "dome-packet::"
 """Node ids of command tasks are ``dome-packet::<task id>``."""
+
+
+class PlannedTask(NamedTuple):
+    """One task of the plan: the fields of ``models.PlannedTask`` (a plan's
+    ``tasks`` entry) in a plain tuple, small enough to keep 50,000 of."""
+
+    task_id: str
+    kind: Literal["test", "command"]
+    node_id: str
+    entry: str | None
+    critical: bool
+    risk_weight: float
+
+
+class PlanRecord(NamedTuple):
+    """A plan as a session keeps it: the fields of ``models.Plan`` but its constants."""
+
+    packet_id: str | None
+    input_digest: str
+    tasks: tuple[PlannedTask, ...]
+
+
+def planned_pretty(task: Any) -> str:
+    """A planned task (this tuple or the model) as ``evidence.render`` writes it in
+    the plan's ``tasks`` list."""
+    entry = "null" if task.entry is None else encode_basestring(task.entry)
+    return (
+        "\n    {\n"
+        f'      "critical": {"true" if task.critical else "false"},\n'
+        f'      "entry": {entry},\n'
+        f'      "kind": {encode_basestring(task.kind)},\n'
+        f'      "node_id": {encode_basestring(task.node_id)},\n'
+        f'      "risk_weight": {float(task.risk_weight)!r},\n'
+        f'      "task_id": {encode_basestring(task.task_id)}\n'
+        "    }"
+    )
+
+
+def planned_canonical(task: Any) -> str:
+    """A planned task as ``canonical.canonical_json`` writes it."""
+    entry = "null" if task.entry is None else encode_basestring(task.entry)
+    return (
+        f'{{"critical":{"true" if task.critical else "false"},"entry":{entry},'
+        f'"kind":{encode_basestring(task.kind)},"node_id":{encode_basestring(task.node_id)},'
+        f'"risk_weight":{float(task.risk_weight)!r},"task_id":{encode_basestring(task.task_id)}}}'
+    )
 
 
 @dataclass(frozen=True)
@@ -100,6 +149,8 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
     problems: list[str] = []
     tasks: list[PlannedTask] = []
     task_of: dict[str, str] = {}
+    if packet is not None:
+        from .models import CommandTask, SuiteTask
     suites = [t for t in packet.tasks if isinstance(t, SuiteTask)] if packet else []
     used: dict[str, int] = {s.id: 0 for s in suites}
     for test in tests:
@@ -145,18 +196,16 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
 
 
 def input_digest(
-    packet_document: Any, change_set: ChangeSet, policy: RiskPolicy, tasks: Iterable[PlannedTask]
+    packet_document: Any, change_set: ChangeSet, policy: RiskPolicy, tasks: Iterable[PlannedLike]
 ) -> str:
     """SHA-256 of the canonical input contract: packet, change set, policy and plan."""
     change = change_set.model_dump(mode="json")
-    return digest(
-        {
-            "packet": packet_document,
-            "change_set": {k: change[k] for k in ("base_ref", "base_commit", "head_commit", "files")},
-            "policy": policy.model_dump(mode="json"),
-            "tasks": [t.model_dump(mode="json") for t in tasks],
-        }
-    )
+    head = {
+        "packet": packet_document,
+        "change_set": {k: change[k] for k in ("base_ref", "base_commit", "head_commit", "files")},
+        "policy": policy.model_dump(mode="json"),
+    }
+    return canonical_digest(head, "tasks", list(tasks), planned_canonical)
 
 
 def in_shard(task_id: str, index: int, count: int) -> bool:

@@ -32,6 +32,7 @@ from .evidence import (
     VERIFY,
     Entry,
     EvidenceWriter,
+    render_parts,
     task_result_path,
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
@@ -41,7 +42,7 @@ from .models import (
     Execution,
     GateDecision,
     GateStatus,
-    Plan,
+    PlanLike,
     PromotionDecision,
     ResultLike,
     RiskPolicy,
@@ -52,6 +53,7 @@ from .models import (
     VerifyResults,
     Versions,
 )
+from .plan import planned_pretty
 
 
 def utc_now() -> str:
@@ -88,7 +90,7 @@ class Evidence:
     """The recorded inputs of a decision: everything in a run folder but the decisions."""
 
     run_id: str
-    plan: Plan
+    plan: PlanLike
     change_set: ChangeSet
     packet_document: Any
     policy: RiskPolicy
@@ -193,7 +195,11 @@ def write_run(
     for task_id in early.keys() - final:  # written under a task id the plan did not confirm
         (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
     writer.sync()
-    writer.write(PLAN, "plan", evidence.plan)
+    plan = evidence.plan
+    plan_head = dict(
+        schema_version="1.0.0", kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
+    )
+    writer.write_bytes(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
     writer.write(CHANGE_SET, "change_set", evidence.change_set)
     writer.write(POLICY, "risk.policy", evidence.policy)
     if evidence.packet_document is not None:

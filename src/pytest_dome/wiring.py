@@ -4,25 +4,18 @@ so that an installed but inactive plugin costs nothing beyond its options."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .collector import DomeCollector
-from .config import ConfigError, Options, Settings, resolve
-from .controller import DomeController, XdistHooks
-from .evidence import (
-    STARTED,
-    EvidenceError,
-    acquire_lock,
-    atomic_write,
-    prepare_run_dir,
-    release_lock,
-    render,
-)
-from .models import Packet, RunStarted, Shard
-from .run import utc_now
 
-controller_key = pytest.StashKey[DomeController]()
+if TYPE_CHECKING:
+    from .config import Settings
+
+# The controller side (pydantic, the schemas) is imported by the process that
+# decides only: an xdist worker plans and runs tests with what it needs for that.
+controller_key = pytest.StashKey[Any]()
 PLUGIN_NAMES = ("dome-controller", "dome-collector", "dome-xdist")
 
 
@@ -34,8 +27,12 @@ def configure(config: pytest.Config, run_id: str) -> None:
     if is_worker(config):
         given = config.workerinput.get("dome")  # type: ignore[attr-defined]
         if given is not None:
-            packet = Packet.model_validate(given["packet"]) if given["packet"] else None
-            shard = Shard(index=given["shard"][0], count=given["shard"][1]) if given["shard"] else None
+            packet = None
+            if given["packet"]:
+                from .models import Packet
+
+                packet = Packet.model_validate(given["packet"])
+            shard = (given["shard"][0], given["shard"][1]) if given["shard"] else None
             worker_side = DomeCollector(
                 config,
                 packet,
@@ -46,6 +43,10 @@ def configure(config: pytest.Config, run_id: str) -> None:
             )
             config.pluginmanager.register(worker_side, "dome-collector")
         return
+    from .config import ConfigError, Options, resolve
+    from .controller import DomeController, XdistHooks
+    from .evidence import EvidenceError
+
     options = Options(
         run_id=run_id,
         out=config.getoption("dome_out"),
@@ -79,7 +80,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
             config,
             settings.packet,
             settings.max_retries,
-            settings.shard,
+            (settings.shard.index, settings.shard.count) if settings.shard else None,
             settings.redact_patterns,
             settings.redact_reports,
         )
@@ -93,6 +94,8 @@ def configure(config: pytest.Config, run_id: str) -> None:
 
 def check_combinations(config: pytest.Config, settings: Settings) -> None:
     """Options that would make a gated run's evidence lie."""
+    from .config import ConfigError
+
     if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "each":
         raise ConfigError(
             "--dist each runs every test on every worker, but a gated run needs one result per "
@@ -107,6 +110,18 @@ def check_combinations(config: pytest.Config, settings: Settings) -> None:
 
 def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
     """Take the run id's lock, make the run folder ready and write the started record."""
+    from .evidence import (
+        STARTED,
+        EvidenceError,
+        acquire_lock,
+        atomic_write,
+        prepare_run_dir,
+        release_lock,
+        render,
+    )
+    from .models import RunStarted
+    from .run import utc_now
+
     lock = acquire_lock(settings.run_dir)
     try:
         replaced = prepare_run_dir(
