@@ -17,11 +17,15 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import ssot
-from .models import GATE_STATUSES, GateStatus, Packet, RiskPolicy, Shard
 from .taskid import is_safe_id
+
+if TYPE_CHECKING:
+    from .models import GateStatus, Packet, RiskPolicy, Shard
+
+# The models (pydantic) and the schemas are imported by the functions that need
+# them: the option parsers run in every xdist worker too, and must stay cheap.
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -145,6 +149,8 @@ def parse_count(value: str | int, where: str, maximum: int) -> int:
 
 
 def parse_shard(value: str) -> Shard:
+    from .models import Shard
+
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
     if not match or not 1 <= int(match[1]) <= int(match[2]):
         raise ConfigError(f"--dome-shard: {value!r} is not K/N with 1 <= K <= N (e.g. --dome-shard=2/3)")
@@ -152,6 +158,8 @@ def parse_shard(value: str) -> Shard:
 
 
 def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple[GateStatus, ...]:
+    from .models import GATE_STATUSES
+
     statuses: set[GateStatus] = {"REJECT"}
     for raw in values:
         for item in (s.strip() for s in raw.split(",")):
@@ -173,6 +181,8 @@ def parse_verify(command: str) -> tuple[str, ...]:
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     """The ``[tool.dome]`` table of ``rootdir/pyproject.toml``, schema-checked."""
+    from . import ssot
+
     path = rootdir / "pyproject.toml"
     if not path.is_file():
         return {}
@@ -213,6 +223,9 @@ def read_json(path: Path, what: str) -> Any:
 
 def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
     """The built-in policy, or the policy file at ``path`` over the built-in weights."""
+    from . import ssot
+    from .models import RiskPolicy
+
     base = ssot.default_policy_document()
     if path is None:
         return RiskPolicy.model_validate(base)
@@ -236,6 +249,9 @@ def inside(root: Path, relative: str) -> Path | None:
 
 def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
     """Read and check a packet: schema, unique task ids, paths inside the rootdir."""
+    from . import ssot
+    from .models import Packet
+
     what = f"packet {shown_as}"
     doc = read_json(path, what)
     problems = ssot.schema_errors("packet", doc)
@@ -270,6 +286,8 @@ def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
 def _task_problems(doc: Any) -> list[str]:
     """The problems of each packet task against the schema of its own kind (clearer than
     the 'oneOf' of all kinds)."""
+    from . import ssot
+
     tasks = doc.get("tasks") if isinstance(doc, dict) else None
     problems = []
     for i, task in enumerate(tasks if isinstance(tasks, list) else []):

@@ -217,6 +217,7 @@ class DomeController:
         source = self.settings.packet_source
         self.usage_error = f"packet {source}: {self.problems[0]}" if source else self.problems[0]
         sys.stderr.write(f"ERROR: {self.usage_error}\n")
+        self.early.abandon()
         abandon_run_dir(self.settings.run_dir, self.replaced)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 

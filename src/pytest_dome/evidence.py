@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import select
 import shutil
 import struct
 import subprocess
@@ -21,6 +22,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .canonical import canonical_digest, chunks, sha256_hex
 from .taskid import is_safe_id
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -103,8 +109,10 @@ class EarlyResults:
     failed (or could not start) the session writes every result itself.
     """
 
-    BATCH = 1 << 18
-    """Bytes buffered before they go down the pipe: one write per few hundred results."""
+    BATCH = 1 << 16
+    """Bytes buffered before a write to the pipe (a hundred results or so)."""
+    BACKLOG = 1 << 23
+    """Bytes the session holds for a busy helper before it waits for it."""
 
     def __init__(self, run_dir: Path) -> None:
         self.folder = safe_join(run_dir, TASK_RESULTS)
@@ -112,7 +120,7 @@ class EarlyResults:
         self.written: dict[str, tuple[Any, str, int]] = {}
         self.error: str | None = None
         self._buffer = bytearray()
-        self._proc: subprocess.Popen[bytes] | None
+        self._proc: subprocess.Popen[bytes] | None = None
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(Path(__file__).with_name("_writer.py")), str(self.folder)],
@@ -121,7 +129,16 @@ class EarlyResults:
                 stderr=subprocess.DEVNULL,
             )
         except OSError as exc:
-            self._proc, self.error = None, f"cannot start the result writer: {exc.strerror or exc}"
+            self.error = f"cannot start the result writer: {exc.strerror or exc}"
+            return
+        assert self._proc.stdin is not None
+        self._fd = self._proc.stdin.fileno()
+        try:
+            if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a thousand results or so
+                fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+            os.set_blocking(self._fd, False)  # the tests do not wait for the disk
+        except OSError:
+            pass  # a smaller pipe, or writes that wait: slower, not wrong
 
     def submit(self, task_id: str, data: bytes, key: Any) -> None:
         """Queue a task result's bytes; ``key`` identifies its content at the end."""
@@ -133,22 +150,31 @@ class EarlyResults:
         self._buffer += data
         self.written[task_id] = (key, sha256_hex(data), len(data))
         if len(self._buffer) >= self.BATCH:
-            self._flush()
+            self._flush(wait=len(self._buffer) >= self.BACKLOG)
 
-    def _flush(self) -> None:
-        if self._proc is not None and self._proc.stdin is not None and self._buffer:
+    def _flush(self, wait: bool) -> None:
+        """Send what the pipe takes now; with ``wait``, everything."""
+        while self._buffer and self.error is None:
             try:
-                self._proc.stdin.write(self._buffer)
+                sent = os.write(self._fd, self._buffer)
+            except BlockingIOError:
+                if not wait:
+                    return
+                select.select([], [self._fd], [])
+                continue
             except OSError as exc:
                 self.error = f"the result writer stopped: {exc.strerror or exc}"
-        self._buffer.clear()
+                break
+            del self._buffer[:sent]
+        if self.error is not None:
+            self._buffer.clear()
 
     def finish(self) -> dict[str, tuple[Any, str, int]]:
         """Wait for the helper to write everything; what it wrote, by task id
         (``(key, sha256, bytes)``), or nothing when it failed."""
         if self._proc is None:
             return {}
-        self._flush()
+        self._flush(wait=True)
         proc, self._proc = self._proc, None
         try:
             out, _ = proc.communicate()
