@@ -122,6 +122,8 @@ class DomeCollector:
         self.redactor = Redactor(extra_patterns=redact_patterns or ())
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
+        self.task_of: dict[str, str] = {}
+        """Node id -> task id of the planned items: each report carries its task id."""
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
@@ -163,12 +165,13 @@ class DomeCollector:
                     redactor=self.redactor,
                 )
                 keep = list(collector.collect()) + keep
+            task_of = {
+                **result.task_of,
+                **{COMMAND_PREFIX + t.task_id: t.task_id for t in result.tasks if t.kind == "command"},
+            }
             if self.shard is not None:
-                task_of = {
-                    **result.task_of,
-                    **{COMMAND_PREFIX + t.task_id: t.task_id for t in result.tasks if t.kind == "command"},
-                }
                 keep = [i for i in keep if in_shard(task_of[i.nodeid], *self.shard)]
+            self.task_of = task_of
         kept = {id(i) for i in keep}
         deselected = [i for i in items if id(i) not in kept]
         items[:] = keep
@@ -182,6 +185,9 @@ class DomeCollector:
         report = yield
         if self.redact_reports:
             redact_report(report, self.redactor)
+        task_id = self.task_of.get(item.nodeid)
+        if task_id is not None:  # sent along by xdist: the controller needs no guess
+            report.dome_task = task_id  # type: ignore[attr-defined]
         return report
 
     @pytest.hookimpl(wrapper=True)

@@ -110,6 +110,7 @@ class DomeController:
         self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
         self.early = EarlyResults(settings.run_dir)
         self._task_of: dict[str, str] | None = None
+        self._hint: str | None = None
         change_set = changes.resolve_change_set(
             settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
         )
@@ -157,6 +158,8 @@ class DomeController:
         # check of node ids has run already).
         shown = self._shown_ids.get(report.nodeid)
         if shown is None:  # once per node id, not once per phase report
+            if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones
+                self._shown_ids.clear()
             shown = self._shown_ids[report.nodeid] = shown_node_id(report.nodeid, self.redactor)
         if shown != report.nodeid:  # the failure header is drawn from the location
             path, lineno, domain = report.location
@@ -165,6 +168,7 @@ class DomeController:
         when: Phase = "crash" if str(report.when) == "???" else report.when
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
+        self._hint = getattr(report, "dome_task", None)  # the plan's task id, for _on_final
         self.aggregator.add(
             PhaseReport(
                 node_id=report.nodeid,
@@ -370,6 +374,8 @@ class DomeController:
         """The task id the plan will give ``node_id``: from the plan when this process
         collected, else derived as the collecting side would. A wrong guess (a
         dome_task id under xdist) is rewritten at the end."""
+        if self._hint is not None:  # the report that closed the task named it
+            return self._hint
         if self._task_of is None and self.collector is not None and self.collector.plan:
             self._task_of = {t.node_id: t.task_id for t in self.collector.plan}
         if self._task_of is not None:
