@@ -46,8 +46,9 @@ class TaskRecord(NamedTuple):
     """A task's final result while the session runs: the fields of a task result
     file but its constants (``run_id``, ``kind``, ``schema_version``).
 
-    A plain tuple of plain values: small, invisible to the garbage collector,
-    and read like a :class:`~pytest_dome.models.TaskResult` (same attribute names).
+    Small, and read like a :class:`~pytest_dome.models.TaskResult` (same attribute
+    names). Built when a result is rendered or decided: the session keeps the
+    attempts as plain tuples (see :attr:`Aggregator.attempts`).
     """
 
     task_id: str
@@ -92,7 +93,10 @@ class Aggregator:
     """Collects phase reports and emits task results at the end of the session."""
 
     run_id: str
-    attempts: dict[str, list[AttemptRecord]] = field(default_factory=dict)
+    attempts: dict[str, tuple[tuple[Any, ...], ...]] = field(default_factory=dict)
+    """Node id -> its attempts so far, each the fields of an :class:`AttemptRecord` in a
+    plain tuple: the garbage collector stops tracking plain tuples of plain values (it
+    tracks every NamedTuple), and pytest runs full collections as a session grows."""
     _open: dict[str, _Open] = field(default_factory=dict)
     on_final: Callable[[str], None] | None = None
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
@@ -124,17 +128,16 @@ class Aggregator:
 
     def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)
-        attempts = self.attempts.setdefault(node_id, [])
-        attempts.append(
-            AttemptRecord(
-                number=len(attempts) + 1,
-                outcome=current.outcome or "passed",
-                when=current.when,
-                duration_s=round(current.duration, 6),
-                worker=current.worker,
-                summary=current.summary,
-            )
+        before = self.attempts.get(node_id, ())
+        attempt = (
+            len(before) + 1,
+            current.outcome or "passed",
+            current.when,
+            round(current.duration, 6),
+            current.worker,
+            current.summary,
         )
+        self.attempts[node_id] = (*before, attempt)
         if final and self.on_final is not None:
             self.on_final(node_id)
 
@@ -151,7 +154,7 @@ class Aggregator:
 
     def result(self, node_id: str, task_id: str) -> TaskRecord:
         """The result of a node's attempts so far, as task ``task_id``."""
-        attempts = tuple(self.attempts[node_id])
+        attempts = tuple(map(AttemptRecord._make, self.attempts[node_id]))
         final = attempts[-1]
         return TaskRecord(
             task_id=task_id,

@@ -6,12 +6,16 @@ session finish runs the verify commands and writes the decision and evidence.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gc
 import os
 import re
 import shutil
 import signal
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,7 +40,7 @@ from .models import (
 from .plan import COMMAND_PREFIX, PlannedTask, PlanRecord, in_shard, input_digest
 from .redact import Redactor
 from .report import markdown, review_lines
-from .run import Evidence, RunOutcome, missing_results, write_run
+from .run import Evidence, RunOutcome, missing_results, result_key, write_run
 from .taskid import shown_node_id, task_id_for
 from .verify import not_run, run_command
 
@@ -74,6 +78,20 @@ def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> s
             ]
             text = "\n".join(lines[-3:])
     return redactor.redact(text)[:SUMMARY_CHARS] or None
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The garbage collector paused while the evidence is written: writing makes
+    tens of thousands of short-lived objects and no reference cycles, and each
+    automatic full collection would scan the whole session again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _describe(exc: Exception, settings: Settings) -> str:
@@ -278,7 +296,8 @@ class DomeController:
         written ends without one, said in one line.
         """
         try:
-            self.outcome = self._write(exitstatus, interrupted, fallback=False)
+            with _collector_paused():
+                self.outcome = self._write(exitstatus, interrupted, fallback=False)
         except Exception as first:
             self.internal_error = True
             self.failure = _describe(first, self.settings)
@@ -368,7 +387,7 @@ class DomeController:
         if task_id is None or (s.shard and not in_shard(task_id, s.shard.index, s.shard.count)):
             return
         result = self.aggregator.result(node_id, task_id)
-        self.early.submit(task_id, render_task_result(s.run_id, result), result)
+        self.early.submit(task_id, render_task_result(s.run_id, result), result_key(result))
 
     def _guess_task_id(self, node_id: str) -> str | None:
         """The task id the plan will give ``node_id``: from the plan when this process
@@ -445,6 +464,8 @@ class DomeController:
         problem = self._step_summary(markdown(gate, promotion, self.outcome.results, where))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
+        # Shown: let them go before pytest's exit-time gc.collect() scans them.
+        self.outcome = dataclasses.replace(self.outcome, results=())
 
     def _step_summary(self, text: str) -> str | None:
         """In GitHub Actions, the same summary as Markdown on the job's page; says why not."""

@@ -148,6 +148,12 @@ def missing_results(evidence: Evidence) -> list[TaskRecord]:
     ]
 
 
+def result_key(result: ResultLike) -> tuple[Any, ...]:
+    """What identifies a task result's content (a result only changes by gaining
+    attempts): a plain tuple of plain values, small and untracked by the GC."""
+    return (result.task_id, result.node_id, result.outcome, len(result.attempts))
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     gate: GateDecision | None
@@ -175,7 +181,8 @@ def write_run(
     """Write the evidence, the decisions (not for a shard) and, last, the manifest.
 
     ``early``: the task results written while the session ran (task id ->
-    ``(result, sha256, bytes)``); one still equal to its final result is kept.
+    ``(result_key(result), sha256, bytes)``); one whose key is still its final
+    result's is kept.
     """
     extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
@@ -187,7 +194,7 @@ def write_run(
         rel = task_result_path(result.task_id)
         final.add(result.task_id)
         kept = early.get(result.task_id)
-        if kept is not None and kept[0] == result:
+        if kept is not None and kept[0] == result_key(result):
             writer.entries[rel] = Entry(rel, "task.result", kept[1], kept[2])  # unchanged since
         else:
             data = render_task_result(evidence.run_id, result)
