@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_dome.redact import Redactor, tail
 
@@ -51,3 +53,22 @@ def test_tail_marks_a_cut() -> None:
     assert tail("short", 10) == "short"
     cut = tail("x" * 50, 20)
     assert len(cut) == 20 and cut.startswith("[...]\n")
+
+
+SECRETISH = st.sampled_from(
+    ["ghp_" + "a" * 36, "AKIA" + "B" * 16, "xoxb-1234567890ab", "hunter2secret", "::"]
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.lists(SECRETISH | st.text(max_size=8), max_size=4).map("".join), max_size=6))
+def test_one_search_never_misses_what_redacting_each_would_change(texts: list[str]) -> None:
+    redactor = Redactor(environ={"DB_PASSWORD": "hunter2secret"})
+    if any(redactor.redact(t) != t for t in texts):
+        assert not redactor.finds_nothing(texts)
+
+
+def test_one_search_passes_clean_node_ids() -> None:
+    ids = [f"tests/test_m{i}.py::test_{i}[a-b]" for i in range(100)]
+    assert Redactor(environ={}).finds_nothing(ids)
+    assert not Redactor(environ={}).finds_nothing([*ids, "t.py::test[ghp_" + "a" * 36 + "]"])

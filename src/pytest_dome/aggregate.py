@@ -102,7 +102,9 @@ class Aggregator:
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
 
     def add(self, report: PhaseReport) -> None:
-        current = self._open.setdefault(report.node_id, _Open())
+        current = self._open.get(report.node_id)
+        if current is None:
+            current = self._open[report.node_id] = _Open()
         if report.subtest:
             # A failed subtest fails its task; passing subtests say nothing new.
             if report.outcome == "failed" and current.subtest_failure is None:

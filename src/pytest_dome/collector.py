@@ -123,6 +123,8 @@ class DomeCollector:
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
         self.task_of: dict[str, str] = {}
+        self.ids_clean = False
+        """No collected node id holds anything to redact (checked in one search)."""
         """Node id -> task id of the planned items: each report carries its task id."""
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -135,14 +137,18 @@ class DomeCollector:
         self._plan_items(session, config, items)
 
     def _plan_items(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        self.ids_clean = self.redactor.finds_nothing(item.nodeid for item in items)
+        by_marker = self.packet is not None and any(
+            getattr(getattr(t, "select", None), "markers", None) for t in self.packet.tasks
+        )
         tests = []
         for item in items:
             marker = item.get_closest_marker("dome_task")
             tests.append(
                 CollectedTest(
                     node_id=item.nodeid,
-                    shown=shown_node_id(item.nodeid, self.redactor),
-                    markers=frozenset(m.name for m in item.iter_markers()),
+                    shown=item.nodeid if self.ids_clean else shown_node_id(item.nodeid, self.redactor),
+                    markers=frozenset(m.name for m in item.iter_markers()) if by_marker else frozenset(),
                     declared={**marker.kwargs, "_positional": marker.args} if marker else {},
                 )
             )

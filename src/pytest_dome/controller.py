@@ -175,6 +175,9 @@ class DomeController:
         # test id reaches neither the terminal nor junitxml (xdist's worker-side
         # check of node ids has run already).
         shown = self._shown_ids.get(report.nodeid)
+        if shown is None and self.collector is not None and self.collector.ids_clean:
+            if report.nodeid in self.collector.task_of:  # collected here, checked clean at once
+                shown = report.nodeid
         if shown is None:  # once per node id, not once per phase report
             if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones
                 self._shown_ids.clear()
