@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from pytest_dome import models
 from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
-from pytest_dome.canonical import canonical_digest, canonical_json, digest
+from pytest_dome.canonical import canonical_digest, canonical_json, digest, sha256_hex
 from pytest_dome.evidence import (
     EarlyResults,
     Entry,
+    early_entry,
     entry_canonical,
     entry_pretty,
     render,
@@ -24,6 +25,7 @@ from pytest_dome.evidence import (
 )
 from pytest_dome.models import Attempt, TaskResult
 from pytest_dome.plan import PlannedTask, planned_canonical, planned_pretty
+from pytest_dome.run import result_key
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 OUTCOMES = st.sampled_from(["passed", "failed", "error", "skipped", "xfailed", "xpassed"])
@@ -98,12 +100,12 @@ def test_writer_process_writes_every_result(tmp_path: Path) -> None:
     early = EarlyResults(tmp_path)
     early.BATCH = 100  # several batches
     for i in range(50):
-        early.submit(f"t{i}", f"result {i}\n".encode(), i)
-    early.submit("../escape", b"x", "refused")  # not a safe id: left for the end
+        early.submit(f"t{i}", f"result {i}\n".encode(), b"key")
+    early.submit("../escape", b"x", b"key")  # not a safe id: left for the end
     written = early.finish()
     assert early.error is None and sorted(written) == sorted(f"t{i}" for i in range(50))
     assert (tmp_path / "task_results" / "t7.result.json").read_bytes() == b"result 7\n"
-    assert written["t7"][2] == len(b"result 7\n")
+    assert early_entry(written["t7"]) == (b"key", sha256_hex(b"result 7\n"), len(b"result 7\n"))
     assert not (tmp_path / "escape.result.json").exists()
 
 
@@ -111,7 +113,7 @@ def test_writer_process_failure_means_write_everything_at_the_end(tmp_path: Path
     early = EarlyResults(tmp_path)
     (tmp_path / "task_results").rmdir()  # the helper cannot open its folder
     (tmp_path / "task_results").write_text("not a folder")
-    early.submit("t1", b"x", 1)
+    early.submit("t1", b"x", b"key")
     assert early.finish() == {} and early.error is not None
 
 
@@ -134,3 +136,13 @@ def test_plan_template_is_the_model_rendering(tasks: list[PlannedTask], packet_i
     head = {k: v for k, v in plan.model_dump(mode="json").items() if k != "tasks"}
     assert b"".join(render_parts(head, "tasks", tasks, planned_pretty)) == render(plan)
     assert canonical_digest(head, "tasks", tasks, planned_canonical) == digest(plan.model_dump(mode="json"))
+
+
+def test_an_early_result_is_kept_while_its_key_holds() -> None:
+    one = AttemptRecord(1, "failed", "call", 0.1, None, "boom")
+    two = AttemptRecord(2, "passed", "call", 0.1, None, None)
+    early = TaskRecord("t", "t.py::test", "failed", False, 0.1, "boom", (one,))
+    assert result_key(early) == result_key(early._replace(duration_s=9.0))  # same attempts
+    assert result_key(early) != result_key(early._replace(outcome="passed", attempts=(one, two)))
+    assert result_key(early) != result_key(early._replace(node_id="t.py::other"))
+    assert len(result_key(early)) == 7

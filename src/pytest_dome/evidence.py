@@ -117,7 +117,9 @@ class EarlyResults:
     def __init__(self, run_dir: Path) -> None:
         self.folder = safe_join(run_dir, TASK_RESULTS)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.written: dict[str, tuple[Any, str, int]] = {}
+        self.written: dict[str, bytes] = {}
+        """Task id -> its key, then the SHA-256 and size of what was sent: one small
+        bytes object per task (50,000 of them at 80 bytes)."""
         self.error: str | None = None
         self._buffer = bytearray()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -140,15 +142,16 @@ class EarlyResults:
         except OSError:
             pass  # a smaller pipe, or writes that wait: slower, not wrong
 
-    def submit(self, task_id: str, data: bytes, key: Any) -> None:
-        """Queue a task result's bytes; ``key`` identifies its content at the end."""
+    def submit(self, task_id: str, data: bytes, key: bytes) -> None:
+        """Queue a task result's bytes; ``key`` (``run.result_key``) identifies its
+        content at the end."""
         if self._proc is None or not is_safe_id(task_id):
             return  # written at the end
         name = f"{task_id}.result.json".encode()
         self._buffer += _FRAME.pack(len(name), len(data))
         self._buffer += name
         self._buffer += data
-        self.written[task_id] = (key, sha256_hex(data), len(data))
+        self.written[task_id] = key + hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
         if len(self._buffer) >= self.BATCH:
             self._flush(wait=len(self._buffer) >= self.BACKLOG)
 
@@ -169,9 +172,9 @@ class EarlyResults:
         if self.error is not None:
             self._buffer.clear()
 
-    def finish(self) -> dict[str, tuple[Any, str, int]]:
+    def finish(self) -> dict[str, bytes]:
         """Wait for the helper to write everything; what it wrote, by task id
-        (``(key, sha256, bytes)``), or nothing when it failed."""
+        (see :func:`early_entry`), or nothing when it failed."""
         if self._proc is None:
             return {}
         self._flush(wait=True)
@@ -197,6 +200,11 @@ class EarlyResults:
 
 
 _FRAME = struct.Struct("!HI")
+
+
+def early_entry(kept: bytes) -> tuple[bytes, str, int]:
+    """An :attr:`EarlyResults.written` value as ``(key, sha256 hex, size)``."""
+    return kept[:-40], kept[-40:-8].hex(), int.from_bytes(kept[-8:], "big")
 
 
 class Entry(NamedTuple):

@@ -8,7 +8,9 @@ policy), so anyone can make it again from the run folder.
 from __future__ import annotations
 
 import platform
+import struct
 import sys
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,11 +34,13 @@ from .evidence import (
     VERIFY,
     Entry,
     EvidenceWriter,
+    early_entry,
     render_parts,
     task_result_path,
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
+    TASK_OUTCOMES,
     ChangeSet,
     EffectiveConfig,
     Execution,
@@ -148,10 +152,16 @@ def missing_results(evidence: Evidence) -> list[TaskRecord]:
     ]
 
 
-def result_key(result: ResultLike) -> tuple[Any, ...]:
+def result_key(result: ResultLike) -> bytes:
     """What identifies a task result's content (a result only changes by gaining
-    attempts): a plain tuple of plain values, small and untracked by the GC."""
-    return (result.task_id, result.node_id, result.outcome, len(result.attempts))
+    attempts): its outcome, number of attempts and a CRC of its node id, in 7 bytes."""
+    outcome = TASK_OUTCOMES.index(result.outcome)
+    return _KEY.pack(
+        zlib.crc32(result.node_id.encode("utf-8", "surrogatepass")), len(result.attempts), outcome
+    )
+
+
+_KEY = struct.Struct("!IHB")
 
 
 @dataclass(frozen=True)
@@ -176,13 +186,13 @@ def write_run(
     shard: Shard | None = None,
     extra_results: Iterable[ResultLike] = (),
     redactions: Mapping[str, int] | None = None,
-    early: Mapping[str, tuple[Any, str, int]] | None = None,
+    early: Mapping[str, bytes] | None = None,
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest.
 
     ``early``: the task results written while the session ran (task id ->
-    ``(result_key(result), sha256, bytes)``); one whose key is still its final
-    result's is kept.
+    ``EarlyResults.written`` value); one whose key is still its final result's
+    is kept.
     """
     extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
@@ -194,8 +204,9 @@ def write_run(
         rel = task_result_path(result.task_id)
         final.add(result.task_id)
         kept = early.get(result.task_id)
-        if kept is not None and kept[0] == result_key(result):
-            writer.entries[rel] = Entry(rel, "task.result", kept[1], kept[2])  # unchanged since
+        key, sha, size = early_entry(kept) if kept is not None else (b"", "", 0)
+        if key == result_key(result):
+            writer.entries[rel] = Entry(rel, "task.result", sha, size)  # unchanged since
         else:
             data = render_task_result(evidence.run_id, result)
             writer.write_bytes(rel, "task.result", data, durable=False)
