@@ -7,6 +7,7 @@ session finish runs the verify commands and writes the decision and evidence.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -492,5 +493,5 @@ class XdistHooks:
         output = getattr(node, "workeroutput", None) or {}
         self.controller.worker_redactions.update(output.get("dome_redactions", {}))
         if self.controller.plan is None and "dome_plan" in output:
-            self.controller.plan = tuple(PlannedTask(*t) for t in output["dome_plan"])
+            self.controller.plan = tuple(PlannedTask(*t) for t in json.loads(output["dome_plan"]))
             self.controller.problems = tuple(output.get("dome_problems", ()))
