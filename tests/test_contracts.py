@@ -110,6 +110,7 @@ def test_wheel_ships_the_contracts(tmp_path: Path) -> None:
     assert "pytest_dome/ssot/policy/reason.codes.json" in names
     assert "pytest_dome/ssot/policy/risk.policy.json" in names
     assert "pytest_dome/py.typed" in names
+    assert "pytest_dome/_writer.py" in names  # run as a file by the result writer process
     entry_points = (
         zipfile.ZipFile(wheel)
         .read(next(n for n in names if n.endswith(".dist-info/entry_points.txt")))

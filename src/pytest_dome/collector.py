@@ -124,9 +124,9 @@ class DomeCollector:
         self.plan: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
         self.task_of: dict[str, str] = {}
+        """Node id -> task id of the planned items: each report carries its task id."""
         self.ids_clean = False
         """No collected node id holds anything to redact (checked in one search)."""
-        """Node id -> task id of the planned items: each report carries its task id."""
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
