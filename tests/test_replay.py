@@ -281,3 +281,48 @@ def test_replay_all_over_200_varied_runs_is_100_percent(tmp_path: Path, capsys) 
     assert main(["replay", "--all", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "200/200 replayed runs gave the same gate status (100.00%" in out
+
+
+def test_results_written_during_the_session_are_kept_only_while_unchanged(tmp_path: Path) -> None:
+    from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
+    from pytest_dome.evidence import EarlyResults, task_result_path
+    from pytest_dome.plan import PlannedTask, PlanRecord
+    from pytest_dome.run import result_key
+
+    tasks = tuple(PlannedTask(t, "test", f"t.py::{t}", None, False, 0.0) for t in ("a", "b"))
+    fail = AttemptRecord(1, "failed", "call", 0.1, None, "boom")
+    passed = AttemptRecord(2, "passed", "call", 0.1, None, None)
+    early_a = TaskRecord("a", "t.py::a", "passed", False, 0.1, None, (passed._replace(number=1),))
+    early_b = TaskRecord("b", "t.py::b", "failed", False, 0.1, "boom", (fail,))
+    final_b = TaskRecord("b", "t.py::b", "passed", True, 0.2, None, (fail, passed))  # gained an attempt
+    run_dir = tmp_path / "r"
+    early = EarlyResults(run_dir)
+    for record in (early_a, early_b, early_b._replace(task_id="guessed")):
+        early.submit(record.task_id, render_task_result("r", record), result_key(record))
+    written = early.finish()
+    inode = {t: (run_dir / task_result_path(t)).stat().st_ino for t in ("a", "b", "guessed")}
+    plan = PlanRecord(None, input_digest(None, NO_CHANGE, POLICY, tasks), tasks)
+    evidence = Evidence(
+        run_id="r",
+        plan=plan,
+        change_set=NO_CHANGE,
+        packet_document=None,
+        policy=POLICY,
+        results=(early_a, final_b),
+        verify=VerifyResults(run_id="r", timeout_s=60, commands=()),
+        session=SessionRecord(run_id="r", facts=SessionFacts()),
+    )
+    write_run(
+        run_dir,
+        evidence,
+        started_at="2026-11-24T10:00:00Z",
+        execution=Execution(mode="serial", workers=1),
+        config=CONFIG,
+        exit_status=0,
+        early=written,
+    )
+    assert (run_dir / task_result_path("a")).stat().st_ino == inode["a"]  # kept, not written again
+    assert (run_dir / task_result_path("b")).stat().st_ino != inode["b"]  # rewritten: it changed
+    assert json.loads((run_dir / task_result_path("b")).read_text())["flaky"] is True
+    assert not (run_dir / task_result_path("guessed")).exists()  # not a planned task id
+    assert verify_run(run_dir) == []

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
-from .models import Phase, TaskOutcome
+from .canonical import json_string as _string
+from .models import SCHEMA_VERSION, Phase, ResultLike, TaskOutcome
 
 SUMMARY_CHARS = 1000
 
@@ -169,11 +169,7 @@ class Aggregator:
         )
 
 
-def _string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
-def render_task_result(run_id: str, result: TaskRecord | Any) -> bytes:
+def render_task_result(run_id: str, result: ResultLike) -> bytes:
     """The bytes of a task result file, exactly as :func:`evidence.render` writes the
     :class:`~pytest_dome.models.TaskResult` model (sorted keys, two-space indent):
     about ten times faster, for the one artifact a run writes per test. ``result``
@@ -196,7 +192,7 @@ def render_task_result(run_id: str, result: TaskRecord | Any) -> bytes:
         f'  "node_id": {_string(result.node_id)},\n'
         f'  "outcome": {_string(result.outcome)},\n'
         f'  "run_id": {_string(run_id)},\n'
-        '  "schema_version": "1.0.0",\n'
+        f'  "schema_version": "{SCHEMA_VERSION}",\n'
         f'  "summary": {_string(result.summary)},\n'
         f'  "task_id": {_string(result.task_id)}\n'
         "}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 
@@ -13,6 +14,12 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
+
+
+def json_string(value: str | None) -> str:
+    """A string (or None) as ``json.dumps(..., ensure_ascii=False)`` writes it: for
+    the templates that render the per-task artifacts."""
+    return "null" if value is None else encode_basestring(value)
 
 
 def sha256_hex(data: bytes) -> str:

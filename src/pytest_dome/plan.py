@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .canonical import canonical_digest
+from .canonical import canonical_digest, json_string
 from .taskid import is_safe_id, task_id_for
 
 if TYPE_CHECKING:  # the models (pydantic) are imported only where a packet is planned
@@ -45,11 +45,10 @@ class PlanRecord(NamedTuple):
 def planned_pretty(task: Any) -> str:
     """A planned task (this tuple or the model) as ``evidence.render`` writes it in
     the plan's ``tasks`` list."""
-    entry = "null" if task.entry is None else encode_basestring(task.entry)
     return (
         "\n    {\n"
         f'      "critical": {"true" if task.critical else "false"},\n'
-        f'      "entry": {entry},\n'
+        f'      "entry": {json_string(task.entry)},\n'
         f'      "kind": {encode_basestring(task.kind)},\n'
         f'      "node_id": {encode_basestring(task.node_id)},\n'
         f'      "risk_weight": {float(task.risk_weight)!r},\n'
@@ -60,9 +59,8 @@ def planned_pretty(task: Any) -> str:
 
 def planned_canonical(task: Any) -> str:
     """A planned task as ``canonical.canonical_json`` writes it."""
-    entry = "null" if task.entry is None else encode_basestring(task.entry)
     return (
-        f'{{"critical":{"true" if task.critical else "false"},"entry":{entry},'
+        f'{{"critical":{"true" if task.critical else "false"},"entry":{json_string(task.entry)},'
         f'"kind":{encode_basestring(task.kind)},"node_id":{encode_basestring(task.node_id)},'
         f'"risk_weight":{float(task.risk_weight)!r},"task_id":{encode_basestring(task.task_id)}}}'
     )

@@ -40,6 +40,7 @@ from .evidence import (
 )
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
+    SCHEMA_VERSION,
     TASK_OUTCOMES,
     ChangeSet,
     EffectiveConfig,
@@ -215,7 +216,7 @@ def write_run(
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
-        schema_version="1.0.0", kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
+        schema_version=SCHEMA_VERSION, kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
     )
     writer.write_bytes(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
     writer.write(CHANGE_SET, "change_set", evidence.change_set)

@@ -107,10 +107,16 @@ def _inline(node: Any, current: str) -> Any:
 
 
 @cache
+def _inlined(kind: str) -> dict[str, Any]:
+    inlined: dict[str, Any] = _inline(schemas()[SCHEMA_FILES[kind]], SCHEMA_FILES[kind])
+    return inlined
+
+
+@cache
 def validator(kind: str) -> Draft202012Validator:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(_inline(schemas()[SCHEMA_FILES[kind]], SCHEMA_FILES[kind]))
+    return Draft202012Validator(_inlined(kind))
 
 
 @cache
@@ -126,8 +132,7 @@ def fast_validator(kind: str) -> Callable[[Any], Any] | None:
         import fastjsonschema
     except ImportError:  # pragma: no cover - a declared dependency
         return None
-    inlined = _inline(schemas()[SCHEMA_FILES[kind]], SCHEMA_FILES[kind])
-    body = {k: v for k, v in inlined.items() if k not in ("$schema", "$id", "schema_version")}
+    body = {k: v for k, v in _inlined(kind).items() if k not in ("$schema", "$id", "schema_version")}
     try:
         compiled: Callable[[Any], Any] = fastjsonschema.compile(body)
     except Exception:  # a keyword it does not know: the slow path only
