@@ -111,6 +111,29 @@ def test_unlisted_file_is_caught(recorded: Path) -> None:
     assert codes(recorded) == {"EVIDENCE_UNLISTED"}
 
 
+def test_links_in_the_run_folder_are_caught_and_never_followed(recorded: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.result.json").write_text("{}")
+    (recorded / "gate" / "elsewhere").symlink_to(outside)  # a folder link: unlisted, not walked
+    (recorded / "gate" / "copy.json").symlink_to(recorded / MANIFEST)
+    found = {(p.code, p.path) for p in verify_run(recorded)}
+    assert found == {("EVIDENCE_UNLISTED", "gate/elsewhere"), ("EVIDENCE_UNLISTED", "gate/copy.json")}
+
+
+def test_a_listed_file_replaced_by_a_link_out_of_the_run_folder_is_caught(
+    recorded: Path, tmp_path: Path
+) -> None:
+    victim = next((recorded / "task_results").iterdir())
+    target = tmp_path / "same.json"
+    target.write_bytes(victim.read_bytes())  # the very bytes: only the link is wrong
+    victim.unlink()
+    victim.symlink_to(target)
+    found = {(p.code, p.path) for p in verify_run(recorded)}
+    assert ("EVIDENCE_PATH_ESCAPE", f"task_results/{victim.name}") in found
+    assert {code for code, _ in found} == {"EVIDENCE_PATH_ESCAPE", "EVIDENCE_RESULTS_INCOMPLETE"}
+
+
 def resign(run_dir: Path, edit) -> None:
     """Tamper consistently: edit the manifest and recompute its digest."""
     path = run_dir / MANIFEST

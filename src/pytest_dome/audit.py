@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,13 +103,8 @@ def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
     # One walk of the run folder: the regular files in it (links are not followed, so
     # a path found here cannot lead out of it; anything else goes through safe_join).
     names = {e["path"] for e in manifest["artifacts"]} | {MANIFEST}
-    present: set[str] = set()
-    for root, _dirs, files in os.walk(run_dir):
-        base = Path(root).relative_to(run_dir).as_posix()
-        for name in files:
-            rel = name if base == "." else f"{base}/{name}"
-            if rel not in names or not os.path.islink(os.path.join(root, name)):
-                present.add(rel)  # a listed link is checked with safe_join below
+    present = {rel for rel, link in _files(str(run_dir)) if not link or rel not in names}
+    # (a listed link is not taken as present: it goes through safe_join below)
 
     listed: dict[str, Any] = {}
     root = str(run_dir)
@@ -121,7 +117,7 @@ def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
                 add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
                 continue
         try:
-            with open(os.path.join(root, rel), "rb") as fh:  # plain strings: 50,000 of them
+            with open(f"{root}{os.sep}{rel}", "rb") as fh:  # plain strings: 50,000 of them
                 data = fh.read()
         except OSError:
             add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
@@ -164,6 +160,17 @@ def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
                 fields = ", ".join(f for f, _, _ in result.differences[:5]) or "decision_digest"
                 add(rc.REPLAY_MISMATCH, GATE, f"the recorded inputs give another decision ({fields})")
     return problems
+
+
+def _files(folder: str, prefix: str = "") -> Iterator[tuple[str, bool]]:
+    """What is under ``folder`` but folders: (path relative to it with "/", is a
+    symbolic link). Links are never followed, so no path found leads out of it."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files(entry.path, f"{prefix}{entry.name}/")
+            else:
+                yield f"{prefix}{entry.name}", entry.is_symlink()
 
 
 def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:

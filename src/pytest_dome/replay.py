@@ -8,6 +8,7 @@ replay needs nothing else: not the tests, not the machine, not the clock.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,10 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
 
 def _read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
     """Parse and schema-check one artifact, or raise :class:`RunReadError` naming it."""
-    path = run_dir / relative
+    path = f"{run_dir}{os.sep}{relative}"  # plain strings: a run has 50,000 of them
     try:
-        doc = json.loads(path.read_bytes())
+        with open(path, "rb") as fh:
+            doc = json.loads(fh.read())
     except FileNotFoundError:
         raise RunReadError(f"{path}: missing") from None
     except (OSError, ValueError) as exc:
@@ -94,8 +96,13 @@ class RecordedRun:
     promotion: PromotionDecision | None
 
 
-def task_result_files(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / TASK_RESULTS).glob("*.result.json"))
+def task_result_files(run_dir: Path) -> list[str]:
+    """The task result files of a run folder, relative to it, in name order."""
+    try:
+        names = os.listdir(run_dir / TASK_RESULTS)
+    except FileNotFoundError:
+        return []
+    return [f"{TASK_RESULTS}/{name}" for name in sorted(names) if name.endswith(".result.json")]
 
 
 def _plan(doc: dict[str, Any]) -> PlanRecord:
@@ -156,7 +163,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
             for rel in (
                 sorted(r for r in checked if r.startswith(TASK_RESULTS + "/"))
                 if checked is not None
-                else [p.relative_to(run_dir).as_posix() for p in task_result_files(run_dir)]
+                else task_result_files(run_dir)
             )
         ),
         verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
