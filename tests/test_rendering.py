@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_dome import models
@@ -17,12 +18,15 @@ from pytest_dome.canonical import canonical_digest, canonical_json, digest, sha2
 from pytest_dome.evidence import (
     EarlyResults,
     Entry,
+    EvidenceWriter,
     early_entry,
     entry_canonical,
     entry_pretty,
     render,
     render_parts,
+    task_result_path,
 )
+from pytest_dome.gate import TaskVerdict, results_digest
 from pytest_dome.models import Attempt, TaskResult
 from pytest_dome.plan import PlannedTask, planned_canonical, planned_pretty
 from pytest_dome.run import result_key
@@ -146,3 +150,44 @@ def test_an_early_result_is_kept_while_its_key_holds() -> None:
     assert result_key(early) != result_key(early._replace(outcome="passed", attempts=(one, two)))
     assert result_key(early) != result_key(early._replace(node_id="t.py::other"))
     assert len(result_key(early)) == 7
+
+
+TASK_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,8}", fullmatch=True)
+verdicts = st.builds(
+    TaskVerdict,
+    task_id=TASK_IDS,
+    outcome=OUTCOMES,
+    flaky=st.booleans(),
+    critical=st.booleans(),
+    risk_weight=st.floats(min_value=0, max_value=1e3, allow_nan=False) | st.integers(0, 10),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(verdicts, max_size=8))
+def test_results_digest_is_the_digest_of_the_sorted_rows(tasks: list[TaskVerdict]) -> None:
+    rows = sorted([t.task_id, t.outcome, t.flaky, t.critical, float(t.risk_weight)] for t in tasks)
+    assert results_digest(tasks) == digest(rows)
+
+
+def test_results_digest_refuses_what_canonical_json_refuses() -> None:
+    with pytest.raises(ValueError, match="not a finite number"):
+        results_digest([TaskVerdict("t", "passed", risk_weight=float("inf"))])
+
+
+@settings(max_examples=100)
+@given(st.sets(TASK_IDS, max_size=12))
+@example(ids={"a", "a-b", "a.b", "a_b", "a0", "a.result"})
+def test_manifest_entries_are_in_path_order(tmp_path_factory: pytest.TempPathFactory, ids: set[str]) -> None:
+    writer = EvidenceWriter(tmp_path_factory.mktemp("run"))
+    for rel in ("gate/gate.decision.json", "plan.json", "checks/session.json", "zz/last.json"):
+        writer.entries[rel] = Entry(rel, "plan", "0" * 64, 1)
+    for i, task_id in enumerate(sorted(ids)):
+        writer.list_task_result(task_id, b"key" + bytes([i]) * 32 + i.to_bytes(8, "big"))
+    entries = writer.artifact_list()
+    paths = [e.path for e in entries]
+    assert paths == sorted([*writer.entries, *(task_result_path(t) for t in ids)])
+    for i, task_id in enumerate(sorted(ids)):
+        entry = entries[paths.index(task_result_path(task_id))]
+        assert (entry.kind, entry.sha256, entry.bytes) == ("task.result", (bytes([i]) * 32).hex(), i)
+    assert entries[:] == [entries[i] for i in range(len(entries))]

@@ -312,15 +312,11 @@ class DomeController:
             input_digest=input_digest(packet_document, self.change_set, s.policy, tasks),
             tasks=tasks,
         )
-        if s.shard is not None:
-            mine = {t.task_id for t in tasks if in_shard(t.task_id, s.shard.index, s.shard.count)}
-        else:
-            mine = {t.task_id for t in tasks}
+        shard = s.shard
+        mine = [t for t in tasks if in_shard(t.task_id, shard.index, shard.count)] if shard else tasks
         results: tuple[ResultLike, ...] = ()
         if not fallback:
-            results = tuple(
-                self.aggregator.results((t.node_id, t.task_id) for t in tasks if t.task_id in mine)
-            )
+            results = tuple(self.aggregator.results((t.node_id, t.task_id) for t in mine))
         plugin_factors = () if fallback else self._plugin_factors(results)
         facts = SessionFacts(
             collection_errors=self.collection_errors,
@@ -355,7 +351,7 @@ class DomeController:
             config=self._effective_config(),
             exit_status=exitstatus,
             shard=s.shard,
-            extra_results=[r for r in missing_results(evidence) if r.task_id in mine],
+            extra_results=missing_results(evidence, among=mine),
             redactions=self._redactions(),
             early=self.early.finish(),
         )

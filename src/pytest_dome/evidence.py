@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from .canonical import canonical_digest, chunks, sha256_hex
 from .taskid import is_safe_id
@@ -168,7 +168,7 @@ class EarlyResults:
         self._buffer += _FRAME.pack(len(name), len(data))
         self._buffer += name
         self._buffer += data
-        self.written[task_id] = key + hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
+        self.written[task_id] = key + _digest_and_size(data)
         if len(self._buffer) >= self.BATCH:
             self._flush(wait=len(self._buffer) >= self.BACKLOG)
 
@@ -220,8 +220,15 @@ _FRAME = struct.Struct("!HI")
 
 
 def early_entry(kept: bytes) -> tuple[bytes, str, int]:
-    """An :attr:`EarlyResults.written` value as ``(key, sha256 hex, size)``."""
+    """An :attr:`EarlyResults.written` value (or an ``EvidenceWriter.task_results``
+    one, whose key is empty) as ``(key, sha256 hex, size)``."""
     return kept[:-40], kept[-40:-8].hex(), int.from_bytes(kept[-8:], "big")
+
+
+def _digest_and_size(data: bytes) -> bytes:
+    """What a task result's manifest entry needs: its raw SHA-256 and size (40 bytes;
+    the tail of an :attr:`EarlyResults.written` value)."""
+    return hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
 
 
 class Entry(NamedTuple):
@@ -253,12 +260,52 @@ def entry_canonical(entry: Entry) -> str:
     )
 
 
+class _Entries(Sequence[Entry]):
+    """Manifest entries in path order: the regular artifacts' as written, each task
+    result's made when read (``chunks`` reads 2,000 at a time) from its record."""
+
+    def __init__(self, entries: dict[str, Entry], task_results: dict[str, bytes]) -> None:
+        folder = f"{TASK_RESULTS}/"
+        regular = [entries[path] for path in sorted(entries)]
+        before = [e for e in regular if e.path < folder]
+        after = [e for e in regular if e.path >= folder]
+        if any(e.path.startswith(folder) for e in after):
+            raise ValueError(f"a regular artifact under {folder}")  # task results are listed apart
+        # In path order, which is not task id order: "a-b.result.json" and
+        # "a.b.result.json" sort before "a.result.json".
+        ids = sorted(task_results, key=lambda task_id: task_id + ".result.json")
+        self._items: list[Entry | str] = [*before, *ids, *after]
+        self._task_results = task_results
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _entry(self, item: Entry | str) -> Entry:
+        if isinstance(item, Entry):
+            return item
+        _, sha, size = early_entry(self._task_results[item])
+        return Entry(task_result_path(item), "task.result", sha, size)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self._entry(item) for item in self._items[index]]
+        return self._entry(self._items[index])
+
+
 class EvidenceWriter:
     """Writes one run's artifacts under ``run_dir`` and remembers their hashes."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.entries: dict[str, Entry] = {}
+        self.task_results: dict[str, bytes] = {}
+        """Task id -> its result file's raw SHA-256 and size in the last 40 bytes: a
+        run has one per task, and an :class:`Entry` each (path and hex digest as
+        strings) made a 50,000-task run's finish about 15 MiB larger."""
 
     def write(self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True) -> Entry:
         return self.write_document(relative, kind, model, durable=durable)
@@ -284,12 +331,25 @@ class EvidenceWriter:
         entry = self.entries[relative] = Entry(relative, kind, sha256_hex(data), len(data))
         return entry
 
+    def write_task_result(self, task_id: str, data: bytes) -> None:
+        """Write a task's result file (flushed to disk by :meth:`sync`) and list it."""
+        target = safe_join(self.run_dir, task_result_path(task_id))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data, durable=False)
+        self.task_results[task_id] = _digest_and_size(data)
+
+    def list_task_result(self, task_id: str, written: bytes) -> None:
+        """List a task result file written earlier: ``written`` ends with its raw
+        SHA-256 and size (an :attr:`EarlyResults.written` value)."""
+        self.task_results[task_id] = written
+
     def sync(self) -> None:
         """Flush everything written with ``durable=False`` to disk in one call."""
         os.sync()
 
-    def artifact_list(self) -> list[Entry]:
-        return [self.entries[path] for path in sorted(self.entries)]
+    def artifact_list(self) -> Sequence[Entry]:
+        """Every artifact's entry in path order; the task results' are made as read."""
+        return _Entries(self.entries, self.task_results)
 
     def commit(self, manifest: dict[str, Any]) -> str:
         """Write the manifest last (``manifest``: its JSON document without

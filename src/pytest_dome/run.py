@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,7 @@ from .evidence import (
     SESSION,
     STARTED,
     VERIFY,
-    Entry,
     EvidenceWriter,
-    early_entry,
     render_parts,
     task_result_path,
 )
@@ -48,6 +47,7 @@ from .models import (
     GateDecision,
     GateStatus,
     PlanLike,
+    PlannedLike,
     PromotionDecision,
     ResultLike,
     RiskPolicy,
@@ -134,9 +134,9 @@ class Evidence:
         return gate, promotion_decision(gate, decided_at)
 
 
-def missing_results(evidence: Evidence) -> list[TaskRecord]:
-    """A 'missing' result for every planned task without one: each planned task
-    has exactly one final result in the run folder."""
+def missing_results(evidence: Evidence, among: Iterable[PlannedLike] | None = None) -> list[TaskRecord]:
+    """A 'missing' result for every planned task (``among``: of these only) without
+    one: each planned task has exactly one final result in the run folder."""
     have = {r.task_id for r in evidence.results}
     return [
         TaskRecord(
@@ -148,7 +148,7 @@ def missing_results(evidence: Evidence) -> list[TaskRecord]:
             summary="no final report arrived for this task",
             attempts=(),
         )
-        for t in evidence.plan.tasks
+        for t in (evidence.plan.tasks if among is None else among)
         if t.task_id not in have
     ]
 
@@ -187,32 +187,29 @@ def write_run(
     shard: Shard | None = None,
     extra_results: Iterable[ResultLike] = (),
     redactions: Mapping[str, int] | None = None,
-    early: Mapping[str, bytes] | None = None,
+    early: dict[str, bytes] | None = None,
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest.
 
     ``early``: the task results written while the session ran (task id ->
     ``EarlyResults.written`` value); one whose key is still its final result's
-    is kept.
+    is kept. Consumed: it is empty afterwards (a large run's finish holds one
+    record per task, not two).
     """
     extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
-    early = early or {}
-    final = set()
-    for result in (*evidence.results, *extra_results):
-        rel = task_result_path(result.task_id)
-        final.add(result.task_id)
-        kept = early.get(result.task_id)
-        key, sha, size = early_entry(kept) if kept is not None else (b"", "", 0)
-        if key == result_key(result):
-            writer.entries[rel] = Entry(rel, "task.result", sha, size)  # unchanged since
+    early = early if early is not None else {}
+    for result in chain(evidence.results, extra_results):
+        kept = early.pop(result.task_id, None)
+        if kept is not None and kept[:-40] == result_key(result):
+            writer.list_task_result(result.task_id, kept)  # unchanged since
         else:
-            data = render_task_result(evidence.run_id, result)
-            writer.write_bytes(rel, "task.result", data, durable=False)
-    for task_id in early.keys() - final:  # written under a task id the plan did not confirm
+            writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
+    for task_id in early:  # written under a task id the plan did not confirm
         (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
+    early.clear()
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
