@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,6 +134,48 @@ def test_a_listed_file_replaced_by_a_link_out_of_the_run_folder_is_caught(
     found = {(p.code, p.path) for p in verify_run(recorded)}
     assert ("EVIDENCE_PATH_ESCAPE", f"task_results/{victim.name}") in found
     assert {code for code, _ in found} == {"EVIDENCE_PATH_ESCAPE", "EVIDENCE_RESULTS_INCOMPLETE"}
+
+
+PARALLEL_CHECK = """
+import json, sys
+from pathlib import Path
+from pytest_dome import audit
+
+run = Path(sys.argv[1])
+here, check = [], audit._check_entries
+def counted(run_dir, entries, present):  # the files this process checked
+    here.append(len(entries))
+    return check(run_dir, entries, present)
+audit._check_entries = counted
+found = {"serial": audit.verify_run(run, parallel=False), "parallel": audit.verify_run(run, parallel=True)}
+def broken(sender, *args):
+    raise SystemExit(3)  # the copy dies before it answers
+audit._check_in_child = broken
+found["lost"] = audit.verify_run(run, parallel=True)
+print(json.dumps({"here": here, **{k: [p.as_json() for p in v] for k, v in found.items()}}))
+"""
+
+
+def test_a_large_run_is_checked_by_two_processes_with_the_same_findings(recorded: Path) -> None:
+    results = sorted((recorded / "task_results").iterdir())
+    data = bytearray(results[-1].read_bytes())  # in the half the second process checks
+    data[len(data) // 2] ^= 0x01
+    results[-1].write_bytes(bytes(data))
+    results[0].unlink()  # and one in the first half
+    # In a fresh process: this one has xdist's threads, and verify forks only without any.
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL_CHECK, str(recorded)], capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout)
+    listed, first = found["here"][0], found["here"][1]
+    assert found["here"] == [listed, first, first, listed - first] and 0 < first < listed
+    assert found["parallel"] == found["serial"] == found["lost"]
+    assert {p["code"] for p in found["serial"]} == {
+        "EVIDENCE_HASH_MISMATCH",
+        "EVIDENCE_MISSING",
+        "EVIDENCE_RESULTS_INCOMPLETE",
+    }
+    assert any(p["path"] == f"task_results/{results[-1].name}" for p in found["parallel"])
 
 
 def resign(run_dir: Path, edit) -> None:

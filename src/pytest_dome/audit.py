@@ -7,7 +7,11 @@ verifies clean is what SLO-3 (evidence completeness) counts.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import pickle
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +38,7 @@ from .evidence import (
     task_result_path,
 )
 from .plan import in_shard
-from .replay import SUPPORTED_VERSIONS, RunReadError, load_run, replay
+from .replay import SUPPORTED_VERSIONS, CheckedResult, RunReadError, load_run, read_result, replay
 from .run import manifest_digest
 
 REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
@@ -62,13 +66,17 @@ def _parse_overrides(data: bytes) -> list[Any]:
     return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
 
 
-def verify_run(run_dir: Path, *, replay_decision: bool = True) -> list[Problem]:
-    """Every completeness and integrity problem of the run in ``run_dir``."""
+def verify_run(run_dir: Path, *, replay_decision: bool = True, parallel: bool | None = None) -> list[Problem]:
+    """Every completeness and integrity problem of the run in ``run_dir``.
+
+    ``parallel``: check half of a large run's files in a forked process (None:
+    when that is safe, see :func:`_can_fork`, and the run lists at least
+    ``PARALLEL_MIN`` files)."""
     with collector_paused():
-        return _verify_run(run_dir, replay_decision)
+        return _verify_run(run_dir, replay_decision, parallel)
 
 
-def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
+def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(code: str, path: str, message: str) -> None:
@@ -106,39 +114,8 @@ def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
     present = {rel for rel, link in _files(str(run_dir)) if not link or rel not in names}
     # (a listed link is not taken as present: it goes through safe_join below)
 
-    listed: dict[str, Any] = {}
-    root = str(run_dir)
-    for entry in manifest["artifacts"]:
-        rel = entry["path"]
-        if rel not in present:
-            try:
-                safe_join(run_dir, rel)
-            except EvidenceError:
-                add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
-                continue
-        try:
-            with open(f"{root}{os.sep}{rel}", "rb") as fh:  # plain strings: 50,000 of them
-                data = fh.read()
-        except OSError:
-            add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
-            continue
-        if sha256_hex(data) != entry["sha256"]:
-            add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
-            continue
-        try:
-            doc = _parse_overrides(data) if entry["kind"] == "overrides" else _parse(data)
-        except ValueError as exc:
-            add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
-            continue
-        bad = (
-            [f"line {i + 1}: {p}" for i, line in enumerate(doc) for p in check("override", line)]
-            if entry["kind"] == "overrides"
-            else check(entry["kind"], doc)
-        )
-        for p in bad:
-            add(rc.EVIDENCE_INVALID, rel, p)
-        if not bad:
-            listed[rel] = doc
+    found, listed = _check_listed(run_dir, manifest["artifacts"], present, parallel)
+    problems.extend(found)
 
     complete = manifest["state"] == "complete"
     for rel in REQUIRED + (REQUIRED_COMPLETE if complete else ()):
@@ -162,6 +139,110 @@ def _verify_run(run_dir: Path, replay_decision: bool) -> list[Problem]:
     return problems
 
 
+PARALLEL_MIN = 4000
+"""Listed files from which ``dome verify`` shares the checking with a second process."""
+
+
+def _can_fork() -> bool:
+    """A forked copy of this process is safe and useful: Linux, more than one CPU,
+    and no other thread (one could hold a lock the copy would wait on forever)."""
+    return (
+        sys.platform == "linux"
+        and (os.cpu_count() or 1) > 1
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
+def _check_listed(
+    run_dir: Path, entries: list[dict[str, Any]], present: set[str], parallel: bool | None
+) -> tuple[list[Problem], dict[str, Any]]:
+    """Problems of the listed files, and the documents of those without any, by path.
+    A large run's second half is checked by a forked process at the same time (the
+    checks are pure Python: threads would take turns), in the same order."""
+    if parallel is None:
+        parallel = len(entries) >= PARALLEL_MIN and _can_fork()
+    if not parallel or len(entries) < 2:
+        return _check_entries(run_dir, entries, present)
+    half = len(entries) * 9 // 20  # the first part holds the plan, as long to check as many results
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_check_in_child, args=(sender, run_dir, entries[half:], present))
+    child.start()
+    sender.close()
+    problems, listed = _check_entries(run_dir, entries[:half], present)
+    try:
+        status, result = pickle.loads(receiver.recv_bytes())
+    except (EOFError, OSError, pickle.UnpicklingError):
+        status, result = "lost", None
+    finally:
+        receiver.close()
+        child.join()
+    if status != "ok":  # the copy failed: check its half here
+        result = _check_entries(run_dir, entries[half:], present)
+    more_problems, more_listed = result
+    return problems + more_problems, {**listed, **more_listed}
+
+
+def _check_in_child(sender: Any, run_dir: Path, entries: list[dict[str, Any]], present: set[str]) -> None:
+    try:
+        payload = pickle.dumps(("ok", _check_entries(run_dir, entries, present)), pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # the parent checks this half itself
+        payload = pickle.dumps(("error", repr(exc)))
+    sender.send_bytes(payload)
+    sender.close()
+
+
+def _check_entries(
+    run_dir: Path, entries: list[dict[str, Any]], present: set[str]
+) -> tuple[list[Problem], dict[str, Any]]:
+    problems: list[Problem] = []
+
+    def add(code: str, path: str, message: str) -> None:
+        problems.append(Problem(code, path, message))
+
+    listed: dict[str, Any] = {}
+    root = str(run_dir)
+    for entry in entries:
+        rel = entry["path"]
+        if rel not in present:
+            try:
+                safe_join(run_dir, rel)
+            except EvidenceError:
+                add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
+                continue
+        try:
+            with open(f"{root}{os.sep}{rel}", "rb") as fh:  # plain strings: 50,000 of them
+                data = fh.read()
+        except OSError:
+            add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
+            continue
+        if sha256_hex(data) != entry["sha256"]:
+            add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
+            continue
+        try:
+            doc: Any = _parse_overrides(data) if entry["kind"] == "overrides" else _parse(data)
+        except ValueError as exc:
+            add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
+            continue
+        bad = (
+            [f"line {i + 1}: {p}" for i, line in enumerate(doc) for p in check("override", line)]
+            if entry["kind"] == "overrides"
+            else check(entry["kind"], doc)
+        )
+        for p in bad:
+            add(rc.EVIDENCE_INVALID, rel, p)
+        if bad:
+            continue
+        # A task result as the checks and the replay read it: smaller, and quicker
+        # to send from the forked process (a 50,000-task run has 50,000 of them).
+        if entry["kind"] == "task.result":
+            listed[rel] = CheckedResult(doc["run_id"], read_result(doc))
+        else:
+            listed[rel] = doc
+    return problems, listed
+
+
 def _files(folder: str, prefix: str = "") -> Iterator[tuple[str, bool]]:
     """What is under ``folder`` but folders: (path relative to it with "/", is a
     symbolic link). Links are never followed, so no path found leads out of it."""
@@ -183,26 +264,28 @@ def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -
         for t in plan["tasks"]
         if shard is None or in_shard(t["task_id"], shard["index"], shard["count"])
     }
-    results = {
-        rel: doc for rel, doc in listed.items() if isinstance(doc, dict) and doc.get("kind") == "task.result"
-    }
+    results = {rel: doc.record.task_id for rel, doc in listed.items() if isinstance(doc, CheckedResult)}
     for task_id in sorted(planned):
         rel = task_result_path(task_id)
         if rel not in results:
             add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"planned task {task_id!r} has no final result")
-        elif results[rel]["task_id"] != task_id:
+        elif results[rel] != task_id:
             add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, "the result names another task")
-    for rel, doc in sorted(results.items()):
-        if doc["task_id"] not in planned:
-            add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"task {doc['task_id']!r} is not planned here")
+    for rel, named in sorted(results.items()):
+        if named not in planned:
+            add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"task {named!r} is not planned here")
 
 
 def _check_consistency(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
     run_id = manifest["run_id"]
     for rel, doc in sorted(listed.items()):
-        for item in doc if isinstance(doc, list) else [doc]:
-            if item.get("run_id", run_id) != run_id:
-                add(rc.EVIDENCE_INCONSISTENT, rel, f"run id {item['run_id']!r}, not {run_id!r}")
+        if isinstance(doc, CheckedResult):
+            named = [doc.run_id]
+        else:
+            named = [item.get("run_id", run_id) for item in (doc if isinstance(doc, list) else [doc])]
+        for other in named:
+            if other != run_id:
+                add(rc.EVIDENCE_INCONSISTENT, rel, f"run id {other!r}, not {run_id!r}")
     plan, gate, promotion = listed.get(PLAN), listed.get(GATE), listed.get(PROMOTION)
     if plan is not None and plan["input_digest"] != manifest["input_digest"]:
         add(rc.EVIDENCE_INCONSISTENT, PLAN, "input_digest differs from the manifest's")

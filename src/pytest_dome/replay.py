@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ssot
 from .aggregate import AttemptRecord, TaskRecord
@@ -115,7 +115,7 @@ def _plan(doc: dict[str, Any]) -> PlanRecord:
     return PlanRecord(doc["packet_id"], doc["input_digest"], tasks)
 
 
-def _result(doc: dict[str, Any]) -> TaskRecord:
+def read_result(doc: dict[str, Any]) -> TaskRecord:
     """A schema-checked task result document as a :class:`TaskRecord`."""
     return TaskRecord(
         doc["task_id"],
@@ -131,6 +131,17 @@ def _result(doc: dict[str, Any]) -> TaskRecord:
             for a in doc["attempts"]
         ),
     )
+
+
+class CheckedResult(NamedTuple):
+    """A task result document that ``dome verify`` has checked: its run id and record."""
+
+    run_id: str
+    record: TaskRecord
+
+
+def _checked_result(doc: dict[str, Any] | CheckedResult) -> TaskRecord:
+    return doc.record if isinstance(doc, CheckedResult) else read_result(doc)
 
 
 def load_run(run_dir: Path, checked: Mapping[str, Any] | None = None) -> RecordedRun:
@@ -159,7 +170,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         packet_document=read_artifact(run_dir, PACKET, "packet") if packet.exists() else None,
         policy=RiskPolicy.model_validate(read_artifact(run_dir, POLICY, "risk.policy")),
         results=tuple(
-            _result(read_artifact(run_dir, rel, "task.result"))
+            _checked_result(read_artifact(run_dir, rel, "task.result"))
             for rel in (
                 sorted(r for r in checked if r.startswith(TASK_RESULTS + "/"))
                 if checked is not None
