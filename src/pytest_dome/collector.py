@@ -192,8 +192,10 @@ class DomeCollector:
         report = yield
         if self.redact_reports:
             redact_report(report, self.redactor)
-        task_id = self.task_of.get(item.nodeid)
+        task_id = self.task_of.get(item.nodeid) if call.when == "teardown" else None
         if task_id is not None:  # sent along by xdist: the controller needs no guess
+            # On the report that closes an attempt only: under xdist the controller
+            # gets a copy of the string with each report, and keeps the reports.
             report.dome_task = task_id  # type: ignore[attr-defined]
         return report
 

@@ -173,7 +173,7 @@ class DomeController:
         when: Phase = "crash" if str(report.when) == "???" else report.when
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
-        self._hint = getattr(report, "dome_task", None)  # the plan's task id, for _on_final
+        self._hint = report.__dict__.pop("dome_task", None)  # the plan's task id, for _on_final
         self.aggregator.add(
             PhaseReport(
                 node_id=report.nodeid,
@@ -489,5 +489,18 @@ class XdistHooks:
         output = getattr(node, "workeroutput", None) or {}
         self.controller.worker_redactions.update(output.get("dome_redactions", {}))
         if self.controller.plan is None and "dome_plan" in output:
-            self.controller.plan = tuple(PlannedTask(*t) for t in json.loads(output["dome_plan"]))
+            # Parsed JSON has a string per value: share the collected node ids' and
+            # the repeated kinds and weights (a 50,000-task plan: about 5 MiB less).
+            same: dict[Any, Any] = {i: i for i in self.controller.collected_ids or ()}
+            self.controller.plan = tuple(
+                PlannedTask(
+                    task_id,
+                    same.setdefault(kind, kind),
+                    same.get(node_id, node_id),
+                    entry,
+                    critical,
+                    same.setdefault(weight, weight),
+                )
+                for task_id, kind, node_id, entry, critical, weight in json.loads(output["dome_plan"])
+            )
             self.controller.problems = tuple(output.get("dome_problems", ()))
