@@ -45,7 +45,9 @@ def main() -> int:
     docs += (ROOT / "README.md").read_text()
     wanted = {
         "reason codes": sorted(ssot.reason_catalog()),
-        "[tool.dome] keys": [k.rsplit(".", 1)[-1] for k in config_keys(ssot.schemas()["dome.config.schema.json"])],
+        "[tool.dome] keys": [
+            k.rsplit(".", 1)[-1] for k in config_keys(ssot.schemas()["dome.config.schema.json"])
+        ],
         "options": options(),
         "dome subcommands": [f"dome {c}" for c in subcommands()],
         "schemas": sorted(ssot.schemas()),
