@@ -170,11 +170,15 @@ def _check_listed(
     child = context.Process(target=_check_in_child, args=(sender, run_dir, entries[half:], present))
     child.start()
     sender.close()
-    problems, listed = _check_entries(run_dir, entries[:half], present)
     try:
-        status, result = pickle.loads(receiver.recv_bytes())
-    except (EOFError, OSError, pickle.UnpicklingError):
-        status, result = "lost", None
+        problems, listed = _check_entries(run_dir, entries[:half], present)
+        try:
+            status, result = pickle.loads(receiver.recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError):
+            status, result = "lost", None
+    except BaseException:  # interrupted: the copy's answer is not wanted
+        child.terminate()
+        raise
     finally:
         receiver.close()
         child.join()
