@@ -191,3 +191,11 @@ def test_manifest_entries_are_in_path_order(tmp_path_factory: pytest.TempPathFac
         entry = entries[paths.index(task_result_path(task_id))]
         assert (entry.kind, entry.sha256, entry.bytes) == ("task.result", (bytes([i]) * 32).hex(), i)
     assert entries[:] == [entries[i] for i in range(len(entries))]
+
+
+def test_a_task_result_is_listed_only_through_its_compact_record(tmp_path: Path) -> None:
+    writer = EvidenceWriter(tmp_path)
+    rel = task_result_path("t")
+    writer.entries[rel] = Entry(rel, "task.result", "0" * 64, 1)  # the path order would be wrong
+    with pytest.raises(ValueError, match="a regular artifact under task_results/"):
+        writer.artifact_list()
