@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pytest_dome.aggregate import Aggregator, PhaseReport
 
 
@@ -147,3 +150,28 @@ def test_attempt_cut_short_keeps_what_it_reported() -> None:
     agg.add(rep("n", "call", "failed", summary="x"))
     (result,) = agg.results([("n", "n")])
     assert result.outcome == "failed" and len(result.attempts) == 1
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=()), max_size=40),
+            st.floats(min_value=0, max_value=1e6, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_attempts_keep_every_summary_and_duration_exactly(attempts: list[tuple[str, float]]) -> None:
+    agg = Aggregator("r")
+    for summary, duration in attempts[:-1]:  # earlier attempts, failed and retried
+        agg.add(PhaseReport("n", "call", "rerun", False, duration, None, summary))
+    summary, duration = attempts[-1]
+    agg.add(PhaseReport("n", "call", "failed", False, duration, "gw1", summary))
+    agg.add(PhaseReport("n", "teardown", "passed", False, 0.0, "gw1", None))
+    (result,) = agg.results([("n", "t")])
+    assert [(a.number, a.summary, a.duration_s) for a in result.attempts] == [
+        (i + 1, s, round(d, 6)) for i, (s, d) in enumerate(attempts)
+    ]
+    assert result.attempts[-1].worker == "gw1" and result.outcome == "failed"

@@ -8,6 +8,7 @@ or pytest-rerunfailures') ends a non-final attempt.
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -93,10 +94,11 @@ class Aggregator:
     """Collects phase reports and emits task results at the end of the session."""
 
     run_id: str
-    attempts: dict[str, tuple[tuple[Any, ...], ...]] = field(default_factory=dict)
-    """Node id -> its attempts so far, each the fields of an :class:`AttemptRecord` in a
-    plain tuple: the garbage collector stops tracking plain tuples of plain values (it
-    tracks every NamedTuple), and pytest runs full collections as a session grows."""
+    attempts: dict[str, bytes] = field(default_factory=dict)
+    """Node id -> its attempts so far (the fields of each :class:`AttemptRecord` in a
+    plain tuple), in :mod:`marshal`'s bytes: not objects the garbage collector counts
+    and tracks, of which every test kept two, and pytest runs a full collection each
+    time enough have piled up (a 20,000-test run had one more than bare pytest)."""
     _open: dict[str, _Open] = field(default_factory=dict)
     on_final: Callable[[str], None] | None = None
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
@@ -130,7 +132,7 @@ class Aggregator:
 
     def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)
-        before = self.attempts.get(node_id, ())
+        before = self._attempts(node_id)
         attempt = (
             len(before) + 1,
             current.outcome or "passed",
@@ -139,7 +141,7 @@ class Aggregator:
             current.worker,
             current.summary,
         )
-        self.attempts[node_id] = (*before, attempt)
+        self.attempts[node_id] = marshal.dumps((*before, attempt))
         if final and self.on_final is not None:
             self.on_final(node_id)
 
@@ -152,11 +154,15 @@ class Aggregator:
                 self._close(node_id)
             else:
                 del self._open[node_id]
-        return [self.result(node_id, task_id) for node_id, task_id in planned if self.attempts.get(node_id)]
+        return [self.result(node_id, task_id) for node_id, task_id in planned if node_id in self.attempts]
+
+    def _attempts(self, node_id: str) -> tuple[tuple[Any, ...], ...]:
+        kept = self.attempts.get(node_id)
+        return () if kept is None else marshal.loads(kept)
 
     def result(self, node_id: str, task_id: str) -> TaskRecord:
         """The result of a node's attempts so far, as task ``task_id``."""
-        attempts = tuple(map(AttemptRecord._make, self.attempts[node_id]))
+        attempts = tuple(map(AttemptRecord._make, self._attempts(node_id)))
         final = attempts[-1]
         return TaskRecord(
             task_id=task_id,
