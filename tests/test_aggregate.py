@@ -175,3 +175,18 @@ def test_attempts_keep_every_summary_and_duration_exactly(attempts: list[tuple[s
         (i + 1, s, round(d, 6)) for i, (s, d) in enumerate(attempts)
     ]
     assert result.attempts[-1].worker == "gw1" and result.outcome == "failed"
+
+
+def test_values_of_str_and_float_subclasses_are_kept_as_plain_ones() -> None:
+    class Text(str):
+        pass
+
+    class Seconds(float):
+        pass
+
+    agg = Aggregator("r")
+    agg.add(PhaseReport("n", Text("call"), "failed", False, Seconds(0.25), Text("gw0"), Text("boom")))  # type: ignore[arg-type]
+    agg.add(PhaseReport("n", "teardown", "passed", False, 0.0, Text("gw0"), None))
+    (attempt,) = agg.results([("n", "t")])[0].attempts
+    assert attempt == (1, "failed", "call", 0.25, "gw0", "boom")
+    assert {type(v) for v in attempt[2:]} == {str, float}

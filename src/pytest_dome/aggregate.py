@@ -133,13 +133,13 @@ class Aggregator:
     def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)
         before = self._attempts(node_id)
-        attempt = (
+        attempt = (  # plain str and float: marshal takes no subclass a plugin might hand over
             len(before) + 1,
             current.outcome or "passed",
-            current.when,
-            round(current.duration, 6),
-            current.worker,
-            current.summary,
+            str(current.when),
+            round(float(current.duration), 6),
+            None if current.worker is None else str(current.worker),
+            None if current.summary is None else str(current.summary),
         )
         self.attempts[node_id] = marshal.dumps((*before, attempt))
         if final and self.on_final is not None:
