@@ -56,6 +56,18 @@ def canonical_digest(
         head, tail = text[:-2], b"]}"
     else:
         raise ValueError(f"{key!r} must sort first or last among the document's keys")
+    return _pieces_digest(head, items, canonical_item, tail)
+
+
+def list_digest(items: Sequence[Any], canonical_item: Callable[[Any], str]) -> str:
+    """:func:`digest` of the list ``items`` (``canonical_item`` gives what
+    ``canonical_json`` writes for one), hashed in pieces."""
+    return _pieces_digest(b"[", items, canonical_item, b"]")
+
+
+def _pieces_digest(
+    head: bytes, items: Sequence[Any], canonical_item: Callable[[Any], str], tail: bytes
+) -> str:
     hasher = hashlib.sha256(head)
     for piece in chunks(items, canonical_item, ","):
         hasher.update(piece.encode("utf-8"))

@@ -164,7 +164,7 @@ class EarlyResults:
         content at the end."""
         if self._proc is None or not is_safe_id(task_id):
             return  # written at the end
-        name = f"{task_id}.result.json".encode()
+        name = f"{task_id}{RESULT_SUFFIX}".encode()
         self._buffer += _FRAME.pack(len(name), len(data))
         self._buffer += name
         self._buffer += data
@@ -273,7 +273,7 @@ class _Entries(Sequence[Entry]):
             raise ValueError(f"a regular artifact under {folder}")  # task results are listed apart
         # In path order, which is not task id order: "a-b.result.json" and
         # "a.b.result.json" sort before "a.result.json".
-        ids = sorted(task_results, key=lambda task_id: task_id + ".result.json")
+        ids = sorted(task_results, key=lambda task_id: task_id + RESULT_SUFFIX)
         self._items: list[Entry | str] = [*before, *ids, *after]
         self._task_results = task_results
 
@@ -378,8 +378,11 @@ OVERRIDES = "promotion/overrides.jsonl"
 TASK_RESULTS = "task_results"
 
 
+RESULT_SUFFIX = ".result.json"
+
+
 def task_result_path(task_id: str) -> str:
-    return f"{TASK_RESULTS}/{task_id}.result.json"
+    return f"{TASK_RESULTS}/{task_id}{RESULT_SUFFIX}"
 
 
 def lock_path(run_dir: Path) -> Path:

@@ -7,7 +7,6 @@ digest.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import reasons as rc
-from .canonical import chunks, digest, json_string
+from .canonical import digest, json_string, list_digest
 from .models import (
     TASK_OUTCOMES,
     ChangeSetCheck,
@@ -95,11 +94,7 @@ def results_digest(tasks: Iterable[TaskVerdict]) -> str:
     flaky, critical, risk_weight]``, hashed 2,000 rows at a time (a 50,000-task run
     held 5 MiB more to hash its rows as one document)."""
     rows = sorted((t.task_id, t.outcome, t.flaky, t.critical, float(t.risk_weight)) for t in tasks)
-    hasher = hashlib.sha256(b"[")
-    for piece in chunks(rows, _row_json, ","):
-        hasher.update(piece.encode("utf-8"))
-    hasher.update(b"]")
-    return hasher.hexdigest()
+    return list_digest(rows, _row_json)
 
 
 def _row_json(row: tuple[str, str, bool, bool, float]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .audit import verify_run
-from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, TASK_RESULTS, VERIFY
+from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
 from .models import (
     ChangeSet,
     Execution,
@@ -29,6 +29,7 @@ from .models import (
     VerifyResults,
 )
 from .plan import in_shard
+from .replay import task_result_files
 from .run import Evidence, RunOutcome, missing_results, write_run
 
 
@@ -55,9 +56,7 @@ class ShardRun:
             raise MergeError(f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard")
         self.shard = self.manifest.shard
         self.plan = Plan.model_validate(_load(folder / PLAN))
-        self.results = [
-            TaskResult.model_validate(_load(p)) for p in sorted((folder / TASK_RESULTS).glob("*.result.json"))
-        ]
+        self.results = [TaskResult.model_validate(_load(folder / rel)) for rel in task_result_files(folder)]
         self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
         self.session = SessionRecord.model_validate(_load(folder / SESSION))
 

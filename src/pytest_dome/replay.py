@@ -24,6 +24,7 @@ from .evidence import (
     PLAN,
     POLICY,
     PROMOTION,
+    RESULT_SUFFIX,
     SESSION,
     STARTED,
     TASK_RESULTS,
@@ -102,7 +103,7 @@ def task_result_files(run_dir: Path) -> list[str]:
         names = os.listdir(run_dir / TASK_RESULTS)
     except FileNotFoundError:
         return []
-    return [f"{TASK_RESULTS}/{name}" for name in sorted(names) if name.endswith(".result.json")]
+    return [f"{TASK_RESULTS}/{name}" for name in sorted(names) if name.endswith(RESULT_SUFFIX)]
 
 
 def _plan(doc: dict[str, Any]) -> PlanRecord:
