@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 SUITE = """
@@ -177,3 +179,51 @@ def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester, monkey
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("-s", "-p", "no:xdist")
     assert "DOME-MODULES ['pytest_dome.hookspecs', 'pytest_dome.plugin']" in result.stdout.str()
+
+
+def test_no_automatic_collection_from_the_finish_to_pytests_own(pytester: pytest.Pytester) -> None:
+    """The garbage collector is paused from the session's finish until after pytest's
+    full collections at exit (a full collection the finish brings on scans the whole
+    session again, just before them), then resumed."""
+    pytester.makeconftest(
+        """
+        import atexit, gc, pytest
+        seen = []
+        def on_gc(phase, info):
+            if phase == "start" and info["generation"] == 2 and not gc.isenabled():
+                seen.append("collected-while-paused")
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(session):
+            seen.append(f"finish:{gc.isenabled()}")
+            gc.callbacks.append(on_gc)
+        @pytest.hookimpl(trylast=True)
+        def pytest_terminal_summary(terminalreporter):
+            seen.append(f"summary:{gc.isenabled()}")
+        atexit.register(lambda: print("GC-STATES", seen + [f"exit:{gc.isenabled()}"]))
+        """
+    )
+    pytester.makepyfile("def test_ok(): pass")
+    for name in ("serial", "n2"):
+        result = pytester.runpytest_subprocess(f"--dome-run-id=gc-{name}", *MODES[name])
+        assert result.ret == 0
+        (line,) = [line for line in result.stdout.lines if line.startswith("GC-STATES")]
+        states = ast.literal_eval(line.removeprefix("GC-STATES "))
+        # pytest's own collections at exit (asked for) run while it is paused, and
+        # it is resumed after them, for the interpreter's exit.
+        assert states[:2] == ["finish:False", "summary:False"] and states[-1] == "exit:True"
+        assert set(states[2:-1]) == {"collected-while-paused"}
+
+
+def test_an_in_process_run_leaves_the_collector_as_it_found_it(pytester: pytest.Pytester) -> None:
+    import gc
+
+    pytester.makepyfile("def test_ok(): pass")
+    assert gc.isenabled()
+    assert pytester.runpytest("--dome-run-id=on", "-p", "no:xdist").ret == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert pytester.runpytest("--dome-run-id=off", "-p", "no:xdist").ret == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

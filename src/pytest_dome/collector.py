@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from .evidence import collector_paused
 from .plan import COMMAND_PREFIX, CollectedTest, PlannedTask, in_shard, make_plan
 from .redact import Redactor
 from .taskid import shown_node_id
@@ -121,12 +122,23 @@ class DomeCollector:
         self.shard = shard
         self.redact_reports = redact_reports
         self.redactor = Redactor(extra_patterns=redact_patterns or ())
-        self.plan: tuple[PlannedTask, ...] | None = None
+        self._plan: tuple[tuple[Any, ...], ...] | None = None
         self.problems: tuple[str, ...] = ()
         self.task_of: dict[str, str] = {}
         """Node id -> task id of the planned items: each report carries its task id."""
         self.ids_clean = False
         """No collected node id holds anything to redact (checked in one search)."""
+
+    @property
+    def plan(self) -> tuple[PlannedTask, ...] | None:
+        """The plan, made from plain tuples on each read (read it once, at the end).
+
+        Kept as exact tuples of strings, booleans and floats while the tests run:
+        the garbage collector stops tracking those at its first look, where it
+        tracks a named tuple for good, and counts it toward its next full
+        collection (a 5,000-test run had one more than bare pytest).
+        """
+        return None if self._plan is None else tuple(map(PlannedTask._make, self._plan))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
@@ -135,7 +147,8 @@ class DomeCollector:
         # The outermost wrapper: plan after every other plugin (-k, -m, --lf, ...)
         # has reordered and deselected.
         yield
-        self._plan_items(session, config, items)
+        with collector_paused():  # 50,000 tests: one full collection less (see the plan)
+            self._plan_items(session, config, items)
 
     def _plan_items(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         self.ids_clean = self.redactor.finds_nothing(item.nodeid for item in items)
@@ -158,7 +171,7 @@ class DomeCollector:
         if session.testsfailed:  # collection errors: a selector may select nothing because
             # its module did not import; that is a REJECT (COLLECTION_ERROR), not bad input
             problems = tuple(p for p in problems if "selects no collected test" not in p)
-        self.plan, self.problems = result.tasks, problems
+        self._plan, self.problems = tuple(map(tuple, result.tasks)), problems
         if problems:  # bad input: run nothing, the controller reports it
             keep: list[pytest.Item] = []
         else:
@@ -243,9 +256,9 @@ class DomeCollector:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(self.config, "workeroutput", None)
-        if output is not None and self.plan is not None:
+        if output is not None and self._plan is not None:
             # One string: execnet serialises a list item by item, in Python, and a
             # 50,000-task plan as lists cost a worker about 190 MiB at its finish.
-            output["dome_plan"] = json.dumps(self.plan, ensure_ascii=False, separators=(",", ":"))
+            output["dome_plan"] = json.dumps(self._plan, ensure_ascii=False, separators=(",", ":"))
             output["dome_problems"] = list(self.problems)
             output["dome_redactions"] = dict(self.redactor.counts)

@@ -7,6 +7,7 @@ session finish runs the verify commands and writes the decision and evidence.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import signal
 import sys
 from collections import Counter
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -88,6 +90,24 @@ def _describe(exc: Exception, settings: Settings) -> str:
     return f"internal error in pytest-dome: {type(exc).__name__}: {exc}"
 
 
+def parse_plan(text: str, collected_ids: Iterable[str]) -> tuple[PlannedTask, ...]:
+    """A plan a worker sent (``DomeCollector.pytest_sessionfinish``). Parsed JSON has a
+    string per value: share the collected node ids' and the repeated kinds and
+    weights (a 50,000-task plan: about 5 MiB less)."""
+    same: dict[Any, Any] = {i: i for i in collected_ids}
+    return tuple(
+        PlannedTask(
+            task_id,
+            same.setdefault(kind, kind),
+            same.get(node_id, node_id),
+            entry,
+            critical,
+            same.setdefault(weight, weight),
+        )
+        for task_id, kind, node_id, entry, critical, weight in json.loads(text)
+    )
+
+
 class DomeController:
     """Aggregates reports and writes the decision."""
 
@@ -122,7 +142,9 @@ class DomeController:
                 "base_ref": change_set.base_ref and self.redactor.redact(change_set.base_ref),
             }
         )
-        self.plan: tuple[PlannedTask, ...] | None = None
+        self.plan_json: str | None = None
+        """Under xdist: the plan as the first worker to finish sent it (JSON). The
+        plan is made when the run is written, and let go after it (see ``_plan``)."""
         self.problems: tuple[str, ...] = ()
         self.collected_ids: list[str] | None = None
         self.collection_errors = 0
@@ -133,6 +155,10 @@ class DomeController:
         self.failure: str | None = None
         self.usage_error: str | None = None
         self._previous_sigterm: Any = None
+        self._collector_paused = False
+        # Pushed before pytest's unraisable-exception cleanup (our configure runs
+        # first), so popped after it: after the collections pytest runs at exit.
+        config.add_cleanup(self._resume_collector)
 
     # --- session start: SIGTERM (what CI sends on cancel) is an interrupt ------
 
@@ -198,11 +224,25 @@ class DomeController:
 
     # --- the decision ---------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_pause_collector(self) -> Generator[None, None, None]:
+        """No automatic garbage collection from the session's finish to pytest's own
+        at exit (five full ones, in its unraisable-exception cleanup; the collector
+        is resumed after them, see ``__init__``). The finish makes tens of thousands
+        of objects, and a full collection they bring on scans the whole session
+        again for nothing: bare pytest ends before the one it has due comes, dome
+        brought it on (5,000 tests: about 0.1 s, serially or under xdist, whose
+        teardown of the workers comes first)."""
+        if gc.isenabled():
+            gc.disable()
+            self._collector_paused = True
+        return (yield)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
         if self.collector is not None:
-            self.plan, self.problems = self.collector.plan, self.collector.problems
+            self.problems = self.collector.problems
         if self.problems:
             self._abort_bad_input(session)
             return
@@ -243,9 +283,16 @@ class DomeController:
 
     def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
         """The plan from the collecting side, or (when every worker crashed before
-        it could send one) a fallback from the collected ids, flagged as missing."""
-        if self.plan is not None:
-            return self.plan, False
+        it could send one) a fallback from the collected ids, flagged as missing.
+
+        Made on each call, from the collector's plain tuples or the worker's JSON:
+        a plan kept after the run is written is 50,000 more objects for each of
+        pytest's full collections at exit to scan."""
+        plan = self.collector.plan if self.collector is not None else None
+        if plan is not None:
+            return plan, False
+        if self.plan_json is not None:
+            return parse_plan(self.plan_json, self.collected_ids or ()), False
         ids = [shown_node_id(i, self.redactor) for i in self.collected_ids or []]
         fallback = tuple(
             sorted(
@@ -391,6 +438,11 @@ class DomeController:
     def close(self) -> None:
         release_lock(self.lock)
 
+    def _resume_collector(self) -> None:
+        if self._collector_paused:
+            self._collector_paused = False
+            gc.enable()
+
     def _execution(self) -> Execution:
         if self.config.pluginmanager.has_plugin("dsession"):
             return Execution(mode="xdist", workers=len(self.config.getoption("tx") or ()))
@@ -440,15 +492,15 @@ class DomeController:
         promotion = self.outcome.promotion
         assert promotion is not None
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        first, *rest = review_lines(gate, promotion, self.outcome.results, where)
+        first, *rest = review_lines(gate, promotion, self.outcome.named, where)
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
             tr.write_line(line)
-        problem = self._step_summary(markdown(gate, promotion, self.outcome.results, where))
+        problem = self._step_summary(markdown(gate, promotion, self.outcome.named, where))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
         # Shown: let them go before pytest's exit-time gc.collect() scans them.
-        self.outcome = dataclasses.replace(self.outcome, results=())
+        self.outcome = dataclasses.replace(self.outcome, named=())
 
     def _step_summary(self, text: str) -> str | None:
         """In GitHub Actions, the same summary as Markdown on the job's page; says why not."""
@@ -488,19 +540,8 @@ class XdistHooks:
             self.controller.worker_crashes += 1
         output = getattr(node, "workeroutput", None) or {}
         self.controller.worker_redactions.update(output.get("dome_redactions", {}))
-        if self.controller.plan is None and "dome_plan" in output:
-            # Parsed JSON has a string per value: share the collected node ids' and
-            # the repeated kinds and weights (a 50,000-task plan: about 5 MiB less).
-            same: dict[Any, Any] = {i: i for i in self.controller.collected_ids or ()}
-            self.controller.plan = tuple(
-                PlannedTask(
-                    task_id,
-                    same.setdefault(kind, kind),
-                    same.get(node_id, node_id),
-                    entry,
-                    critical,
-                    same.setdefault(weight, weight),
-                )
-                for task_id, kind, node_id, entry, critical, weight in json.loads(output["dome_plan"])
-            )
+        if self.controller.plan_json is None and "dome_plan" in output:
+            # Parsed at the finish, with the garbage collector paused: 50,000 tasks
+            # parsed here brought on a full collection before it.
+            self.controller.plan_json = output["dome_plan"]
             self.controller.problems = tuple(output.get("dome_problems", ()))

@@ -20,8 +20,17 @@ def _meaning(code: str) -> str:
     return entry["meaning"] if entry else ""
 
 
+_FAILED = ("failed", "error", "missing")
+
+
+def named(result: ResultLike) -> bool:
+    """Whether the reviewer's summary may name this result: failed or flaky.
+    (A session keeps only these for its summary: see ``run.RunOutcome.named``.)"""
+    return result.outcome in _FAILED or result.flaky
+
+
 def _troubled(results: Sequence[ResultLike]) -> tuple[list[ResultLike], list[ResultLike]]:
-    failed = [r for r in results if r.outcome in ("failed", "error", "missing")]
+    failed = [r for r in results if r.outcome in _FAILED]
     flaky = [r for r in results if r.flaky]
     return sorted(failed, key=lambda r: r.task_id), sorted(flaky, key=lambda r: r.task_id)
 

@@ -19,7 +19,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import changes
+from . import changes, report
 from .aggregate import TaskRecord, render_task_result
 from .canonical import digest
 from .evidence import (
@@ -173,7 +173,11 @@ class RunOutcome:
     config: EffectiveConfig
     exit_status: int
     run_dir: Path
-    results: tuple[ResultLike, ...] = ()
+    named: tuple[ResultLike, ...] = ()
+    """The results the reviewer's summary may name (``report.named``: failed or
+    flaky), not all of them: what a session holds after its finish is garbage the
+    collector scans again and again, and 50,000 passing results brought one more
+    full collection than bare pytest has, right before pytest's own at exit."""
 
 
 def write_run(
@@ -249,8 +253,8 @@ def write_run(
         )
     ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
     digest_value = writer.commit(head)
-    everything = (*evidence.results, *extra_results)
-    return RunOutcome(gate, promotion, digest_value, config, exit_status, run_dir, tuple(everything))
+    named = tuple(r for r in chain(evidence.results, extra_results) if report.named(r))
+    return RunOutcome(gate, promotion, digest_value, config, exit_status, run_dir, named)
 
 
 def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
