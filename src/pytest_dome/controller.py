@@ -540,8 +540,11 @@ class XdistHooks:
             self.controller.worker_crashes += 1
         output = getattr(node, "workeroutput", None) or {}
         self.controller.worker_redactions.update(output.get("dome_redactions", {}))
-        if self.controller.plan_json is None and "dome_plan" in output:
-            # Parsed at the finish, with the garbage collector paused: 50,000 tasks
-            # parsed here brought on a full collection before it.
-            self.controller.plan_json = output["dome_plan"]
+        # Every worker sends the same plan: keep the first (taken out of the node's
+        # output, where xdist keeps it: 7 MiB per worker at 50,000 tasks), parsed at
+        # the finish with the garbage collector paused (parsed here, 50,000 tasks
+        # brought on a full collection before it).
+        plan = output.pop("dome_plan", None)
+        if self.controller.plan_json is None and plan is not None:
+            self.controller.plan_json = plan
             self.controller.problems = tuple(output.get("dome_problems", ()))
