@@ -135,8 +135,9 @@ class DomeCollector:
 
         Kept as exact tuples of strings, booleans and floats while the tests run:
         the garbage collector stops tracking those at its first look, where it
-        tracks a named tuple for good, and counts it toward its next full
-        collection (a 5,000-test run had one more than bare pytest).
+        tracks a named tuple for good: 50,000 of them kept through the run were
+        50,000 more objects counted toward its next full collection and scanned
+        by every one.
         """
         return None if self._plan is None else tuple(map(PlannedTask._make, self._plan))
 

@@ -425,8 +425,10 @@ class DomeController:
         dome_task id under xdist) is rewritten at the end."""
         if self._hint is not None:  # the report that closed the task named it
             return self._hint
-        if self._task_of is None and self.collector is not None and self.collector.plan:
-            self._task_of = {t.node_id: t.task_id for t in self.collector.plan}
+        if self._task_of is None and self.collector is not None:
+            plan = self.collector.plan  # made on each read: once
+            if plan:
+                self._task_of = {t.node_id: t.task_id for t in plan}
         if self._task_of is not None:
             return self._task_of.get(node_id)
         if node_id.startswith(COMMAND_PREFIX):
