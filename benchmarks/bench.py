@@ -113,8 +113,30 @@ class Bench:
         self.errors: list[str] = []
         self.budget_limited: list[str] = []
         self.phases: dict[str, float] = {}
+        self.file_creation_us: dict[str, float] = {}
 
     # --- helpers ------------------------------------------------------------
+
+    def probe_file_creation(self, when: str, count: int = 1000) -> None:
+        """Time creating ``count`` small files in the work folder (µs a file, wall): what
+        one task result costs the machine. It varies a lot on some file systems (ext4
+        without a journal skips every inode freed in the last 30 s: 12-25 µs when quiet,
+        300-800 µs after deletions; docs/performance.md), and dome is the only
+        configuration that creates a file per test. The files stay (deleting them
+        would slow the next runs' creations), removed with the work folder."""
+        folder = self.work / f"file-probe-{when}"
+        folder.mkdir()
+        data = b"x" * 600
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        t = time.perf_counter()
+        for i in range(count):
+            fd = os.open(folder / f"t{i:05d}.result.json", flags, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        self.file_creation_us[when] = (time.perf_counter() - t) / count * 1e6
+        self.say(f"file creation in the work folder ({when}): {self.file_creation_us[when]:.0f} µs a file")
 
     def cleanup(self) -> None:
         """Remove the work folder (its run folders hold about 150,000 files) in a detached
@@ -620,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     summaries: dict[str, Any] = {}
     core = None
     try:
+        bench.probe_file_creation("start")
         if not args.skip_core:
             core = bench.run_core()
         if not args.skip_processes:
@@ -628,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.phases["generate"] = time.perf_counter() - t
             bench.run_processes(suites)
             summaries = {s.key: summarize(s) for s in suites}
+        bench.probe_file_creation("end")
     finally:
         bench.cleanup()
     found = targets(suites, summaries, core, args, bench)
@@ -635,6 +659,13 @@ def main(argv: list[str] | None = None) -> int:
     lines = [] if not suites else table(suites, summaries)
     if core is not None:
         lines += core_lines(core)
+    if bench.file_creation_us:
+        probes = ", ".join(f"{v:.0f} µs a file at the {k}" for k, v in bench.file_creation_us.items())
+        lines.append(
+            f"file creation in the work folder (1,000 files of 600 bytes): {probes}; dome creates "
+            "one per test, bare and junitxml none (12-25 µs on a quiet disk of this project's "
+            "machines; see docs/performance.md)"
+        )
     lines += [
         "",
         "targets (issue 7)"
@@ -677,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         "harness_s": round(bench.elapsed(), 1),
         "harness_rss_mib": round(floor, 1),
         "phases_s": {k: round(v, 1) for k, v in bench.phases.items()},
+        "file_creation_us": {k: round(v, 1) for k, v in bench.file_creation_us.items()},
         "budget_limited": bench.budget_limited,
         "suites": [
             {
