@@ -63,21 +63,19 @@ def time_gate(n: int, repeats: int) -> dict[str, Any]:
 
 def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     """A complete run of ``n`` test tasks written with ``write_run`` (as tests/test_replay.py does)."""
+    from pytest_dome.aggregate import TaskResult
     from pytest_dome.config import load_policy
     from pytest_dome.models import (
         ChangeSet,
         EffectiveConfig,
         Execution,
-        Plan,
-        PlannedTask,
         SessionFacts,
         SessionRecord,
-        TaskResult,
         VerifyCommandResult,
         VerifyResults,
     )
-    from pytest_dome.plan import input_digest
-    from pytest_dome.run import Evidence, missing_results, write_run
+    from pytest_dome.plan import Plan, PlannedTask, input_digest
+    from pytest_dome.run import Evidence, outcomes_of, write_run
 
     rnd = random.Random(seed)
     run_id = run_dir.name
@@ -119,7 +117,6 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     plan = Plan(packet_id=None, input_digest=input_digest(None, change_set, policy, tasks), tasks=tasks)
     results = tuple(
         TaskResult(
-            run_id=run_id,
             task_id=t.task_id,
             node_id=t.node_id,
             outcome=(o := rnd.choice(OUTCOMES)),  # type: ignore[arg-type]
@@ -145,7 +142,7 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
         change_set=change_set,
         packet_document=None,
         policy=policy,
-        results=results,
+        outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=run_id, facts=SessionFacts()),
     )
@@ -153,11 +150,11 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     outcome = write_run(
         run_dir,
         evidence,
+        results=results,
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="xdist", workers=2),
         config=config,
         exit_status=1,
-        extra_results=missing_results(evidence),
     )
     done = time.perf_counter()
     return {

@@ -13,17 +13,17 @@ import pytest
 from pydantic import BaseModel
 
 from pytest_dome import models, ssot
+from pytest_dome.aggregate import Attempt, TaskResult
 from pytest_dome.cli import main, ssot_problems
+from pytest_dome.plan import Plan, PlannedTask
 
 MODELS: dict[str, type[BaseModel]] = {
     "packet": models.Packet,
-    "plan": models.Plan,
     "change_set": models.ChangeSet,
     "session": models.SessionRecord,
     "gate.decision": models.GateDecision,
     "promotion.decision": models.PromotionDecision,
     "run.manifest": models.RunManifest,
-    "task.result": models.TaskResult,
     "verify.results": models.VerifyResults,
     "risk.policy": models.RiskPolicy,
 }
@@ -75,6 +75,28 @@ def test_model_mirrors_schema(kind: str) -> None:
     schema = ssot.schemas()[ssot.SCHEMA_FILES[kind]]
     resolver = ssot.registry().resolver(base_uri=schema["$id"])
     _walk(MODELS[kind], schema, resolver, kind)
+
+
+RECORDS: dict[str, tuple[type, frozenset[str], str, type]] = {
+    # kind: (record, the constants it leaves to the renderer, list field, list item record)
+    "plan": (Plan, frozenset({"schema_version", "kind"}), "tasks", PlannedTask),
+    "task.result": (TaskResult, frozenset({"schema_version", "kind", "run_id"}), "attempts", Attempt),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+def test_per_task_record_mirrors_schema(kind: str) -> None:
+    """The per-task artifacts are plain records (built once per test): their fields,
+    with the constants the renderer adds, are the schema's properties, and so are
+    their list items'."""
+    record, constants, key, item = RECORDS[kind]
+    schema = ssot.schemas()[ssot.SCHEMA_FILES[kind]]
+    resolver = ssot.registry().resolver(base_uri=schema["$id"])
+    schema, resolver = _deref(schema, resolver)
+    assert set(schema["properties"]) == set(record._fields) | constants
+    assert set(schema["required"]) == set(schema["properties"])
+    items, _ = _deref(schema["properties"][key]["items"], resolver)
+    assert set(items["properties"]) == set(item._fields) == set(items["required"])
 
 
 def test_ssot_contracts_are_consistent() -> None:

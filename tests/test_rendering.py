@@ -1,6 +1,7 @@
 """The fast paths of the evidence writer give exactly the bytes and digests of the
-slow, obvious ones (pydantic model -> json.dumps), and the writer process writes
-what it is given or says that it could not."""
+slow, obvious ones (the document -> json.dumps), the per-task templates give
+documents their schemas accept and that read back as the same records, and the
+writer process writes what it is given or says that it could not."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pytest_dome import models
-from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
+from pytest_dome.aggregate import Attempt, TaskResult, read_task_result, render_task_result
 from pytest_dome.canonical import canonical_digest, canonical_json, digest, sha256_hex
+from pytest_dome.checkers import check
 from pytest_dome.evidence import (
-    EarlyResults,
     Entry,
     EvidenceWriter,
-    early_entry,
+    TaskResultFiles,
+    digest_and_size,
     entry_canonical,
     entry_pretty,
     render,
@@ -27,16 +28,16 @@ from pytest_dome.evidence import (
     task_result_path,
 )
 from pytest_dome.gate import TaskVerdict, results_digest
-from pytest_dome.models import Attempt, TaskResult
-from pytest_dome.plan import PlannedTask, planned_canonical, planned_pretty
-from pytest_dome.run import result_key
+from pytest_dome.models import SCHEMA_VERSION
+from pytest_dome.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 OUTCOMES = st.sampled_from(["passed", "failed", "error", "skipped", "xfailed", "xpassed"])
 DURATIONS = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 
 attempts = st.builds(
-    AttemptRecord,
+    Attempt,
     number=st.integers(1, 5),
     outcome=OUTCOMES,
     when=st.sampled_from(["setup", "call", "teardown", "crash"]),
@@ -45,9 +46,9 @@ attempts = st.builds(
     summary=st.none() | TEXT,
 )
 records = st.builds(
-    TaskRecord,
+    TaskResult,
     task_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True),
-    node_id=TEXT,
+    node_id=NAMES,
     outcome=OUTCOMES,
     flaky=st.booleans(),
     duration_s=DURATIONS,
@@ -56,17 +57,34 @@ records = st.builds(
 )
 
 
-def as_model(run_id: str, record: TaskRecord) -> TaskResult:
-    attempts = tuple(Attempt(**a._asdict()) for a in record.attempts)
-    return TaskResult(run_id=run_id, **{**record._asdict(), "attempts": attempts})
+def result_document(run_id: str, record: TaskResult) -> dict[str, Any]:
+    """The obvious document of a task result: its fields and the constants."""
+    attempts = [a._asdict() for a in record.attempts]
+    return {
+        **record._asdict(),
+        "attempts": attempts,
+        "run_id": run_id,
+        "kind": "task.result",
+        "schema_version": SCHEMA_VERSION,
+    }
 
 
 @settings(max_examples=200)
 @given(records, TEXT)
-def test_task_result_template_is_the_model_rendering(record: TaskRecord, run_id: str) -> None:
-    model = as_model(run_id, record)
-    assert render_task_result(run_id, record) == render(model)
-    assert render_task_result(run_id, model) == render(model)
+def test_task_result_template_is_the_documents_rendering(record: TaskResult, run_id: str) -> None:
+    data = render_task_result(run_id, record)
+    assert data == render(result_document(run_id, record))
+    assert read_task_result(json.loads(data)) == record
+
+
+@settings(max_examples=100)
+@given(records, st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True))
+def test_task_result_template_gives_what_the_schema_accepts(record: TaskResult, run_id: str) -> None:
+    record = record._replace(
+        attempts=tuple(a._replace(number=i + 1) for i, a in enumerate(record.attempts)),
+        outcome=record.attempts[-1].outcome if record.attempts else "missing",
+    )
+    assert check("task.result", json.loads(render_task_result(run_id, record))) == []
 
 
 entries = st.builds(
@@ -101,55 +119,56 @@ def test_pieces_span_several_chunks() -> None:
 
 
 def test_writer_process_writes_every_result(tmp_path: Path) -> None:
-    early = EarlyResults(tmp_path)
-    early.BATCH = 100  # several batches
+    files = TaskResultFiles(tmp_path)
+    files.writer.BATCH = 100  # several batches
     for i in range(50):
-        early.submit(f"t{i}", f"result {i}\n".encode(), b"key")
-    early.submit("../escape", b"x", b"key")  # not a safe id: left for the end
-    written = early.finish()
-    assert early.error is None and sorted(written) == sorted(f"t{i}" for i in range(50))
+        files.write(f"t{i}", f"result {i}\n".encode())
+    files.write("../escape", b"x")  # not a safe id: left for the end
+    written = files.finish()
+    assert files.writer.error is None and sorted(written) == sorted(f"t{i}" for i in range(50))
     assert (tmp_path / "task_results" / "t7.result.json").read_bytes() == b"result 7\n"
-    assert early_entry(written["t7"]) == (b"key", sha256_hex(b"result 7\n"), len(b"result 7\n"))
+    assert written["t7"] == digest_and_size(b"result 7\n")
+    assert written["t7"][:32].hex() == sha256_hex(b"result 7\n")
     assert not (tmp_path / "escape.result.json").exists()
 
 
 def test_writer_process_failure_means_write_everything_at_the_end(tmp_path: Path) -> None:
-    early = EarlyResults(tmp_path)
+    files = TaskResultFiles(tmp_path)
     (tmp_path / "task_results").rmdir()  # the helper cannot open its folder
     (tmp_path / "task_results").write_text("not a folder")
-    early.submit("t1", b"x", b"key")
-    assert early.finish() == {} and early.error is not None
+    files.write("t1", b"x")
+    assert files.finish() == {} and files.writer.error is not None
 
 
 planned = st.builds(
     PlannedTask,
     task_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True),
     kind=st.sampled_from(["test", "command"]),
-    node_id=TEXT,
-    entry=st.none() | TEXT,
+    node_id=NAMES,
+    entry=st.none() | NAMES,
     critical=st.booleans(),
     risk_weight=st.floats(0, 100),
 )
 
 
 @settings(max_examples=100)
-@given(st.lists(planned, max_size=4), st.none() | TEXT)
-def test_plan_template_is_the_model_rendering(tasks: list[PlannedTask], packet_id: str | None) -> None:
-    models_ = tuple(models.PlannedTask(**t._asdict()) for t in tasks)
-    plan = models.Plan(packet_id=packet_id, input_digest="0" * 64, tasks=models_)
-    head = {k: v for k, v in plan.model_dump(mode="json").items() if k != "tasks"}
-    assert b"".join(render_parts(head, "tasks", tasks, planned_pretty)) == render(plan)
-    assert canonical_digest(head, "tasks", tasks, planned_canonical) == digest(plan.model_dump(mode="json"))
-
-
-def test_an_early_result_is_kept_while_its_key_holds() -> None:
-    one = AttemptRecord(1, "failed", "call", 0.1, None, "boom")
-    two = AttemptRecord(2, "passed", "call", 0.1, None, None)
-    early = TaskRecord("t", "t.py::test", "failed", False, 0.1, "boom", (one,))
-    assert result_key(early) == result_key(early._replace(duration_s=9.0))  # same attempts
-    assert result_key(early) != result_key(early._replace(outcome="passed", attempts=(one, two)))
-    assert result_key(early) != result_key(early._replace(node_id="t.py::other"))
-    assert len(result_key(early)) == 7
+@given(
+    st.lists(planned, max_size=4),
+    st.none() | st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}", fullmatch=True),
+)
+def test_plan_template_is_the_documents_rendering(tasks: list[PlannedTask], packet_id: str | None) -> None:
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "plan",
+        "packet_id": packet_id,
+        "input_digest": "0" * 64,
+    }
+    document = {**head, "tasks": [t._asdict() for t in tasks]}
+    data = b"".join(render_parts(head, "tasks", tasks, planned_pretty))
+    assert data == render(document)
+    assert canonical_digest(head, "tasks", tasks, planned_canonical) == digest(document)
+    assert read_plan(json.loads(data)) == Plan(packet_id, "0" * 64, tuple(tasks))
+    assert check("plan", json.loads(data)) == []
 
 
 TASK_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,8}", fullmatch=True)
@@ -183,7 +202,7 @@ def test_manifest_entries_are_in_path_order(tmp_path_factory: pytest.TempPathFac
     for rel in ("gate/gate.decision.json", "plan.json", "checks/session.json", "zz/last.json"):
         writer.entries[rel] = Entry(rel, "plan", "0" * 64, 1)
     for i, task_id in enumerate(sorted(ids)):
-        writer.list_task_result(task_id, b"key" + bytes([i]) * 32 + i.to_bytes(8, "big"))
+        writer.list_task_result(task_id, bytes([i]) * 32 + i.to_bytes(8, "big"))
     entries = writer.artifact_list()
     paths = [e.path for e in entries]
     assert paths == sorted([*writer.entries, *(task_result_path(t) for t in ids)])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pytest_dome import changes
+from pytest_dome.aggregate import TaskResult
 from pytest_dome.audit import verify_run
 from pytest_dome.cli import main
 from pytest_dome.config import load_policy
@@ -18,16 +19,13 @@ from pytest_dome.evidence import MANIFEST
 from pytest_dome.models import (
     EffectiveConfig,
     Execution,
-    Plan,
-    PlannedTask,
     SessionFacts,
     SessionRecord,
-    TaskResult,
     VerifyCommandResult,
     VerifyResults,
 )
-from pytest_dome.plan import input_digest
-from pytest_dome.run import Evidence, manifest_digest, missing_results, write_run
+from pytest_dome.plan import Plan, PlannedTask, input_digest
+from pytest_dome.run import Evidence, manifest_digest, missing_result, outcomes_of, write_run
 
 SUITE = """
 import pytest
@@ -139,7 +137,7 @@ def test_a_listed_file_replaced_by_a_link_out_of_the_run_folder_is_caught(
 PARALLEL_CHECK = """
 import json, sys
 from pathlib import Path
-from pytest_dome import audit
+from pytest_dome import audit, speedups
 
 run = Path(sys.argv[1])
 here, check = [], audit._check_entries
@@ -150,7 +148,7 @@ audit._check_entries = counted
 found = {"serial": audit.verify_run(run, parallel=False), "parallel": audit.verify_run(run, parallel=True)}
 def broken(sender, *args):
     raise SystemExit(3)  # the copy dies before it answers
-audit._check_in_child = broken
+speedups._in_child = broken
 found["lost"] = audit.verify_run(run, parallel=True)
 print(json.dumps({"here": here, **{k: [p.as_json() for p in v] for k, v in found.items()}}))
 """
@@ -289,7 +287,6 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
     outcomes = ["passed"] * 6 + ["failed", "error", "skipped", "xfailed", "xpassed"]
     results = tuple(
         TaskResult(
-            run_id=f"g{n}",
             task_id=t.task_id,
             node_id=t.node_id,
             outcome=(o := rnd.choice(outcomes)),
@@ -322,18 +319,18 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
         change_set=NO_CHANGE,
         packet_document=None,
         policy=policy,
-        results=results,
+        outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=f"g{n}", facts=facts),
     )
     write_run(
         runtime / f"g{n}",
         evidence,
+        results=(*results, *(missing_result(t) for t in tasks if t.task_id not in evidence.outcomes)),
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="xdist", workers=2),
         config=CONFIG,
         exit_status=0,
-        extra_results=missing_results(evidence),
     )
 
 
@@ -350,46 +347,45 @@ def test_replay_all_over_200_varied_runs_is_100_percent(tmp_path: Path, capsys) 
     assert "200/200 replayed runs gave the same gate status (100.00%" in out
 
 
-def test_results_written_during_the_session_are_kept_only_while_unchanged(tmp_path: Path) -> None:
-    from pytest_dome.aggregate import AttemptRecord, TaskRecord, render_task_result
-    from pytest_dome.evidence import EarlyResults, task_result_path
-    from pytest_dome.plan import PlannedTask, PlanRecord
-    from pytest_dome.run import result_key
+def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_path: Path) -> None:
+    from pytest_dome.aggregate import Attempt, render_task_result
+    from pytest_dome.evidence import TaskResultFiles, task_result_path
 
     tasks = tuple(PlannedTask(t, "test", f"t.py::{t}", None, False, 0.0) for t in ("a", "b"))
-    fail = AttemptRecord(1, "failed", "call", 0.1, None, "boom")
-    passed = AttemptRecord(2, "passed", "call", 0.1, None, None)
-    early_a = TaskRecord("a", "t.py::a", "passed", False, 0.1, None, (passed._replace(number=1),))
-    early_b = TaskRecord("b", "t.py::b", "failed", False, 0.1, "boom", (fail,))
-    final_b = TaskRecord("b", "t.py::b", "passed", True, 0.2, None, (fail, passed))  # gained an attempt
+    fail = Attempt(1, "failed", "call", 0.1, None, "boom")
+    passed = Attempt(2, "passed", "call", 0.1, None, None)
+    early_a = TaskResult("a", "t.py::a", "passed", False, 0.1, None, (passed._replace(number=1),))
+    early_b = TaskResult("b", "t.py::b", "failed", False, 0.1, "boom", (fail,))
+    final_b = TaskResult("b", "t.py::b", "passed", True, 0.2, None, (fail, passed))  # gained an attempt
     run_dir = tmp_path / "r"
-    early = EarlyResults(run_dir)
-    for record in (early_a, early_b, early_b._replace(task_id="guessed")):
-        early.submit(record.task_id, render_task_result("r", record), result_key(record))
-    written = early.finish()
-    inode = {t: (run_dir / task_result_path(t)).stat().st_ino for t in ("a", "b", "guessed")}
-    plan = PlanRecord(None, input_digest(None, NO_CHANGE, POLICY, tasks), tasks)
+    files = TaskResultFiles(run_dir)
+    for record in (early_a, early_b, early_b._replace(task_id="stray")):
+        files.write(record.task_id, render_task_result("r", record))
+    written = files.finish()
+    inode = {t: (run_dir / task_result_path(t)).stat().st_ino for t in ("a", "b", "stray")}
+    plan = Plan(None, input_digest(None, NO_CHANGE, POLICY, tasks), tasks)
     evidence = Evidence(
         run_id="r",
         plan=plan,
         change_set=NO_CHANGE,
         packet_document=None,
         policy=POLICY,
-        results=(early_a, final_b),
+        outcomes=outcomes_of((early_a, final_b)),
         verify=VerifyResults(run_id="r", timeout_s=60, commands=()),
         session=SessionRecord(run_id="r", facts=SessionFacts()),
     )
     write_run(
         run_dir,
         evidence,
+        results=(final_b,),  # written again: it changed since
+        written=written,
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="serial", workers=1),
         config=CONFIG,
         exit_status=0,
-        early=written,
     )
     assert (run_dir / task_result_path("a")).stat().st_ino == inode["a"]  # kept, not written again
-    assert (run_dir / task_result_path("b")).stat().st_ino != inode["b"]  # rewritten: it changed
+    assert (run_dir / task_result_path("b")).stat().st_ino != inode["b"]  # rewritten
     assert json.loads((run_dir / task_result_path("b")).read_text())["flaky"] is True
-    assert not (run_dir / task_result_path("guessed")).exists()  # not a planned task id
+    assert not (run_dir / task_result_path("stray")).exists()  # not a planned task id
     assert verify_run(run_dir) == []

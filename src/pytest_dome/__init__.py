@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .aggregate import TaskResult
     from .gate import GateInputs, evaluate, gate_decision, promotion_decision
     from .models import (
         GateDecision,
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
         RiskPolicy,
         RunManifest,
         SessionFacts,
-        TaskResult,
         VerifyCheck,
     )
     from .taskid import task_id_for
@@ -29,7 +29,7 @@ _WHERE = {
     "RiskPolicy": "models",
     "RunManifest": "models",
     "SessionFacts": "models",
-    "TaskResult": "models",
+    "TaskResult": "aggregate",
     "VerifyCheck": "models",
     "evaluate": "gate",
     "gate_decision": "gate",

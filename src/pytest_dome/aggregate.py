@@ -8,13 +8,12 @@ or pytest-rerunfailures') ends a non-final attempt.
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .canonical import json_string as _string
-from .models import SCHEMA_VERSION, Phase, ResultLike, TaskOutcome
+from .models import SCHEMA_VERSION, Phase, TaskOutcome
 
 SUMMARY_CHARS = 1000
 
@@ -32,8 +31,8 @@ class PhaseReport(NamedTuple):
     subtest: bool = False
 
 
-class AttemptRecord(NamedTuple):
-    """One attempt of a task: the fields of a task result's ``attempts`` entry."""
+class Attempt(NamedTuple):
+    """One attempt of a task: an entry of a task result's ``attempts``."""
 
     number: int
     outcome: TaskOutcome
@@ -43,14 +42,12 @@ class AttemptRecord(NamedTuple):
     summary: str | None
 
 
-class TaskRecord(NamedTuple):
-    """A task's final result while the session runs: the fields of a task result
-    file but its constants (``run_id``, ``kind``, ``schema_version``).
-
-    Small, and read like a :class:`~pytest_dome.models.TaskResult` (same attribute
-    names). Built when a result is rendered or decided: the session keeps the
-    attempts as plain tuples (see :attr:`Aggregator.attempts`).
-    """
+class TaskResult(NamedTuple):
+    """A task's final result: what ``task_results/<task id>.result.json`` holds but
+    its constants (``run_id``, ``kind``, ``schema_version``). The one record type
+    of that artifact: the session builds it, :func:`render_task_result` writes it
+    (held to ``ssot/schemas/task.result.schema.json`` by a property test) and
+    :func:`read_task_result` reads it back."""
 
     task_id: str
     node_id: str
@@ -58,7 +55,7 @@ class TaskRecord(NamedTuple):
     flaky: bool
     duration_s: float
     summary: str | None
-    attempts: tuple[AttemptRecord, ...]
+    attempts: tuple[Attempt, ...]
 
 
 @dataclass
@@ -94,11 +91,11 @@ class Aggregator:
     """Collects phase reports and emits task results at the end of the session."""
 
     run_id: str
-    attempts: dict[str, bytes] = field(default_factory=dict)
-    """Node id -> its attempts so far (the fields of each :class:`AttemptRecord` in a
-    plain tuple), in :mod:`marshal`'s bytes: not objects the garbage collector counts
-    and tracks, of which every test kept two, and pytest runs a full collection each
-    time enough have piled up (a 20,000-test run had one more than bare pytest)."""
+    attempts: dict[str, tuple[tuple[Any, ...], ...]] = field(default_factory=dict)
+    """Node id -> its attempts so far, each the fields of an :class:`Attempt` in an
+    exact tuple of plain values: the garbage collector stops tracking such tuples at
+    its first look (it keeps tracking a named tuple), so kept attempts add nothing
+    to pytest's full collections."""
     _open: dict[str, _Open] = field(default_factory=dict)
     on_final: Callable[[str], None] | None = None
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
@@ -118,7 +115,7 @@ class Aggregator:
         if report.when == "teardown":
             if outcome == "error" and (current.outcome is None or current.outcome in _PASSING):
                 current.outcome, current.when, current.summary = "error", "teardown", report.summary
-            self._close(report.node_id, final=True)
+            self._close(report.node_id, final=report.outcome != "rerun")  # a retried teardown: not final
             return
         summary = report.summary
         if report.when == "call" and outcome in ("passed", "failed") and current.subtest_failure:
@@ -132,8 +129,8 @@ class Aggregator:
 
     def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)
-        before = self._attempts(node_id)
-        attempt = (  # plain str and float: marshal takes no subclass a plugin might hand over
+        before = self.attempts.get(node_id, ())
+        attempt = (  # plain str and float: no object of a plugin's kept alive
             len(before) + 1,
             current.outcome or "passed",
             str(current.when),
@@ -141,45 +138,63 @@ class Aggregator:
             None if current.worker is None else str(current.worker),
             None if current.summary is None else str(current.summary),
         )
-        self.attempts[node_id] = marshal.dumps((*before, attempt))
+        self.attempts[node_id] = (*before, attempt)
         if final and self.on_final is not None:
             self.on_final(node_id)
 
-    def results(self, planned: Iterable[tuple[str, str]]) -> list[TaskRecord]:
-        """Final results of the planned ``(node id, task id)`` pairs that reported."""
+    def close_open(self) -> list[str]:
+        """The end of the session: close the attempts cut short (an interrupt); the
+        node ids whose results that changed."""
+        closed = []
         for node_id, current in list(self._open.items()):
             # An attempt cut short (an interrupt): keep it only when it got past setup
             # or failed there; a test that was only set up did not run.
             if current.called or current.outcome not in (None, "passed"):
                 self._close(node_id)
+                closed.append(node_id)
             else:
                 del self._open[node_id]
+        return closed
+
+    def results(self, planned: Iterable[tuple[str, str]]) -> list[TaskResult]:
+        """Final results of the planned ``(node id, task id)`` pairs that reported."""
+        self.close_open()
         return [self.result(node_id, task_id) for node_id, task_id in planned if node_id in self.attempts]
 
-    def _attempts(self, node_id: str) -> tuple[tuple[Any, ...], ...]:
-        kept = self.attempts.get(node_id)
-        return () if kept is None else marshal.loads(kept)
+    def verdict(self, node_id: str) -> tuple[TaskOutcome, bool] | None:
+        """The outcome and flakiness of a node's attempts so far (None: it did not
+        report), without building its result."""
+        attempts = self.attempts.get(node_id)
+        if attempts is None:
+            return None
+        outcome: TaskOutcome = attempts[-1][1]
+        return outcome, _flaky(outcome, attempts)
 
-    def result(self, node_id: str, task_id: str) -> TaskRecord:
+    def result(self, node_id: str, task_id: str) -> TaskResult:
         """The result of a node's attempts so far, as task ``task_id``."""
-        attempts = tuple(map(AttemptRecord._make, self._attempts(node_id)))
+        attempts = tuple(map(Attempt._make, self.attempts[node_id]))
         final = attempts[-1]
-        return TaskRecord(
+        return TaskResult(
             task_id=task_id,
             node_id=node_id,
             outcome=final.outcome,
-            flaky=final.outcome in _PASSING and any(a.outcome in ("failed", "error") for a in attempts[:-1]),
+            flaky=_flaky(final.outcome, self.attempts[node_id]),
             duration_s=round(sum(a.duration_s for a in attempts), 6),
             summary=final.summary,
             attempts=attempts,
         )
 
 
-def render_task_result(run_id: str, result: ResultLike) -> bytes:
-    """The bytes of a task result file, exactly as :func:`evidence.render` writes the
-    :class:`~pytest_dome.models.TaskResult` model (sorted keys, two-space indent):
-    about ten times faster, for the one artifact a run writes per test. ``result``
-    is a :class:`TaskRecord` or a ``TaskResult``; a test holds the two renderings equal."""
+def _flaky(final: TaskOutcome, attempts: tuple[tuple[Any, ...], ...]) -> bool:
+    """Passed in the end after an attempt that failed or errored."""
+    return final in _PASSING and any(a[1] in ("failed", "error") for a in attempts[:-1])
+
+
+def render_task_result(run_id: str, result: TaskResult) -> bytes:
+    """The bytes of a task result file, as ``evidence.render`` writes any artifact
+    (sorted keys, two-space indent): the only renderer of this artifact, about ten
+    times faster than building the document and dumping it, for the one file a run
+    writes per test. A property test holds it to ``json.dumps`` and the schema."""
     attempts = ",".join(
         "\n    {\n"
         f'      "duration_s": {float(a.duration_s)!r},\n'
@@ -204,3 +219,19 @@ def render_task_result(run_id: str, result: ResultLike) -> bytes:
         "}\n"
     )
     return text.encode("utf-8")
+
+
+def read_task_result(doc: dict[str, Any]) -> TaskResult:
+    """A schema-checked task result document as a :class:`TaskResult`."""
+    return TaskResult(
+        doc["task_id"],
+        doc["node_id"],
+        doc["outcome"],
+        doc["flaky"],
+        float(doc["duration_s"]),
+        doc["summary"],
+        tuple(
+            Attempt(a["number"], a["outcome"], a["when"], float(a["duration_s"]), a["worker"], a["summary"])
+            for a in doc["attempts"]
+        ),
+    )

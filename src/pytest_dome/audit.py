@@ -6,18 +6,16 @@ verifies clean is what SLO-3 (evidence completeness) counts.
 
 from __future__ import annotations
 
+import functools
 import json
-import multiprocessing
 import os
-import pickle
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import reasons as rc
+from .aggregate import read_task_result
 from .canonical import sha256_hex
 from .checkers import check
 from .evidence import (
@@ -33,13 +31,13 @@ from .evidence import (
     STARTED,
     VERIFY,
     EvidenceError,
-    collector_paused,
     safe_join,
     task_result_path,
 )
 from .plan import in_shard
-from .replay import SUPPORTED_VERSIONS, CheckedResult, RunReadError, load_run, read_result, replay
+from .replay import SUPPORTED_VERSIONS, CheckedResult, RunReadError, load_run, replay
 from .run import manifest_digest
+from .speedups import can_fork, gc_paused, split_in_fork
 
 REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
 REQUIRED_COMPLETE = (GATE, PROMOTION, ENVELOPE)
@@ -70,9 +68,9 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True, parallel: bool | 
     """Every completeness and integrity problem of the run in ``run_dir``.
 
     ``parallel``: check half of a large run's files in a forked process (None:
-    when that is safe, see :func:`_can_fork`, and the run lists at least
+    when that is safe, see ``speedups.can_fork``, and the run lists at least
     ``PARALLEL_MIN`` files)."""
-    with collector_paused():
+    with gc_paused():
         return _verify_run(run_dir, replay_decision, parallel)
 
 
@@ -143,58 +141,20 @@ PARALLEL_MIN = 4000
 """Listed files from which ``dome verify`` shares the checking with a second process."""
 
 
-def _can_fork() -> bool:
-    """A forked copy of this process is safe and useful: Linux, more than one CPU,
-    and no other thread (one could hold a lock the copy would wait on forever)."""
-    return (
-        sys.platform == "linux"
-        and (os.cpu_count() or 1) > 1
-        and threading.active_count() == 1
-        and "fork" in multiprocessing.get_all_start_methods()
-    )
-
-
 def _check_listed(
     run_dir: Path, entries: list[dict[str, Any]], present: set[str], parallel: bool | None
 ) -> tuple[list[Problem], dict[str, Any]]:
     """Problems of the listed files, and the documents of those without any, by path.
-    A large run's second half is checked by a forked process at the same time (the
-    checks are pure Python: threads would take turns), in the same order."""
+    A large run's second half is checked by a forked process at the same time
+    (``speedups.split_in_fork``), in the same order."""
     if parallel is None:
-        parallel = len(entries) >= PARALLEL_MIN and _can_fork()
+        parallel = len(entries) >= PARALLEL_MIN and can_fork()
     if not parallel or len(entries) < 2:
         return _check_entries(run_dir, entries, present)
     half = len(entries) * 9 // 20  # the first part holds the plan, as long to check as many results
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_check_in_child, args=(sender, run_dir, entries[half:], present))
-    child.start()
-    sender.close()
-    try:
-        problems, listed = _check_entries(run_dir, entries[:half], present)
-        try:
-            status, result = pickle.loads(receiver.recv_bytes())
-        except (EOFError, OSError, pickle.UnpicklingError):
-            status, result = "lost", None
-    except BaseException:  # interrupted: the copy's answer is not wanted
-        child.terminate()
-        raise
-    finally:
-        receiver.close()
-        child.join()
-    if status != "ok":  # the copy failed: check its half here
-        result = _check_entries(run_dir, entries[half:], present)
-    more_problems, more_listed = result
+    work = functools.partial(_check_entries, run_dir, present=present)
+    (problems, listed), (more_problems, more_listed) = split_in_fork(work, entries[:half], entries[half:])
     return problems + more_problems, {**listed, **more_listed}
-
-
-def _check_in_child(sender: Any, run_dir: Path, entries: list[dict[str, Any]], present: set[str]) -> None:
-    try:
-        payload = pickle.dumps(("ok", _check_entries(run_dir, entries, present)), pickle.HIGHEST_PROTOCOL)
-    except BaseException as exc:  # the parent checks this half itself
-        payload = pickle.dumps(("error", repr(exc)))
-    sender.send_bytes(payload)
-    sender.close()
 
 
 def _check_entries(
@@ -241,7 +201,7 @@ def _check_entries(
         # A task result as the checks and the replay read it: smaller, and quicker
         # to send from the forked process (a 50,000-task run has 50,000 of them).
         if entry["kind"] == "task.result":
-            listed[rel] = CheckedResult(doc["run_id"], read_result(doc))
+            listed[rel] = CheckedResult(doc["run_id"], read_task_result(doc))
         else:
             listed[rel] = doc
     return problems, listed

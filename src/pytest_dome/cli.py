@@ -246,8 +246,9 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from .config import ConfigError, check_run_id
-    from .evidence import EvidenceError, abandon_run_dir, prepare_run_dir
+    from .evidence import EvidenceError
     from .merge import MergeError, merge
+    from .rundir import abandon_run_dir, prepare_run_dir
 
     out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id
     try:
@@ -371,7 +372,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if recorded.gate is None or recorded.promotion is None:
         print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
         return 2
-    results = recorded.evidence.results
+    results = recorded.results
     where = str(recorded.run_dir)
     if args.html:
         atomic_write(Path(args.html), run_html(recorded.gate, recorded.promotion, results, where).encode())

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from .evidence import collector_paused
 from .plan import COMMAND_PREFIX, CollectedTest, PlannedTask, in_shard, make_plan
 from .redact import Redactor
+from .speedups import gc_paused
 from .taskid import shown_node_id
 
 if TYPE_CHECKING:  # pydantic is imported only when there is a packet
@@ -148,7 +148,7 @@ class DomeCollector:
         # The outermost wrapper: plan after every other plugin (-k, -m, --lf, ...)
         # has reordered and deselected.
         yield
-        with collector_paused():  # 50,000 tests: one full collection less (see the plan)
+        with gc_paused():  # 50,000 tests: one full collection less (see the plan)
             self._plan_items(session, config, items)
 
     def _plan_items(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,16 +7,9 @@ and is the commit point of a run.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import os
-import select
-import shutil
-import struct
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -24,11 +17,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from .canonical import canonical_digest, chunks, sha256_hex
 from .taskid import is_safe_id
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -47,21 +35,6 @@ def safe_join(root: Path, relative: str) -> Path:
     if target == root or root not in target.parents:
         raise EvidenceError(f"refused to write {relative!r}: it resolves outside the run folder")
     return target
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The garbage collector paused while a run is written or read: that makes tens
-    of thousands of objects and no reference cycles, and every automatic full
-    collection on the way would scan all of them (and, in a session, all of
-    pytest's) again. ``dome verify`` of 50,000 tasks: 3.3 s -> 2.9 s."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def render(document: Any) -> bytes:
@@ -114,121 +87,40 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = T
     return hasher.hexdigest(), size
 
 
-class EarlyResults:
-    """Writes final task results while the session still runs, in a helper process.
+def digest_and_size(data: bytes) -> bytes:
+    """What a task result's manifest entry needs: its raw SHA-256 and size, in 40
+    bytes (a run keeps one per task: as a hex string and an int, 150 bytes more)."""
+    return hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
 
-    Creating one file per task is most of the cost of a large run's evidence.
-    The session renders each result and hands the bytes, in batches, through a
-    pipe to ``_writer.py``, which creates the files on another core (a thread
-    would compete with the tests for the GIL at every system call). At the end,
-    a result that did not change since is not written again, a file written
-    under a task id the plan did not confirm is removed, and if the helper
-    failed (or could not start) the session writes every result itself.
-    """
 
-    BATCH = 1 << 16
-    """Bytes buffered before a write to the pipe (a hundred results or so)."""
-    BACKLOG = 1 << 23
-    """Bytes the session holds for a busy helper before it waits for it."""
+class TaskResultFiles:
+    """The ``task_results/`` folder of a session's run: each final result's file is
+    created as soon as the result is known, by a helper process
+    (``speedups.ResultWriterProcess``) while the tests go on; what was handed over
+    is remembered for the manifest. When the helper could not start or failed,
+    :meth:`finish` says so and the session's finish writes every result itself."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.folder = safe_join(run_dir, TASK_RESULTS)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        from .speedups import ResultWriterProcess
+
+        folder = safe_join(run_dir, TASK_RESULTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.writer = ResultWriterProcess(folder)
         self.written: dict[str, bytes] = {}
-        """Task id -> its key, then the SHA-256 and size of what was sent: one small
-        bytes object per task (50,000 of them at 80 bytes)."""
-        self.error: str | None = None
-        self._buffer = bytearray()
-        self._proc: subprocess.Popen[bytes] | None = None
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(Path(__file__).with_name("_writer.py")), str(self.folder)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-        except OSError as exc:
-            self.error = f"cannot start the result writer: {exc.strerror or exc}"
-            return
-        assert self._proc.stdin is not None
-        self._fd = self._proc.stdin.fileno()
-        try:
-            if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux: room for a thousand results or so
-                fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-            os.set_blocking(self._fd, False)  # the tests do not wait for the disk
-        except OSError:
-            pass  # a smaller pipe, or writes that wait: slower, not wrong
+        """Task id -> :func:`digest_and_size` of its file."""
 
-    def submit(self, task_id: str, data: bytes, key: bytes) -> None:
-        """Queue a task result's bytes; ``key`` (``run.result_key``) identifies its
-        content at the end."""
-        if self._proc is None or not is_safe_id(task_id):
-            return  # written at the end
-        name = f"{task_id}{RESULT_SUFFIX}".encode()
-        self._buffer += _FRAME.pack(len(name), len(data))
-        self._buffer += name
-        self._buffer += data
-        self.written[task_id] = key + _digest_and_size(data)
-        if len(self._buffer) >= self.BATCH:
-            self._flush(wait=len(self._buffer) >= self.BACKLOG)
-
-    def _flush(self, wait: bool) -> None:
-        """Send what the pipe takes now; with ``wait``, everything."""
-        while self._buffer and self.error is None:
-            try:
-                sent = os.write(self._fd, self._buffer)
-            except BlockingIOError:
-                if not wait:
-                    return
-                select.select([], [self._fd], [])
-                continue
-            except OSError as exc:
-                self.error = f"the result writer stopped: {exc.strerror or exc}"
-                break
-            del self._buffer[:sent]
-        if self.error is not None:
-            self._buffer.clear()
+    def write(self, task_id: str, data: bytes) -> None:
+        if self.writer.running and is_safe_id(task_id):
+            self.writer.submit(f"{task_id}{RESULT_SUFFIX}", data)
+            self.written[task_id] = digest_and_size(data)
 
     def finish(self) -> dict[str, bytes]:
-        """Wait for the helper to write everything; what it wrote, by task id
-        (see :func:`early_entry`), or nothing when it failed."""
-        if self._proc is None:
-            return {}
-        self._flush(wait=True)
-        proc, self._proc = self._proc, None
-        try:
-            out, _ = proc.communicate()
-        except OSError as exc:
-            self.error = self.error or f"the result writer stopped: {exc.strerror or exc}"
-            proc.kill()
-            proc.wait()
-            return {}
-        line = out.decode("utf-8", "replace").strip()
-        if proc.returncode != 0 or not line.startswith("ok "):
-            self.error = self.error or line.removeprefix("error ") or f"exit status {proc.returncode}"
-        return {} if self.error is not None else self.written
+        """Wait for the helper; the files it wrote (none when it failed)."""
+        written, self.written = self.written, {}
+        return written if self.writer.finish() else {}
 
     def abandon(self) -> None:
-        """Stop the helper without waiting for its writes (the run is not written)."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            proc.kill()
-            proc.wait()
-
-
-_FRAME = struct.Struct("!HI")
-
-
-def early_entry(kept: bytes) -> tuple[bytes, str, int]:
-    """An :attr:`EarlyResults.written` value (or an ``EvidenceWriter.task_results``
-    one, whose key is empty) as ``(key, sha256 hex, size)``."""
-    return kept[:-40], kept[-40:-8].hex(), int.from_bytes(kept[-8:], "big")
-
-
-def _digest_and_size(data: bytes) -> bytes:
-    """What a task result's manifest entry needs: its raw SHA-256 and size (40 bytes;
-    the tail of an :attr:`EarlyResults.written` value)."""
-    return hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
+        self.writer.abandon()
 
 
 class Entry(NamedTuple):
@@ -283,7 +175,8 @@ class _Entries(Sequence[Entry]):
     def _entry(self, item: Entry | str) -> Entry:
         if isinstance(item, Entry):
             return item
-        _, sha, size = early_entry(self._task_results[item])
+        kept = self._task_results[item]
+        sha, size = kept[:32].hex(), int.from_bytes(kept[32:], "big")
         return Entry(task_result_path(item), "task.result", sha, size)
 
     @overload
@@ -336,11 +229,11 @@ class EvidenceWriter:
         target = safe_join(self.run_dir, task_result_path(task_id))
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, data, durable=False)
-        self.task_results[task_id] = _digest_and_size(data)
+        self.task_results[task_id] = digest_and_size(data)
 
     def list_task_result(self, task_id: str, written: bytes) -> None:
         """List a task result file written earlier: ``written`` ends with its raw
-        SHA-256 and size (an :attr:`EarlyResults.written` value)."""
+        SHA-256 and size (see :func:`digest_and_size`)."""
         self.task_results[task_id] = written
 
     def sync(self) -> None:
@@ -383,88 +276,3 @@ RESULT_SUFFIX = ".result.json"
 
 def task_result_path(task_id: str) -> str:
     return f"{TASK_RESULTS}/{task_id}{RESULT_SUFFIX}"
-
-
-def lock_path(run_dir: Path) -> Path:
-    return run_dir.with_name(f".{run_dir.name}.lock")
-
-
-def acquire_lock(run_dir: Path) -> Path:
-    """One run id, one writer: a lock file beside the run folder, created atomically.
-
-    A lock left by a session that no longer runs on this machine is taken over.
-    """
-    lock = lock_path(run_dir)
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if holder is not None and _alive(holder):
-                raise EvidenceError(
-                    f"run id {run_dir.name!r} is in use by another session (pid {holder}, lock "
-                    f"{lock.name}); wait for it to finish or pick another run id"
-                ) from None
-            lock.unlink(missing_ok=True)  # stale: its session is gone
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{os.getpid()}\n")
-        return lock
-    raise EvidenceError(f"cannot take the lock {lock}; remove it if no session is running")
-
-
-def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip() or "0") or None
-    except (OSError, ValueError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_lock(lock: Path) -> None:
-    if _lock_holder(lock) == os.getpid():
-        lock.unlink(missing_ok=True)
-
-
-def abandon_run_dir(run_dir: Path, replaced: Path | None) -> None:
-    """Undo :func:`prepare_run_dir` for a run that will not be written (bad input):
-    nothing is left claiming to be a run, and a replaced run comes back."""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    if replaced is not None:
-        os.replace(replaced, run_dir)
-
-
-def prepare_run_dir(
-    run_dir: Path, shown_as: str, replace: bool, replace_option: str = "--dome-replace"
-) -> Path | None:
-    """Make ``run_dir`` ready for a new run; move an old run aside when replacing.
-
-    Returns the folder the old run was moved to (to delete once the new run
-    is committed), or None. Refuses to touch existing evidence unless
-    ``replace`` is set.
-    """
-    if run_dir.is_symlink():
-        raise EvidenceError(f"run folder {shown_as} is a symbolic link; remove it or pick another run id")
-    old = None
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not replace:
-            raise EvidenceError(
-                f"run id {run_dir.name!r} already has evidence in {shown_as}; "
-                f"use a new run id, or {replace_option} to replace that run"
-            )
-        old = run_dir.with_name(f".{run_dir.name}.replaced-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(run_dir, old)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return old

@@ -9,14 +9,15 @@ import pluggy
 if TYPE_CHECKING:
     import pytest
 
-    from .models import GateDecision, PromotionDecision, ResultLike
+    from .aggregate import TaskResult
+    from .models import GateDecision, PromotionDecision
 
 hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
 def pytest_dome_risk_factors(
-    config: pytest.Config, results: tuple[ResultLike, ...]
+    config: pytest.Config, results: tuple[TaskResult, ...]
 ) -> list[dict[str, Any]] | None:
     """Add deterministic risk factors to the gate decision.
 

@@ -14,23 +14,23 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import report
+from .aggregate import read_task_result
 from .audit import verify_run
 from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
 from .models import (
     ChangeSet,
     Execution,
-    Plan,
     PluginFactor,
     RiskPolicy,
     RunManifest,
     SessionFacts,
     SessionRecord,
-    TaskResult,
     VerifyResults,
 )
-from .plan import in_shard
+from .plan import in_shard, read_plan
 from .replay import task_result_files
-from .run import Evidence, RunOutcome, missing_results, write_run
+from .run import Evidence, RunOutcome, missing_result, outcomes_of, write_run
 
 
 class MergeError(ValueError):
@@ -55,8 +55,8 @@ class ShardRun:
         if self.manifest.state != "partial" or self.manifest.shard is None:
             raise MergeError(f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard")
         self.shard = self.manifest.shard
-        self.plan = Plan.model_validate(_load(folder / PLAN))
-        self.results = [TaskResult.model_validate(_load(folder / rel)) for rel in task_result_files(folder)]
+        self.plan = read_plan(_load(folder / PLAN))
+        self.results = [read_task_result(_load(folder / rel)) for rel in task_result_files(folder)]
         self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
         self.session = SessionRecord.model_validate(_load(folder / SESSION))
 
@@ -98,7 +98,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
     for index, shard in sorted(first.items()):
         for result in shard.results:
             if in_shard(result.task_id, index, count):
-                results.append(result.model_copy(update={"run_id": run_id}))
+                results.append(result)
     facts = [s.session.facts for s in first.values()]
     session = SessionFacts(
         collection_errors=max(f.collection_errors for f in facts),
@@ -122,7 +122,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         change_set=ChangeSet.model_validate(_load(base.folder / CHANGE_SET)),
         packet_document=_load(packet_path) if packet_path.is_file() else None,
         policy=RiskPolicy.model_validate(_load(base.folder / POLICY)),
-        results=tuple(results),
+        outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
     )
@@ -130,12 +130,15 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",
         workers=sum(s.manifest.execution.workers for s in first.values()),
     )
+    have = evidence.outcomes.keys()
+    results += [missing_result(t) for t in base.plan.tasks if t.task_id not in have]
     return write_run(
         out,
         evidence,
+        results=results,
+        named=tuple(r for r in results if report.named(r.outcome, r.flaky)),
         started_at=min(s.manifest.started_at for s in shards),
         execution=execution,
         config=base.manifest.config,
         exit_status=0,  # the merged decision sets it: non-zero on REJECT
-        extra_results=missing_results(evidence),
     )

@@ -6,8 +6,7 @@ reads artifacts. ``tests/test_contracts.py`` keeps the two from drifting apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -125,23 +124,6 @@ class Packet(Model):
     tasks: tuple[SuiteTask | CommandTask, ...]
 
 
-class PlannedTask(Model):
-    task_id: str
-    kind: Literal["test", "command"]
-    node_id: str
-    entry: str | None
-    critical: bool
-    risk_weight: float = Field(ge=0, le=100)
-
-
-class Plan(Model):
-    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
-    kind: Literal["plan"] = "plan"
-    packet_id: str | None
-    input_digest: str
-    tasks: tuple[PlannedTask, ...]
-
-
 ChangeSetStatus = Literal["resolved", "not_requested", "no_git", "unresolved"]
 
 
@@ -157,97 +139,7 @@ class ChangeSet(Model):
     detail: str | None
 
 
-# --- task results ------------------------------------------------------------
-
-
-class Attempt(Model):
-    number: int = Field(ge=1)
-    outcome: TaskOutcome
-    when: Phase
-    duration_s: float = Field(ge=0)
-    worker: str | None
-    summary: str | None
-
-
-class TaskResult(Model):
-    schema_version: Literal["1.0.0"] = SCHEMA_VERSION
-    kind: Literal["task.result"] = "task.result"
-    run_id: str
-    task_id: str
-    node_id: str
-    outcome: TaskOutcome
-    flaky: bool = False
-    duration_s: float = Field(ge=0)
-    summary: str | None
-    attempts: tuple[Attempt, ...]
-
-
 # --- verify results ----------------------------------------------------------
-
-
-class AttemptLike(Protocol):
-    """What a task result's attempt offers to read: an :class:`Attempt` or a lean record."""
-
-    @property
-    def number(self) -> int: ...
-    @property
-    def outcome(self) -> TaskOutcome: ...
-    @property
-    def when(self) -> Phase: ...
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def worker(self) -> str | None: ...
-    @property
-    def summary(self) -> str | None: ...
-
-
-class PlannedLike(Protocol):
-    """What a planned task offers to read: a :class:`PlannedTask` or ``plan.PlannedTask``."""
-
-    @property
-    def task_id(self) -> str: ...
-    @property
-    def kind(self) -> Literal["test", "command"]: ...
-    @property
-    def node_id(self) -> str: ...
-    @property
-    def entry(self) -> str | None: ...
-    @property
-    def critical(self) -> bool: ...
-    @property
-    def risk_weight(self) -> float: ...
-
-
-class PlanLike(Protocol):
-    """What a plan offers to read: a :class:`Plan` or ``plan.PlanRecord``."""
-
-    @property
-    def packet_id(self) -> str | None: ...
-    @property
-    def input_digest(self) -> str: ...
-    @property
-    def tasks(self) -> Sequence[PlannedLike]: ...
-
-
-class ResultLike(Protocol):
-    """What a task result offers to read: a :class:`TaskResult` (read from a run
-    folder) or the lean record a session keeps (``aggregate.TaskRecord``)."""
-
-    @property
-    def task_id(self) -> str: ...
-    @property
-    def node_id(self) -> str: ...
-    @property
-    def outcome(self) -> TaskOutcome: ...
-    @property
-    def flaky(self) -> bool: ...
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def summary(self) -> str | None: ...
-    @property
-    def attempts(self) -> Sequence[AttemptLike]: ...
 
 
 class VerifyCommandResult(Model):

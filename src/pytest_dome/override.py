@@ -21,9 +21,7 @@ from .evidence import (
     OVERRIDES,
     PROMOTION,
     EvidenceError,
-    acquire_lock,
     atomic_write,
-    release_lock,
     render,
 )
 from .gate import envelope
@@ -38,6 +36,7 @@ from .models import (
 )
 from .redact import Redactor
 from .run import manifest_digest, utc_now
+from .rundir import acquire_lock, release_lock
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a reason may hold tabs and newlines
 _ACTOR_CONTROL = re.compile(r"[\x00-\x1f\x7f]")

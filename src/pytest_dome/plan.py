@@ -16,15 +16,14 @@ from .canonical import canonical_digest, json_string
 from .taskid import is_safe_id, task_id_for
 
 if TYPE_CHECKING:  # the models (pydantic) are imported only where a packet is planned
-    from .models import ChangeSet, CommandTask, Packet, PlannedLike, RiskPolicy, Selection, SuiteTask
+    from .models import ChangeSet, CommandTask, Packet, RiskPolicy, Selection, SuiteTask
 
 COMMAND_PREFIX = "dome-packet::"
 """Node ids of command tasks are ``dome-packet::<task id>``."""
 
 
 class PlannedTask(NamedTuple):
-    """One task of the plan: the fields of ``models.PlannedTask`` (a plan's
-    ``tasks`` entry) in a plain tuple, small enough to keep 50,000 of."""
+    """One task of the plan: an entry of ``plan.json``'s ``tasks``."""
 
     task_id: str
     kind: Literal["test", "command"]
@@ -34,17 +33,18 @@ class PlannedTask(NamedTuple):
     risk_weight: float
 
 
-class PlanRecord(NamedTuple):
-    """A plan as a session keeps it: the fields of ``models.Plan`` but its constants."""
+class Plan(NamedTuple):
+    """What ``plan.json`` holds but its constants (``schema_version``, ``kind``): the
+    one record type of that artifact, written by :func:`planned_pretty` (held to the
+    schema by a property test) and read by :func:`read_plan`."""
 
     packet_id: str | None
     input_digest: str
     tasks: tuple[PlannedTask, ...]
 
 
-def planned_pretty(task: Any) -> str:
-    """A planned task (this tuple or the model) as ``evidence.render`` writes it in
-    the plan's ``tasks`` list."""
+def planned_pretty(task: PlannedTask) -> str:
+    """A planned task as ``evidence.render`` writes it in the plan's ``tasks`` list."""
     return (
         "\n    {\n"
         f'      "critical": {"true" if task.critical else "false"},\n'
@@ -57,7 +57,7 @@ def planned_pretty(task: Any) -> str:
     )
 
 
-def planned_canonical(task: Any) -> str:
+def planned_canonical(task: PlannedTask) -> str:
     """A planned task as ``canonical.canonical_json`` writes it."""
     return (
         f'{{"critical":{"true" if task.critical else "false"},"entry":{json_string(task.entry)},'
@@ -194,7 +194,7 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
 
 
 def input_digest(
-    packet_document: Any, change_set: ChangeSet, policy: RiskPolicy, tasks: Iterable[PlannedLike]
+    packet_document: Any, change_set: ChangeSet, policy: RiskPolicy, tasks: Iterable[PlannedTask]
 ) -> str:
     """SHA-256 of the canonical input contract: packet, change set, policy and plan."""
     change = change_set.model_dump(mode="json")
@@ -211,3 +211,12 @@ def in_shard(task_id: str, index: int, count: int) -> bool:
     so adding tasks never moves the others."""
     bucket = int.from_bytes(hashlib.sha256(task_id.encode()).digest()[:8], "big") % count
     return bucket == index - 1
+
+
+def read_plan(doc: dict[str, Any]) -> Plan:
+    """A schema-checked plan document as a :class:`Plan`."""
+    tasks = tuple(
+        PlannedTask(t["task_id"], t["kind"], t["node_id"], t["entry"], t["critical"], float(t["risk_weight"]))
+        for t in doc["tasks"]
+    )
+    return Plan(doc["packet_id"], doc["input_digest"], tasks)

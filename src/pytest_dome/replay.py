@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import ssot
-from .aggregate import AttemptRecord, TaskRecord
+from .aggregate import TaskResult, read_task_result
 from .evidence import (
     CHANGE_SET,
     GATE,
@@ -29,7 +29,6 @@ from .evidence import (
     STARTED,
     TASK_RESULTS,
     VERIFY,
-    collector_paused,
 )
 from .gate import decision_digest, evaluate
 from .models import (
@@ -42,8 +41,9 @@ from .models import (
     SessionRecord,
     VerifyResults,
 )
-from .plan import PlannedTask, PlanRecord
-from .run import Evidence
+from .plan import read_plan
+from .run import Evidence, outcomes_of
+from .speedups import gc_paused
 from .taskid import is_safe_id
 
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -95,6 +95,8 @@ class RecordedRun:
     evidence: Evidence
     gate: GateDecision | None
     promotion: PromotionDecision | None
+    results: tuple[TaskResult, ...]
+    """The task results in the run folder (a shard: of its own tasks)."""
 
 
 def task_result_files(run_dir: Path) -> list[str]:
@@ -106,49 +108,21 @@ def task_result_files(run_dir: Path) -> list[str]:
     return [f"{TASK_RESULTS}/{name}" for name in sorted(names) if name.endswith(RESULT_SUFFIX)]
 
 
-def _plan(doc: dict[str, Any]) -> PlanRecord:
-    """A schema-checked plan document as the session keeps a plan (plain tuples: a
-    50,000-task plan is read ten times faster than as models)."""
-    tasks = tuple(
-        PlannedTask(t["task_id"], t["kind"], t["node_id"], t["entry"], t["critical"], float(t["risk_weight"]))
-        for t in doc["tasks"]
-    )
-    return PlanRecord(doc["packet_id"], doc["input_digest"], tasks)
-
-
-def read_result(doc: dict[str, Any]) -> TaskRecord:
-    """A schema-checked task result document as a :class:`TaskRecord`."""
-    return TaskRecord(
-        doc["task_id"],
-        doc["node_id"],
-        doc["outcome"],
-        doc["flaky"],
-        float(doc["duration_s"]),
-        doc["summary"],
-        tuple(
-            AttemptRecord(
-                a["number"], a["outcome"], a["when"], float(a["duration_s"]), a["worker"], a["summary"]
-            )
-            for a in doc["attempts"]
-        ),
-    )
-
-
 class CheckedResult(NamedTuple):
     """A task result document that ``dome verify`` has checked: its run id and record."""
 
     run_id: str
-    record: TaskRecord
+    record: TaskResult
 
 
-def _checked_result(doc: dict[str, Any] | CheckedResult) -> TaskRecord:
-    return doc.record if isinstance(doc, CheckedResult) else read_result(doc)
+def _checked_result(doc: dict[str, Any] | CheckedResult) -> TaskResult:
+    return doc.record if isinstance(doc, CheckedResult) else read_task_result(doc)
 
 
 def load_run(run_dir: Path, checked: Mapping[str, Any] | None = None) -> RecordedRun:
     """Read a run. ``checked``: documents already parsed and schema-checked (by
     ``dome verify``), by relative path, so a large run is not read twice."""
-    with collector_paused():
+    with gc_paused():
         return _load_run(run_dir, checked)
 
 
@@ -164,20 +138,21 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
     manifest = RunManifest.model_validate(read_artifact(run_dir, MANIFEST, "run.manifest"))
     complete = manifest.state == "complete"
     packet = run_dir / PACKET
+    results = tuple(
+        _checked_result(read_artifact(run_dir, rel, "task.result"))
+        for rel in (
+            sorted(r for r in checked if r.startswith(TASK_RESULTS + "/"))
+            if checked is not None
+            else task_result_files(run_dir)
+        )
+    )
     evidence = Evidence(
         run_id=manifest.run_id,
-        plan=_plan(read_artifact(run_dir, PLAN, "plan")),
+        plan=read_plan(read_artifact(run_dir, PLAN, "plan")),
         change_set=ChangeSet.model_validate(read_artifact(run_dir, CHANGE_SET, "change_set")),
         packet_document=read_artifact(run_dir, PACKET, "packet") if packet.exists() else None,
         policy=RiskPolicy.model_validate(read_artifact(run_dir, POLICY, "risk.policy")),
-        results=tuple(
-            _checked_result(read_artifact(run_dir, rel, "task.result"))
-            for rel in (
-                sorted(r for r in checked if r.startswith(TASK_RESULTS + "/"))
-                if checked is not None
-                else task_result_files(run_dir)
-            )
-        ),
+        outcomes=outcomes_of(results),
         verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
         session=SessionRecord.model_validate(read_artifact(run_dir, SESSION, "session")),
     )
@@ -185,7 +160,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
     if complete:
         gate = GateDecision.model_validate(read_artifact(run_dir, GATE, "gate.decision"))
         promotion = PromotionDecision.model_validate(read_artifact(run_dir, PROMOTION, "promotion.decision"))
-    return RecordedRun(run_dir, manifest, evidence, gate, promotion)
+    return RecordedRun(run_dir, manifest, evidence, gate, promotion, results)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from . import ssot
-from .models import GateDecision, PromotionDecision, ResultLike
+from .aggregate import TaskResult
+from .models import GateDecision, PromotionDecision, TaskOutcome
 
 TOP_FACTORS = 3
 FIRST_TASKS = 5
@@ -23,20 +24,20 @@ def _meaning(code: str) -> str:
 _FAILED = ("failed", "error", "missing")
 
 
-def named(result: ResultLike) -> bool:
-    """Whether the reviewer's summary may name this result: failed or flaky.
+def named(outcome: TaskOutcome, flaky: bool) -> bool:
+    """Whether the reviewer's summary may name a result: failed or flaky.
     (A session keeps only these for its summary: see ``run.RunOutcome.named``.)"""
-    return result.outcome in _FAILED or result.flaky
+    return outcome in _FAILED or flaky
 
 
-def _troubled(results: Sequence[ResultLike]) -> tuple[list[ResultLike], list[ResultLike]]:
+def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[TaskResult]]:
     failed = [r for r in results if r.outcome in _FAILED]
     flaky = [r for r in results if r.flaky]
     return sorted(failed, key=lambda r: r.task_id), sorted(flaky, key=lambda r: r.task_id)
 
 
 def review_lines(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
 ) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), reason codes with their meanings, evidence."""
@@ -60,7 +61,7 @@ def review_lines(
 
 
 def markdown(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
 ) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
@@ -131,14 +132,14 @@ def _bars(items: Sequence[tuple[str, float]], maximum: float, unit: str = "") ->
 
 
 def run_html(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[ResultLike], where: str
+    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
 ) -> str:
     e = html.escape
     failed, flaky = _troubled(results)
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
 
-    def outcome(r: ResultLike) -> str:
+    def outcome(r: TaskResult) -> str:
         extra = (" flaky", " (flaky)") if r.flaky else ("", "")
         return f'<td class="{e(r.outcome)}{extra[0]}">{e(r.outcome)}{extra[1]}</td>'
 

@@ -8,19 +8,16 @@ policy), so anyone can make it again from the run folder.
 from __future__ import annotations
 
 import platform
-import struct
 import sys
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from . import changes, report
-from .aggregate import TaskRecord, render_task_result
+from . import changes
+from .aggregate import TaskResult, render_task_result
 from .canonical import digest
 from .evidence import (
     CHANGE_SET,
@@ -40,25 +37,22 @@ from .evidence import (
 from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
 from .models import (
     SCHEMA_VERSION,
-    TASK_OUTCOMES,
     ChangeSet,
     EffectiveConfig,
     Execution,
     GateDecision,
     GateStatus,
-    PlanLike,
-    PlannedLike,
     PromotionDecision,
-    ResultLike,
     RiskPolicy,
     RunManifest,
     SessionRecord,
     Shard,
+    TaskOutcome,
     VerifyCheck,
     VerifyResults,
     Versions,
 )
-from .plan import planned_pretty
+from .plan import Plan, PlannedTask, planned_pretty
 
 
 def utc_now() -> str:
@@ -95,29 +89,22 @@ class Evidence:
     """The recorded inputs of a decision: everything in a run folder but the decisions."""
 
     run_id: str
-    plan: PlanLike
+    plan: Plan
     change_set: ChangeSet
     packet_document: Any
     policy: RiskPolicy
-    results: tuple[ResultLike, ...]
-    """Final results of the planned tasks that reported (a shard: its own only)."""
+    outcomes: Mapping[str, tuple[TaskOutcome, bool]]
+    """Task id -> outcome and flakiness of each planned task that reported (a shard:
+    of its own only): what the gate reads of a task result."""
     verify: VerifyResults
     session: SessionRecord
 
     def gate_inputs(self) -> GateInputs:
-        by_task = {r.task_id: r for r in self.results}
+        missing: tuple[TaskOutcome, bool] = ("missing", False)
         verdicts = []
         for task in self.plan.tasks:
-            result = by_task.get(task.task_id)
-            verdicts.append(
-                TaskVerdict(
-                    task_id=task.task_id,
-                    outcome=result.outcome if result else "missing",
-                    flaky=result.flaky if result else False,
-                    critical=task.critical,
-                    risk_weight=task.risk_weight,
-                )
-            )
+            outcome, flaky = self.outcomes.get(task.task_id, missing)
+            verdicts.append(TaskVerdict(task.task_id, outcome, flaky, task.critical, task.risk_weight))
         return GateInputs(
             tasks=verdicts,
             verify=tuple(
@@ -134,35 +121,22 @@ class Evidence:
         return gate, promotion_decision(gate, decided_at)
 
 
-def missing_results(evidence: Evidence, among: Iterable[PlannedLike] | None = None) -> list[TaskRecord]:
-    """A 'missing' result for every planned task (``among``: of these only) without
-    one: each planned task has exactly one final result in the run folder."""
-    have = {r.task_id for r in evidence.results}
-    return [
-        TaskRecord(
-            task_id=t.task_id,
-            node_id=t.node_id,
-            outcome="missing",
-            flaky=False,
-            duration_s=0.0,
-            summary="no final report arrived for this task",
-            attempts=(),
-        )
-        for t in (evidence.plan.tasks if among is None else among)
-        if t.task_id not in have
-    ]
-
-
-def result_key(result: ResultLike) -> bytes:
-    """What identifies a task result's content (a result only changes by gaining
-    attempts): its outcome, number of attempts and a CRC of its node id, in 7 bytes."""
-    outcome = TASK_OUTCOMES.index(result.outcome)
-    return _KEY.pack(
-        zlib.crc32(result.node_id.encode("utf-8", "surrogatepass")), len(result.attempts), outcome
+def missing_result(task: PlannedTask) -> TaskResult:
+    """The result of a planned task no final report arrived for: each planned task has
+    exactly one final result in the run folder."""
+    return TaskResult(
+        task_id=task.task_id,
+        node_id=task.node_id,
+        outcome="missing",
+        flaky=False,
+        duration_s=0.0,
+        summary="no final report arrived for this task",
+        attempts=(),
     )
 
 
-_KEY = struct.Struct("!IHB")
+def outcomes_of(results: Iterable[TaskResult]) -> dict[str, tuple[TaskOutcome, bool]]:
+    return {r.task_id: (r.outcome, r.flaky) for r in results}
 
 
 @dataclass(frozen=True)
@@ -173,7 +147,7 @@ class RunOutcome:
     config: EffectiveConfig
     exit_status: int
     run_dir: Path
-    named: tuple[ResultLike, ...] = ()
+    named: tuple[TaskResult, ...] = ()
     """The results the reviewer's summary may name (``report.named``: failed or
     flaky), not all of them: what a session holds after its finish, every one of
     pytest's five full collections at exit scans (50,000 results are about
@@ -184,36 +158,36 @@ def write_run(
     run_dir: Path,
     evidence: Evidence,
     *,
+    results: Iterable[TaskResult],
+    written: Mapping[str, bytes] | None = None,
     started_at: str,
     execution: Execution,
     config: EffectiveConfig,
     exit_status: int,
     shard: Shard | None = None,
-    extra_results: Iterable[ResultLike] = (),
     redactions: Mapping[str, int] | None = None,
-    early: dict[str, bytes] | None = None,
+    named: tuple[TaskResult, ...] = (),
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest.
 
-    ``early``: the task results written while the session ran (task id ->
-    ``EarlyResults.written`` value); one whose key is still its final result's
-    is kept. Consumed: it is empty afterwards (a large run's finish holds one
-    record per task, not two).
+    ``results``: the task results to write now (consumed one at a time: a
+    generator keeps the finish small); ``written``: those already written while
+    the session ran (task id -> ``evidence.digest_and_size`` of the file). A file
+    written under a task id the plan does not have is removed. ``named``: the
+    results the reviewer's summary names (see :attr:`RunOutcome.named`).
     """
-    extra_results = tuple(extra_results)
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
-    early = early if early is not None else {}
-    for result in chain(evidence.results, extra_results):
-        kept = early.pop(result.task_id, None)
-        if kept is not None and kept[:-40] == result_key(result):
-            writer.list_task_result(result.task_id, kept)  # unchanged since
-        else:
-            writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
-    for task_id in early:  # written under a task id the plan did not confirm
-        (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
-    early.clear()
+    planned = {t.task_id for t in evidence.plan.tasks}
+    for task_id, kept in (written or {}).items():
+        if task_id in planned:
+            writer.list_task_result(task_id, kept)
+        else:  # written under a task id the plan did not confirm
+            (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
+    del planned
+    for result in results:
+        writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
@@ -253,7 +227,6 @@ def write_run(
         )
     ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
     digest_value = writer.commit(head)
-    named = tuple(r for r in chain(evidence.results, extra_results) if report.named(r))
     return RunOutcome(gate, promotion, digest_value, config, exit_status, run_dir, named)
 
 

@@ -16,7 +16,15 @@ if TYPE_CHECKING:
 # The controller side (pydantic, the schemas) is imported by the process that
 # decides only: an xdist worker plans and runs tests with what it needs for that.
 controller_key = pytest.StashKey[Any]()
-PLUGIN_NAMES = ("dome-controller", "dome-collector", "dome-xdist")
+PLUGIN_NAMES = (
+    "dome-controller",
+    "dome-intake",
+    "dome-watch",
+    "dome-summary",
+    "dome-xdist",
+    "dome-collector",
+    "dome-gc-pause",
+)
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -44,8 +52,11 @@ def configure(config: pytest.Config, run_id: str) -> None:
             config.pluginmanager.register(worker_side, "dome-collector")
         return
     from .config import ConfigError, Options, resolve
-    from .controller import DomeController, XdistHooks
+    from .controller import DomeController
     from .evidence import EvidenceError
+    from .facts import XdistHooks
+    from .speedups import ExitCollectionPause
+    from .summary import GateReporter
 
     options = Options(
         run_id=run_id,
@@ -87,9 +98,14 @@ def configure(config: pytest.Config, run_id: str) -> None:
         config.pluginmanager.register(collector, "dome-collector")
     controller = DomeController(config, settings, replaced, collector, lock, started_at)
     config.stash[controller_key] = controller
-    config.pluginmanager.register(controller, "dome-controller")
+    register = config.pluginmanager.register
+    register(controller, "dome-controller")
+    register(controller.intake, "dome-intake")
+    register(controller.watch, "dome-watch")
+    register(GateReporter(controller), "dome-summary")
+    register(ExitCollectionPause(config), "dome-gc-pause")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(controller), "dome-xdist")
+        register(XdistHooks(settings, controller.watch), "dome-xdist")
 
 
 def check_combinations(config: pytest.Config, settings: Settings) -> None:
@@ -110,17 +126,10 @@ def check_combinations(config: pytest.Config, settings: Settings) -> None:
 
 def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
     """Take the run id's lock, make the run folder ready and write the started record."""
-    from .evidence import (
-        STARTED,
-        EvidenceError,
-        acquire_lock,
-        atomic_write,
-        prepare_run_dir,
-        release_lock,
-        render,
-    )
+    from .evidence import STARTED, EvidenceError, atomic_write, render
     from .models import RunStarted
     from .run import utc_now
+    from .rundir import acquire_lock, prepare_run_dir, release_lock
 
     lock = acquire_lock(settings.run_dir)
     try:

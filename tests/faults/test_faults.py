@@ -86,9 +86,9 @@ def test_worker_internal_error_leaves_a_task_without_report(pytester: pytest.Pyt
 
 DOME_BUG = """
 import pytest_dome.aggregate as aggregate
-def broken(self, planned):
+def broken(self, node_id):
     raise ZeroDivisionError("a bug in dome")
-aggregate.Aggregator.results = broken
+aggregate.Aggregator.verdict = broken
 """
 
 

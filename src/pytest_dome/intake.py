@@ -1,0 +1,116 @@
+"""Report intake: pytest's reports become task results while the session runs.
+
+Registered on the deciding process (the xdist controller, or the one serial
+process). Each report is redacted where it must be, reduced to a
+:class:`~pytest_dome.aggregate.PhaseReport` and aggregated; when a task's
+final attempt closes, its result file is written at once (the report that
+closed it names its task id), so the finish has little left to write.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .aggregate import SUMMARY_CHARS, Aggregator, PhaseReport, render_task_result
+from .evidence import TaskResultFiles
+from .models import Phase
+from .redact import Redactor
+from .taskid import shown_node_id
+
+if TYPE_CHECKING:
+    from .collector import DomeCollector
+    from .config import Settings
+
+_XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
+"""xdist's first line of a worker's report names the machine's interpreter path."""
+
+
+def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
+    """A short, redacted account of why a report did not pass."""
+    if report.passed and not hasattr(report, "wasxfail"):
+        return None
+    if report.skipped:
+        if hasattr(report, "wasxfail"):
+            text = f"xfail: {report.wasxfail}".rstrip(": ")
+        elif isinstance(report.longrepr, tuple):
+            text = "skipped: " + str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            text = "skipped"
+    elif report.passed:
+        text = f"xpassed: {report.wasxfail}".rstrip(": ")
+    else:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            path = Path(crash.path)
+            try:
+                shown = path.relative_to(rootdir).as_posix()
+            except ValueError:
+                shown = path.name
+            text = f"{shown}:{crash.lineno}: {crash.message}"
+        else:  # a worker crash, a command task or a plugin's plain-text report
+            lines = [
+                line
+                for line in report.longreprtext.splitlines()
+                if line.strip() and not _XDIST_HEADER.match(line)
+            ]
+            text = "\n".join(lines[-3:])
+    return redactor.redact(text)[:SUMMARY_CHARS] or None
+
+
+class ReportIntake:
+    """Aggregates the test reports and writes each final result as it closes."""
+
+    def __init__(self, settings: Settings, redactor: Redactor, collector: DomeCollector | None) -> None:
+        self.settings = settings
+        self.redactor = redactor
+        self.collector = collector  # the serial process's own collecting side; None under xdist
+        self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
+        self.files = TaskResultFiles(settings.run_dir)
+        self._shown_ids: dict[str, str] = {}
+        self._task_id: str | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # First of all reporters: the node id as the plan has it, so a secret in a
+        # test id reaches neither the terminal nor junitxml (xdist's worker-side
+        # check of node ids has run already).
+        shown = self._shown_ids.get(report.nodeid)
+        if shown is None and self.collector is not None and self.collector.ids_clean:
+            if report.nodeid in self.collector.task_of:  # collected here, checked clean at once
+                shown = report.nodeid
+        if shown is None:  # once per node id, not once per phase report
+            if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones
+                self._shown_ids.clear()
+            shown = self._shown_ids[report.nodeid] = shown_node_id(report.nodeid, self.redactor)
+        if shown != report.nodeid:  # the failure header is drawn from the location
+            path, lineno, domain = report.location
+            report.location = (path, lineno, self.redactor.redact(domain))
+        report.nodeid = shown
+        when: Phase = "crash" if str(report.when) == "???" else report.when
+        when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
+        node = getattr(report, "node", None)  # the xdist worker, on the controller
+        # The plan's task id, on the report that closes a task's attempt (set by the
+        # collecting side); a worker's crash report has none: written at the finish.
+        self._task_id = report.__dict__.pop("dome_task", None)
+        self.aggregator.add(
+            PhaseReport(
+                node_id=report.nodeid,
+                when=when,
+                outcome=report.outcome,
+                wasxfail=hasattr(report, "wasxfail"),
+                duration=report.duration,
+                worker=node.gateway.id if node is not None else None,
+                summary=summarize(report, self.settings.rootdir, self.redactor),
+                subtest=type(report).__name__ == "SubtestReport",
+            )
+        )
+
+    def _on_final(self, node_id: str) -> None:
+        """A task's final attempt closed: write its result while the tests go on."""
+        if self._task_id is not None:
+            result = self.aggregator.result(node_id, self._task_id)
+            self.files.write(self._task_id, render_task_result(self.settings.run_id, result))

@@ -1,0 +1,66 @@
+"""The gate's summaries: the terminal's "dome release gate" section and, in GitHub
+Actions, the same summary as Markdown on the job's page."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .report import markdown, review_lines
+
+if TYPE_CHECKING:
+    from .controller import DomeController
+
+
+class GateReporter:
+    """Shows what the controller decided (or why it could not)."""
+
+    def __init__(self, controller: DomeController) -> None:
+        self.controller = controller
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr, c = terminalreporter, self.controller
+        if c.usage_error:
+            return
+        tr.write_sep("=", "dome release gate")
+        outcome = c.outcome
+        if outcome is None:
+            tr.write_line(
+                f"dome: no decision was written ({c.failure or 'the session did not finish'})", red=True
+            )
+            return
+        where = c.settings.display_path(outcome.run_dir)
+        if c.failure:
+            tr.write_line(f"dome: {c.failure}", red=True)
+        if c.replaced is not None:
+            tr.write_line(f"replaced the earlier evidence of run {c.settings.run_id}")
+        gate, promotion = outcome.gate, outcome.promotion
+        if gate is None or promotion is None:
+            shard = c.settings.shard
+            assert shard is not None
+            tr.write_line(
+                f"shard {shard.index}/{shard.count} recorded (no decision of its own): {where}; "
+                "combine the shards with `dome merge`"
+            )
+            return
+        color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
+        first, *rest = review_lines(gate, promotion, outcome.named, where)
+        tr.write_line(first, **{color: True, "bold": True})
+        for line in rest:
+            tr.write_line(line)
+        problem = step_summary(markdown(gate, promotion, outcome.named, where))
+        if problem:
+            tr.write_line(f"dome: {problem}", yellow=True)
+
+
+def step_summary(text: str) -> str | None:
+    """Append ``text`` to GitHub's job summary when there is one; says why it could not."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        return f"cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}"
+    return None
