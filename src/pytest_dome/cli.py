@@ -144,7 +144,8 @@ def _manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
-    from .config import load_policy, parse_threshold
+    from .config import load_policy
+    from .options import parse_threshold
 
     if args.policy is None and args.threshold is None:
         return None
@@ -155,7 +156,7 @@ def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .config import ConfigError
+    from .options import ConfigError
     from .replay import RunReadError, find_run, load_run, replay
 
     if args.all is not None:
@@ -245,9 +246,9 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .config import ConfigError, check_run_id
     from .evidence import EvidenceError, abandon_run_dir, prepare_run_dir
     from .merge import MergeError, merge
+    from .options import ConfigError, check_run_id
 
     out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id
     try:
