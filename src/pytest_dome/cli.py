@@ -144,7 +144,7 @@ def _manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
-    from .config import load_policy
+    from .inputs import load_policy
     from .options import parse_threshold
 
     if args.policy is None and args.threshold is None:

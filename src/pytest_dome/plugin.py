@@ -172,7 +172,7 @@ def pytest_load_initial_conftests(
         return
     if _given(args, ("--pdb", "--trace", "--collect-only", "--co")):
         return
-    from .config import read_pyproject_table
+    from .inputs import read_pyproject_table
     from .options import ConfigError
 
     try:
