@@ -13,7 +13,8 @@ import pytest
 from pydantic import BaseModel
 
 from pytest_dome import models, ssot
-from pytest_dome.cli import main, ssot_problems
+from pytest_dome.cli import main
+from pytest_dome.validate_ssot import ssot_problems
 
 MODELS: dict[str, type[BaseModel]] = {
     "packet": models.Packet,
