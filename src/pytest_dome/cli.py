@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .evidence import MANIFEST, atomic_write
+from .evidence import atomic_write
 from .run import utc_now
 from .validate_ssot import ssot_problems
 
@@ -47,7 +47,7 @@ def _emit_json(doc: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .audit import verify_run
-    from .replay import RunReadError, find_run
+    from .replay import RunReadError, find_run, manifest_or_none
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir), started_ok=True)
@@ -55,7 +55,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"dome verify: {exc}", file=sys.stderr)
         return 2
     problems = verify_run(run_dir)
-    manifest = _manifest_or_none(run_dir)
+    manifest = manifest_or_none(run_dir)
     if args.json:
         _emit_json(
             {
@@ -76,14 +76,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 + (", decision replays identically" if manifest["state"] == "complete" else "")
             )
     return 1 if problems else 0
-
-
-def _manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads((run_dir / MANIFEST).read_bytes())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
 
 
 def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
@@ -133,59 +125,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if result.what_if or result.identical else 1
 
 
-SLO2_TARGET = 0.99
-
-
 def _replay_all(runtime_dir: Path, as_json: bool) -> int:
     """SLO-2: the share of replayed runs that give the same gate status."""
-    from .replay import RunReadError, load_run, replay
+    from .slo import TARGETS, determinism
 
     if not runtime_dir.is_dir():
         print(f"dome replay: {runtime_dir} is not a folder; give a runtime folder", file=sys.stderr)
         return 2
-    replayed = same_status = same_digest = 0
-    missed: list[str] = []
-    unreadable: list[dict[str, str]] = []
-    skipped: list[str] = []
-    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        manifest = _manifest_or_none(run_dir)
-        if manifest is None or manifest.get("state") != "complete":
-            skipped.append(run_dir.name)
-            continue
-        try:
-            result = replay(load_run(run_dir))
-        except RunReadError as exc:
-            unreadable.append({"run": run_dir.name, "error": str(exc)})
-            continue
-        replayed += 1
-        same_status += result.same_status
-        same_digest += result.identical
-        if not result.identical:
-            missed.append(run_dir.name)
-    rate = same_status / replayed if replayed else 1.0
-    report = {
-        "slo": "SLO-2 determinism",
-        "runtime_dir": str(runtime_dir),
-        "runs_replayed": replayed,
-        "same_status": same_status,
-        "same_digest": same_digest,
-        "rate": round(rate, 6),
-        "target": SLO2_TARGET,
-        "met": rate >= SLO2_TARGET,
-        "differing_runs": missed,
-        "unreadable_runs": unreadable,
-        "skipped_runs": skipped,
-    }
+    result = determinism(runtime_dir)
     if as_json:
-        _emit_json(report)
+        _emit_json(result.as_json())
     else:
         print(
-            f"determinism (SLO-2): {same_status}/{replayed} replayed runs gave the same gate status "
-            f"({rate:.2%}; target >= {SLO2_TARGET:.0%}); {same_digest} identical decision digests"
-            + (f"; differing: {', '.join(missed)}" if missed else "")
-            + (f"; unreadable: {len(unreadable)}" if unreadable else "")
+            f"determinism (SLO-2): {result.same_status}/{result.replayed} replayed runs gave the same "
+            f"gate status ({result.rate:.2%}; target >= {TARGETS['SLO-2']:.0%}); {result.same_digest} "
+            "identical decision digests"
+            + (f"; differing: {', '.join(result.differing)}" if result.differing else "")
+            + (f"; unreadable: {len(result.unreadable)}" if result.unreadable else "")
         )
-    return 0 if rate >= SLO2_TARGET and not unreadable else 1
+    return 0 if result.met and not result.unreadable else 1
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
