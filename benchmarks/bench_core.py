@@ -39,8 +39,8 @@ def gate_inputs(n: int, seed: int = 20261124) -> Any:
 
 def time_gate(n: int, repeats: int) -> dict[str, Any]:
     """Median wall time of gate_decision + promotion_decision over ``n`` task verdicts."""
-    from pytest_dome.config import load_policy
     from pytest_dome.gate import gate_decision, promotion_decision
+    from pytest_dome.inputs import load_policy
 
     policy = load_policy(None, "builtin")
     inputs = gate_inputs(n)
@@ -64,7 +64,7 @@ def time_gate(n: int, repeats: int) -> dict[str, Any]:
 def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     """A complete run of ``n`` test tasks written with ``write_run`` (as tests/test_replay.py does)."""
     from pytest_dome.aggregate import TaskResult
-    from pytest_dome.config import load_policy
+    from pytest_dome.inputs import load_policy
     from pytest_dome.models import (
         ChangeSet,
         EffectiveConfig,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from pytest_dome.checkers import check
-from pytest_dome.config import load_policy
 from pytest_dome.gate import GateInputs, gate_decision, promotion_decision
+from pytest_dome.inputs import load_policy
 from pytest_dome.models import VerifyCheck
 
 POLICY = load_policy(None, "builtin")

@@ -14,8 +14,9 @@ from pydantic import BaseModel
 
 from pytest_dome import models, ssot
 from pytest_dome.aggregate import Attempt, TaskResult
-from pytest_dome.cli import main, ssot_problems
+from pytest_dome.cli import main
 from pytest_dome.plan import Plan, PlannedTask
+from pytest_dome.validate_ssot import ssot_problems
 
 MODELS: dict[str, type[BaseModel]] = {
     "packet": models.Packet,

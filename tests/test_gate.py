@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from pytest_dome import reasons
 from pytest_dome.checkers import check
-from pytest_dome.config import load_policy
 from pytest_dome.gate import GateInputs, TaskVerdict, evaluate, gate_decision, promotion_decision
+from pytest_dome.inputs import load_policy
 from pytest_dome.models import TASK_OUTCOMES, SessionFacts, VerifyCheck
 
 POLICY = load_policy(None, "builtin")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from pytest_dome import changes
 from pytest_dome.changes import glob_to_regex, sensitive
-from pytest_dome.config import load_policy
+from pytest_dome.inputs import load_policy
 from pytest_dome.models import Packet
 from pytest_dome.plan import CollectedTest, input_digest, make_plan
 

@@ -14,8 +14,8 @@ from pytest_dome import changes
 from pytest_dome.aggregate import TaskResult
 from pytest_dome.audit import verify_run
 from pytest_dome.cli import main
-from pytest_dome.config import load_policy
 from pytest_dome.evidence import MANIFEST
+from pytest_dome.inputs import load_policy
 from pytest_dome.models import (
     EffectiveConfig,
     Execution,

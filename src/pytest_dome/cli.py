@@ -10,66 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import reasons, risk, ssot
-from .checkers import check
-from .evidence import MANIFEST, atomic_write
+from .evidence import atomic_write
 from .run import utc_now
-
-
-def _metaschema_problems() -> list[str]:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    problems = []
-    for name, schema in ssot.schemas().items():
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            problems.append(f"{name}: not a valid Draft 2020-12 schema: {exc.message}")
-        for key in ("$id", "schema_version"):
-            if key not in schema:
-                problems.append(f"{name}: has no {key}")
-        if schema.get("$schema") != "https://json-schema.org/draft/2020-12/schema":
-            problems.append(f"{name}: $schema is not Draft 2020-12")
-    return problems
-
-
-def ssot_problems() -> tuple[list[str], dict[str, Any]]:
-    """Every problem of the SSOT contracts, and what was checked."""
-    problems = _metaschema_problems()
-    folder = ssot.ssot_dir()
-    catalog_doc = ssot.load_json(folder / "policy" / "reason.codes.json")
-    policy_doc = ssot.load_json(folder / "policy" / "risk.policy.json")
-    problems += [f"policy/reason.codes.json: {p}" for p in check("reason.codes", catalog_doc)]
-    problems += [f"policy/risk.policy.json: {p}" for p in check("risk.policy", policy_doc)]
-    catalog = catalog_doc.get("codes", {})
-    enum = ssot.schemas()["common.schema.json"]["$defs"]["reason_code"]["enum"]
-    if sorted(enum) != sorted(catalog):
-        problems.append("common.schema.json reason_code enum differs from the catalog's codes")
-    for code, implied in reasons.IMPLIES.items():
-        if code not in catalog:
-            problems.append(f"code {code} can be emitted but is not in the catalog")
-        elif catalog[code]["implies"] != implied:
-            problems.append(
-                f"code {code}: the catalog says it implies {catalog[code]['implies']}, "
-                f"the code says {implied}"
-            )
-    for code in catalog:
-        if code not in reasons.IMPLIES:
-            problems.append(f"catalog code {code} is never emitted by the code")
-    factors = set(policy_doc.get("factors", {}))
-    if factors != set(risk.FACTORS):
-        problems.append(
-            f"policy/risk.policy.json factors {sorted(factors)} differ from the scored factors "
-            f"{sorted(risk.FACTORS)}"
-        )
-    checked = {
-        "schemas": sorted(ssot.schemas()),
-        "policy_files": ["policy/reason.codes.json", "policy/risk.policy.json"],
-        "reason_codes": len(catalog),
-        "risk_factors": len(factors),
-    }
-    return problems, checked
+from .validate_ssot import ssot_problems
 
 
 def cmd_validate_ssot(args: argparse.Namespace) -> int:
@@ -104,7 +47,7 @@ def _emit_json(doc: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from .audit import verify_run
-    from .replay import RunReadError, find_run
+    from .replay import RunReadError, find_run, manifest_or_none
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir), started_ok=True)
@@ -112,7 +55,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"dome verify: {exc}", file=sys.stderr)
         return 2
     problems = verify_run(run_dir)
-    manifest = _manifest_or_none(run_dir)
+    manifest = manifest_or_none(run_dir)
     if args.json:
         _emit_json(
             {
@@ -135,16 +78,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        doc = json.loads((run_dir / MANIFEST).read_bytes())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
-    from .config import load_policy, parse_threshold
+    from .inputs import load_policy
+    from .options import parse_threshold
 
     if args.policy is None and args.threshold is None:
         return None
@@ -155,7 +91,7 @@ def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from .config import ConfigError
+    from .options import ConfigError
     from .replay import RunReadError, find_run, load_run, replay
 
     if args.all is not None:
@@ -189,65 +125,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if result.what_if or result.identical else 1
 
 
-SLO2_TARGET = 0.99
-
-
 def _replay_all(runtime_dir: Path, as_json: bool) -> int:
     """SLO-2: the share of replayed runs that give the same gate status."""
-    from .replay import RunReadError, load_run, replay
+    from .slo import TARGETS, determinism
 
     if not runtime_dir.is_dir():
         print(f"dome replay: {runtime_dir} is not a folder; give a runtime folder", file=sys.stderr)
         return 2
-    replayed = same_status = same_digest = 0
-    missed: list[str] = []
-    unreadable: list[dict[str, str]] = []
-    skipped: list[str] = []
-    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        manifest = _manifest_or_none(run_dir)
-        if manifest is None or manifest.get("state") != "complete":
-            skipped.append(run_dir.name)
-            continue
-        try:
-            result = replay(load_run(run_dir))
-        except RunReadError as exc:
-            unreadable.append({"run": run_dir.name, "error": str(exc)})
-            continue
-        replayed += 1
-        same_status += result.same_status
-        same_digest += result.identical
-        if not result.identical:
-            missed.append(run_dir.name)
-    rate = same_status / replayed if replayed else 1.0
-    report = {
-        "slo": "SLO-2 determinism",
-        "runtime_dir": str(runtime_dir),
-        "runs_replayed": replayed,
-        "same_status": same_status,
-        "same_digest": same_digest,
-        "rate": round(rate, 6),
-        "target": SLO2_TARGET,
-        "met": rate >= SLO2_TARGET,
-        "differing_runs": missed,
-        "unreadable_runs": unreadable,
-        "skipped_runs": skipped,
-    }
+    result = determinism(runtime_dir)
     if as_json:
-        _emit_json(report)
+        _emit_json(result.as_json())
     else:
         print(
-            f"determinism (SLO-2): {same_status}/{replayed} replayed runs gave the same gate status "
-            f"({rate:.2%}; target >= {SLO2_TARGET:.0%}); {same_digest} identical decision digests"
-            + (f"; differing: {', '.join(missed)}" if missed else "")
-            + (f"; unreadable: {len(unreadable)}" if unreadable else "")
+            f"determinism (SLO-2): {result.same_status}/{result.replayed} replayed runs gave the same "
+            f"gate status ({result.rate:.2%}; target >= {TARGETS['SLO-2']:.0%}); {result.same_digest} "
+            "identical decision digests"
+            + (f"; differing: {', '.join(result.differing)}" if result.differing else "")
+            + (f"; unreadable: {len(result.unreadable)}" if result.unreadable else "")
         )
-    return 0 if rate >= SLO2_TARGET and not unreadable else 1
+    return 0 if result.met and not result.unreadable else 1
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .config import ConfigError, check_run_id
     from .evidence import EvidenceError
     from .merge import MergeError, merge
+    from .options import ConfigError, check_run_id
     from .rundir import abandon_run_dir, prepare_run_dir
 
     out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id

@@ -1,45 +1,31 @@
 """The effective configuration of a gated run: options over ``[tool.dome]`` over the policy.
 
-Pure of pytest: every problem raises :class:`ConfigError` with one line that
-says what is wrong and how to fix it; the plugin turns it into a
+Pure of pytest: every problem raises :class:`~.options.ConfigError` with one line
+that says what is wrong and how to fix it; the plugin turns it into a
 ``pytest.UsageError`` and the ``dome`` command into an exit status.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import shlex
 import shutil
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .taskid import is_safe_id
+from .inputs import inside, load_packet, load_policy, read_pyproject_table
+from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
 if TYPE_CHECKING:
     from .models import GateStatus, Packet, RiskPolicy, Shard
-
-# The models (pydantic) and the schemas are imported by the functions that need
-# them: the option parsers run in every xdist worker too, and must stay cheap.
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
 DEFAULT_MAX_RETRIES = 1
-
-
-class ConfigError(ValueError):
-    """A bad option, pyproject table or policy: the message says how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -85,216 +71,6 @@ class Settings:
             return path.relative_to(self.rootdir).as_posix()
         except ValueError:
             return path.as_posix()
-
-
-@dataclass(frozen=True)
-class Options:
-    """The command-line values, as given (None when not given)."""
-
-    run_id: str
-    out: str | None = None
-    policy: str | None = None
-    risk_threshold: float | None = None
-    fail_on: Sequence[str] | None = None
-    verify: Sequence[str] = ()
-    verify_timeout: float | None = None
-    replace: bool = False
-    packet: str | None = None
-    base_ref: str | None = None
-    max_retries: int | None = None
-    max_workers: int | None = None
-    shard: Shard | None = None
-
-
-def check_run_id(value: str) -> str:
-    if not is_safe_id(value):
-        raise ConfigError(
-            f"invalid run id {value!r}: use 1 to 128 characters from A-Z a-z 0-9 . _ -, "
-            "starting with a letter or digit, without '..' (e.g. --dome-run-id=rc-2026-11-24.1)"
-        )
-    return value
-
-
-def _finite(value: str | float) -> float:
-    """``value`` as a finite float, or NaN (never in range) when it is not one."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number if math.isfinite(number) else math.nan
-
-
-def parse_threshold(value: str | float, where: str = "--dome-risk-threshold") -> float:
-    number = _finite(value)
-    if not 0 <= number <= 100:
-        raise ConfigError(f"{where}: {value!r} is not a score from 0 to 100; give one")
-    return number
-
-
-def parse_timeout(value: str | float, where: str = "--dome-verify-timeout") -> float:
-    number = _finite(value)
-    if not number > 0:
-        raise ConfigError(f"{where}: {value!r} is not a positive number of seconds")
-    return number
-
-
-def parse_count(value: str | int, where: str, maximum: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if not 0 <= number <= maximum:
-        raise ConfigError(f"{where}: {value!r} is not a whole number from 0 to {maximum}")
-    return number
-
-
-def parse_shard(value: str) -> Shard:
-    from .models import Shard
-
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
-    if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise ConfigError(f"--dome-shard: {value!r} is not K/N with 1 <= K <= N (e.g. --dome-shard=2/3)")
-    return Shard(index=int(match[1]), count=int(match[2]))
-
-
-def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple[GateStatus, ...]:
-    from .models import GATE_STATUSES
-
-    statuses: set[GateStatus] = {"REJECT"}
-    for raw in values:
-        for item in (s.strip() for s in raw.split(",")):
-            if item not in ("NEEDS_HUMAN", "REJECT"):
-                raise ConfigError(f"{where}: unknown status {item!r}; use NEEDS_HUMAN and/or REJECT")
-            statuses.add("NEEDS_HUMAN" if item == "NEEDS_HUMAN" else "REJECT")
-    return tuple(s for s in GATE_STATUSES if s in statuses)
-
-
-def parse_verify(command: str) -> tuple[str, ...]:
-    try:
-        argv = tuple(shlex.split(command))
-    except ValueError as exc:
-        raise ConfigError(f"--dome-verify {command!r}: {exc}; quote it as a shell would") from None
-    if not argv:
-        raise ConfigError("--dome-verify: empty command; give a program and its arguments")
-    return argv
-
-
-def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
-    """The ``[tool.dome]`` table of ``rootdir/pyproject.toml``, schema-checked."""
-    from . import ssot
-
-    path = rootdir / "pyproject.toml"
-    if not path.is_file():
-        return {}
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path.name}: cannot read it ({exc}); fix the TOML") from None
-    table = data.get("tool", {}).get("dome", {})
-    problems = ssot.schema_errors("dome.config", table)
-    if problems:
-        raise ConfigError(f"pyproject.toml [tool.dome] {problems[0]} (see docs/configuration.md)")
-    for key in ("risk_threshold", "verify_timeout"):
-        if key in table and not math.isfinite(table[key]):
-            raise ConfigError(f"pyproject.toml [tool.dome] {key}: {table[key]!r} is not a number")
-    return dict(table)
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file, or say in one line why it cannot be (NaN and Infinity included)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
-    except FileNotFoundError:
-        raise ConfigError(f"{what} does not exist; fix the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} cannot be read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"{what} is not valid JSON ({exc}); fix the file") from None
-
-
-def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
-    """The built-in policy, or the policy file at ``path`` over the built-in weights."""
-    from . import ssot
-    from .models import RiskPolicy
-
-    base = ssot.default_policy_document()
-    if path is None:
-        return RiskPolicy.model_validate(base)
-    doc = read_json(path, f"risk policy {shown_as}")
-    problems = ssot.schema_errors("risk.policy", doc)
-    if problems:
-        raise ConfigError(
-            f"risk policy {shown_as} does not match ssot/schemas/risk.policy.schema.json: {problems[0]}"
-        )
-    doc["factors"] = {**base["factors"], **doc["factors"]}
-    doc["change_set"] = {**base["change_set"], **doc.get("change_set", {})}
-    return RiskPolicy.model_validate(doc)
-
-
-def inside(root: Path, relative: str) -> Path | None:
-    """``root / relative`` resolved, or None when it escapes ``root`` (links included)."""
-    root = root.resolve()
-    target = (root / relative).resolve()
-    return target if target == root or root in target.parents else None
-
-
-def load_packet(path: Path, shown_as: str, rootdir: Path) -> tuple[Packet, Any]:
-    """Read and check a packet: schema, unique task ids, paths inside the rootdir."""
-    from . import ssot
-    from .models import Packet
-
-    what = f"packet {shown_as}"
-    doc = read_json(path, what)
-    problems = ssot.schema_errors("packet", doc)
-    if problems:
-        problems = _task_problems(doc) or problems
-        raise ConfigError(f"{what} does not match ssot/schemas/packet.schema.json: {problems[0]}")
-    packet = Packet.model_validate(doc)
-    seen: set[str] = set()
-    for task in packet.tasks:
-        if task.id.lower() in seen:
-            raise ConfigError(f"{what}: task id {task.id!r} is used twice; give each task its own id")
-        seen.add(task.id.lower())
-        if task.kind == "command":
-            cwd = inside(rootdir, task.cwd or ".")
-            if cwd is None:
-                raise ConfigError(
-                    f"{what}: task {task.id!r} cwd {task.cwd!r} is outside the rootdir; "
-                    "use a folder inside the project"
-                )
-            if not cwd.is_dir():
-                raise ConfigError(f"{what}: task {task.id!r} cwd {task.cwd!r} is not a folder")
-        elif task.select is not None:
-            for rel in task.select.paths or ():
-                target = inside(rootdir, rel)
-                if target is None:
-                    raise ConfigError(f"{what}: task {task.id!r} path {rel!r} is outside the rootdir")
-                if not target.exists():
-                    raise ConfigError(f"{what}: task {task.id!r} selects path {rel!r}, which does not exist")
-    return packet, doc
-
-
-def _task_problems(doc: Any) -> list[str]:
-    """The problems of each packet task against the schema of its own kind (clearer than
-    the 'oneOf' of all kinds)."""
-    from . import ssot
-
-    tasks = doc.get("tasks") if isinstance(doc, dict) else None
-    problems = []
-    for i, task in enumerate(tasks if isinstance(tasks, list) else []):
-        kind = task.get("kind") if isinstance(task, dict) else None
-        if kind in ("tests", "command"):
-            problems += [f"tasks/{i}/{p}" for p in ssot.subschema_errors("packet", f"{kind}_task", task)]
-    return problems
 
 
 def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:

@@ -17,15 +17,15 @@ DEFAULT_RUNTIME_DIR = "ops/runtime/runs"
 
 
 def _usage(name: str, *args: Any) -> Any:
-    """A parser ``type=`` calling ``config.<name>(value, *args)`` (imported only when an
+    """A parser ``type=`` calling ``options.<name>(value, *args)`` (imported only when an
     option is given), so a bad value gives pytest's one-line usage error."""
 
     def parse(value: str) -> Any:
-        from . import config
+        from . import options
 
         try:
-            return getattr(config, name)(value, *args)
-        except config.ConfigError as exc:
+            return getattr(options, name)(value, *args)
+        except options.ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
 
     parse.__name__ = name
@@ -172,7 +172,8 @@ def pytest_load_initial_conftests(
         return
     if _given(args, ("--pdb", "--trace", "--collect-only", "--co")):
         return
-    from .config import ConfigError, read_pyproject_table
+    from .inputs import read_pyproject_table
+    from .options import ConfigError
 
     try:
         table = read_pyproject_table(early_config.rootpath)

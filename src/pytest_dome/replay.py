@@ -66,6 +66,15 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
     raise RunReadError(f"{run}: no such run folder, and no run {run!r} in {runtime_dir}")
 
 
+def manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
+    """The run's manifest as parsed, unchecked; None when it is missing or not a JSON object."""
+    try:
+        doc = json.loads((run_dir / MANIFEST).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
     """Parse and schema-check one artifact, or raise :class:`RunReadError` naming it."""
     path = f"{run_dir}{os.sep}{relative}"  # plain strings: a run has 50,000 of them

@@ -21,7 +21,7 @@ from . import reasons as rc
 from .audit import verify_run
 from .evidence import MANIFEST, STARTED
 from .redact import Redactor
-from .replay import RunReadError, load_run, replay
+from .replay import RunReadError, load_run, manifest_or_none, replay
 
 TARGETS = {"SLO-1": 0.999, "SLO-2": 0.99, "SLO-3": 1.0, "SLO-4": 0}
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -241,3 +241,64 @@ def describe(report: dict[str, Any]) -> list[str]:
         missed = f"; missed: {', '.join(s['missed_runs'][:5])}" if s["missed_runs"] else ""
         lines.append(f"  {s['slo']} {state}: {value}, target {target} ({s['title']}){missed}")
     return lines
+
+
+@dataclass(frozen=True)
+class Determinism:
+    """SLO-2 over every complete run of a runtime folder, whatever its month (``dome
+    replay --all``): replayed runs with the same gate status / replayed runs."""
+
+    runtime_dir: Path
+    replayed: int
+    same_status: int
+    same_digest: int
+    differing: list[str]
+    unreadable: list[dict[str, str]]
+    skipped: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.same_status / self.replayed if self.replayed else 1.0
+
+    @property
+    def met(self) -> bool:
+        return self.rate >= TARGETS["SLO-2"]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "slo": "SLO-2 determinism",
+            "runtime_dir": str(self.runtime_dir),
+            "runs_replayed": self.replayed,
+            "same_status": self.same_status,
+            "same_digest": self.same_digest,
+            "rate": round(self.rate, 6),
+            "target": TARGETS["SLO-2"],
+            "met": self.met,
+            "differing_runs": self.differing,
+            "unreadable_runs": self.unreadable,
+            "skipped_runs": self.skipped,
+        }
+
+
+def determinism(runtime_dir: Path) -> Determinism:
+    """Replay every complete run of ``runtime_dir`` (other folders are skipped)."""
+    replayed = same_status = same_digest = 0
+    differing: list[str] = []
+    unreadable: list[dict[str, str]] = []
+    skipped: list[str] = []
+    for run_dir in sorted(p for p in runtime_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        manifest = manifest_or_none(run_dir)
+        if manifest is None or manifest.get("state") != "complete":
+            skipped.append(run_dir.name)
+            continue
+        try:
+            result = replay(load_run(run_dir))
+        except RunReadError as exc:
+            unreadable.append({"run": run_dir.name, "error": str(exc)})
+            continue
+        replayed += 1
+        same_status += result.same_status
+        same_digest += result.identical
+        if not result.identical:
+            differing.append(run_dir.name)
+    return Determinism(runtime_dir, replayed, same_status, same_digest, differing, unreadable, skipped)

@@ -51,10 +51,11 @@ def configure(config: pytest.Config, run_id: str) -> None:
             )
             config.pluginmanager.register(worker_side, "dome-collector")
         return
-    from .config import ConfigError, Options, resolve
+    from .config import resolve
     from .controller import DomeController
     from .evidence import EvidenceError
     from .facts import XdistHooks
+    from .options import ConfigError, Options
     from .speedups import ExitCollectionPause
     from .summary import GateReporter
 
@@ -110,7 +111,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
 
 def check_combinations(config: pytest.Config, settings: Settings) -> None:
     """Options that would make a gated run's evidence lie."""
-    from .config import ConfigError
+    from .options import ConfigError
 
     if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "each":
         raise ConfigError(

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.config import ConfigError, check_run_id, load_packet
 from pytest_dome.evidence import EvidenceError, safe_join, task_result_path
+from pytest_dome.inputs import load_packet
+from pytest_dome.options import ConfigError, check_run_id
 from pytest_dome.taskid import task_id_for
 
 json_values = st.recursive(
