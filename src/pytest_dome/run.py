@@ -159,7 +159,7 @@ def write_run(
     evidence: Evidence,
     *,
     results: Iterable[TaskResult],
-    written: Mapping[str, bytes] | None = None,
+    written: dict[str, bytes] | None = None,
     started_at: str,
     execution: Execution,
     config: EffectiveConfig,
@@ -172,20 +172,21 @@ def write_run(
 
     ``results``: the task results to write now (consumed one at a time: a
     generator keeps the finish small); ``written``: those already written while
-    the session ran (task id -> ``evidence.digest_and_size`` of the file). A file
-    written under a task id the plan does not have is removed. ``named``: the
+    the session ran (task id -> ``evidence.digest_and_size`` of the file),
+    consumed: it is empty afterwards. A file written under a task id the plan
+    does not have is removed. ``named``: the
     results the reviewer's summary names (see :attr:`RunOutcome.named`).
     """
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
-    planned = {t.task_id for t in evidence.plan.tasks}
-    for task_id, kept in (written or {}).items():
-        if task_id in planned:
-            writer.list_task_result(task_id, kept)
-        else:  # written under a task id the plan did not confirm
-            (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
-    del planned
+    written = {} if written is None else written
+    for task in evidence.plan.tasks:
+        kept = written.pop(task.task_id, None)
+        if kept is not None:
+            writer.list_task_result(task.task_id, kept)
+    for task_id in written:  # written under a task id the plan did not confirm
+        (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
     for result in results:
         writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
     writer.sync()
