@@ -377,7 +377,8 @@ def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_pa
     write_run(
         run_dir,
         evidence,
-        results=(final_b,),  # written again: it changed since
+        # as the finish hands them over: a generator that reads `written` as it goes
+        results=(r for r in (early_a, final_b) if r.task_id not in written or r is final_b),
         written=written,
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="serial", workers=1),

@@ -170,8 +170,9 @@ def write_run(
 ) -> RunOutcome:
     """Write the evidence, the decisions (not for a shard) and, last, the manifest.
 
-    ``results``: the task results to write now (consumed one at a time: a
-    generator keeps the finish small); ``written``: those already written while
+    ``results``: the task results to write now (consumed one at a time, before
+    ``written`` is read: a generator keeps the finish small and may look into
+    ``written``); ``written``: those already written while
     the session ran (task id -> ``evidence.digest_and_size`` of the file),
     consumed: it is empty afterwards. A file written under a task id the plan
     does not have is removed. ``named``: the
@@ -181,14 +182,15 @@ def write_run(
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
     written = {} if written is None else written
+    for result in results:  # first: a result written again replaces what was written
+        writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
+        written.pop(result.task_id, None)
     for task in evidence.plan.tasks:
         kept = written.pop(task.task_id, None)
         if kept is not None:
             writer.list_task_result(task.task_id, kept)
     for task_id in written:  # written under a task id the plan did not confirm
         (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
-    for result in results:
-        writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
