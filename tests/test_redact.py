@@ -72,3 +72,47 @@ def test_one_search_passes_clean_node_ids() -> None:
     ids = [f"tests/test_m{i}.py::test_{i}[a-b]" for i in range(100)]
     assert Redactor(environ={}).finds_nothing(ids)
     assert not Redactor(environ={}).finds_nothing([*ids, "t.py::test[ghp_" + "a" * 36 + "]"])
+
+
+def _every_pattern(redactor: Redactor, text: str) -> str:
+    """What redact did before the literal prefilter: every pattern, in order."""
+    from functools import partial
+
+    from pytest_dome.redact import _replace
+
+    for value in redactor._env_values:
+        text = text.replace(value, "[REDACTED:env_secret]")
+    for kind, pattern in redactor._patterns:
+        text = pattern.sub(partial(_replace, kind=kind), text)
+    return text
+
+
+FRAGMENTS = st.sampled_from(
+    [
+        *SAMPLES.values(),
+        "Bearer abcdefgh12345678",
+        "BEARER abcdefgh12345678",
+        "https://user:hunter2hunter2@example.com/x",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----",
+        "tests/test_api.py::test_login[",
+        "::",
+        " ",
+        "\n",
+        "eyJ",
+        "ghp_",
+        "_live_",
+        "A3T",
+        "://",
+        "bearer",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(FRAGMENTS | st.text(max_size=12), max_size=8).map("".join))
+def test_the_literal_prefilter_never_changes_what_is_redacted(text: str) -> None:
+    redactor = Redactor(environ={"API_TOKEN": "s3cr3t-value"}, extra_patterns=[("ticket", r"TCK-\d{4}")])
+    assert redactor.redact(text) == _every_pattern(redactor, text)
+    assert redactor.redact(text + " TCK-1234") == _every_pattern(redactor, text + " TCK-1234")
+    assert redactor.finds_nothing([text]) == (_every_pattern(redactor, text) == text)

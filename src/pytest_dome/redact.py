@@ -51,6 +51,24 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+NEEDS: dict[str, tuple[str, ...]] = {
+    "private_key": ("PRIVATE KEY",),
+    "aws_access_key_id": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "gitlab_token": ("glpat-",),
+    "slack_token": ("xox",),
+    "stripe_key": ("_live_",),
+    "google_api_key": ("AIza",),
+    "jwt": ("eyJ",),
+    "bearer_token": ("bearer",),  # matched case-insensitively: looked for in the lowered text
+    "url_credentials": ("://",),
+}
+"""For each built-in pattern, literal text any match of it contains: a text with
+none of them is not searched with it. A node id of a real suite holds none, and
+ten regular expressions that each start with ``\b`` cost 15-25 µs a text where
+these checks cost about one."""
+
+
 def marker(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
@@ -72,14 +90,28 @@ class Redactor:
         # Longest first, so a secret that contains another is removed whole.
         self._env_values = sorted(values, key=lambda v: (-len(v), v))
         self._patterns = list(PATTERNS) + [(k, re.compile(p)) for k, p in extra_patterns]
+        self._extra = frozenset(k for k, _ in extra_patterns)
         self.counts: Counter[str] = Counter()
+
+    def _candidates(self, text: str) -> list[tuple[str, re.Pattern[str]]]:
+        """The patterns that may match ``text`` (see :data:`NEEDS`)."""
+        lowered = text.lower()
+        found = []
+        for kind, pattern in self._patterns:
+            needles = None if kind in self._extra else NEEDS.get(kind)
+            if needles is not None:
+                haystack = lowered if kind == "bearer_token" else text
+                if not any(needle in haystack for needle in needles):
+                    continue
+            found.append((kind, pattern))
+        return found
 
     def redact(self, text: str) -> str:
         for value in self._env_values:
             if value in text:
                 self.counts["env_secret"] += text.count(value)
                 text = text.replace(value, marker("env_secret"))
-        for kind, pattern in self._patterns:
+        for kind, pattern in self._candidates(text):
             text, found = pattern.subn(partial(_replace, kind=kind), text)
             if found:
                 self.counts[kind] += found
@@ -92,7 +124,7 @@ class Redactor:
         joined = "\n".join(texts)
         if any(value in joined for value in self._env_values):
             return False
-        return not any(pattern.search(joined) for _, pattern in self._patterns)
+        return not any(pattern.search(joined) for _, pattern in self._candidates(joined))
 
     def redact_value(self, value: Any) -> Any:
         """A JSON value with every string in it redacted (keys included)."""
