@@ -174,23 +174,23 @@ def write_run(
     ``written`` is read: a generator keeps the finish small and may look into
     ``written``); ``written``: those already written while
     the session ran (task id -> ``evidence.digest_and_size`` of the file),
-    consumed: it is empty afterwards. A file written under a task id the plan
-    does not have is removed. ``named``: the
+    taken over by the writer (the caller lets it go). A file written under a
+    task id the plan does not have is removed. ``named``: the
     results the reviewer's summary names (see :attr:`RunOutcome.named`).
     """
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
-    written = {} if written is None else written
+    if written:  # the writer's own record from now on: a large run holds one, not two
+        writer.task_results = written
     for result in results:  # first: a result written again replaces what was written
         writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
-        written.pop(result.task_id, None)
-    for task in evidence.plan.tasks:
-        kept = written.pop(task.task_id, None)
-        if kept is not None:
-            writer.list_task_result(task.task_id, kept)
-    for task_id in written:  # written under a task id the plan did not confirm
-        (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
+    planned = sum(1 for t in evidence.plan.tasks if t.task_id in writer.task_results)
+    if planned < len(writer.task_results):  # some written under a task id the plan has not
+        ids = {t.task_id for t in evidence.plan.tasks}
+        for task_id in [t for t in writer.task_results if t not in ids]:
+            del writer.task_results[task_id]
+            (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
