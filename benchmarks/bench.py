@@ -206,6 +206,7 @@ class Bench:
             "round": round_no,
             "wall_s": round(result.wall_s, 4),
             "maxrss_kib": result.maxrss_kib,
+            "cpu_s": round(result.cpu_s, 3),
             "returncode": result.returncode,
             "gate": gate,
             "ok": ok,
