@@ -10,6 +10,13 @@ rotated each round), after a warm-up:
 - modes: serial (-p no:xdist) and -n 2;
 - every run: -p no:cacheprovider -p no:benchmark -q.
 
+Beside the generated suites it runs real public ones (bench_real.py: the pinned
+jsonschema sdist, its own tests and the JSON-Schema-Test-Suite), each with the
+interpreter of a venv of its own, in bare, --junitxml, dome with its run folders on
+tmpfs (/dev/shm, removed after each run, untimed) and dome with them in the work
+folder (a disk): what a project would see, and how much of dome's cost is the file
+system. --skip-real leaves them out, --real-only runs only them.
+
 Ratios are the median of the per-round ratios; peak memory is the RSS of the
 largest process of the tree (os.wait4). It also times the pure core: gate +
 promotion for 100,000 task results, and `dome verify` / `dome replay` of a
@@ -32,6 +39,7 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_proc
+import bench_real
 import bench_report
 import bench_suites
 
@@ -52,17 +61,27 @@ REPO = Path(__file__).resolve().parent.parent
 COMMON = ["-p", "no:cacheprovider", "-p", "no:benchmark", "-q"]
 MODES = {"serial": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 CONFIGS = ("bare", "junit", "dome")
+# A real suite's: dome's run folders on tmpfs (/dev/shm) and in the work folder (a disk).
+REAL_CONFIGS = ("bare", "junit", "dome-tmpfs", "dome-disk")
+SHM = Path("/dev/shm")
 
 
 @dataclass
 class Suite:
     key: str
-    kind: str  # trivial | sleep | realistic
+    kind: str  # trivial | sleep | realistic | real
     path: Path
     tests: int
     configs: tuple[str, ...]
     large: bool = False
     baseline: bool = False  # the smallest trivial suite: the linearity baseline
+    want: int = 1  # rounds asked for (the budget may allow fewer)
+    python: str = sys.executable
+    args: tuple[str, ...] = (".",)  # what pytest is given, in the suite's folder
+    env: dict[str, str] | None = None  # the harness's clean environment when None
+    ok_codes: tuple[int, ...] = (0,)  # a real suite may have failing tests: exit 1 is then fine
+    dome: str = "dome"  # the dome configuration the overhead, CPU and RSS figures compare
+    info: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0
     round_seconds: list[float] = field(default_factory=list)
@@ -78,10 +97,11 @@ class Suite:
 
 def priority(suite: Suite) -> tuple[int, int]:
     """Which suite gets its rounds first when time is short: the trivial suites the wall
-    targets are about, then the fanout (sleep) suite, the linearity baseline, the rest."""
+    targets are about, then the fanout (sleep) suite, the real suites, the linearity
+    baseline, the rest."""
     if suite.kind == "trivial":
         return (2, 0) if suite.baseline else (0, -suite.tests)
-    return (1, 0) if suite.kind == "sleep" else (3, 0)
+    return {"sleep": (1, 0), "real": (1, 1)}.get(suite.kind, (3, 0))
 
 
 class Bench:
@@ -94,6 +114,9 @@ class Bench:
         self.logs = self.work / "logs"
         self.logs.mkdir(exist_ok=True)
         self.dome_out = self.work / "dome-out"
+        # dome-tmpfs runs write here, each run folder removed (untimed) after its run.
+        self.shm_out = SHM / self.work.name if SHM.is_dir() else None
+        self.work_fs = bench_proc.fs_type(self.work)
         self.junit_dir = self.work / "junit"
         self.junit_dir.mkdir(exist_ok=True)
         self.env = bench_proc.clean_env()
@@ -130,6 +153,8 @@ class Bench:
         """Remove the work folder (its run folders hold about 150,000 files) in a detached
         background process once the measuring is over, so deleting them is not part of the
         harness's time; --keep keeps it."""
+        if self.shm_out is not None:
+            shutil.rmtree(self.shm_out, ignore_errors=True)
         if self.args.keep:
             self.say(f"kept the work folder {self.work}")
             return
@@ -161,18 +186,20 @@ class Bench:
         if config == "junit":
             leftover = self.junit_dir / f"{tag}.xml"
             extra = [f"--junitxml={leftover}"]
-        elif config == "dome":
-            leftover = self.dome_out / tag
-            extra = [f"--dome-run-id={tag}", f"--dome-out={self.dome_out}", "--dome-replace"]
-        return [sys.executable, "-m", "pytest", *COMMON, *MODES[mode], *extra, "."], leftover
+        elif config.startswith("dome"):
+            out = self.shm_out if config == "dome-tmpfs" and self.shm_out else self.dome_out
+            leftover = out / tag
+            extra = [f"--dome-run-id={tag}", f"--dome-out={out}", "--dome-replace"]
+        return [suite.python, "-m", "pytest", *COMMON, *MODES[mode], *extra, *suite.args], leftover
 
     def run_one(self, suite: Suite, mode: str, config: str, round_no: int) -> dict[str, Any]:
         tag = f"bench-{suite.key}-{mode}-{config}-r{round_no}-{next(self.counter)}"
         argv, leftover = self.argv(suite, mode, config, tag)
-        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", self.env)
-        ok = result.returncode == 0
+        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", suite.env or self.env)
+        ok = result.returncode in suite.ok_codes
         gate = None
-        if config == "dome" and leftover is not None:
+        outcome = result.tail(1).strip()  # pytest's last line: "7288 passed, 527 skipped in 13.95s"
+        if config.startswith("dome") and leftover is not None:
             try:
                 gate = json.loads((leftover / "gate/gate.decision.json").read_text())["status"]
                 ok = ok and (leftover / "run.manifest.json").is_file()
@@ -187,6 +214,8 @@ class Bench:
         # the time budget). Untimed: flush what the run left dirty, so the next one starts clean.
         if ok and not self.args.keep:
             result.log.unlink(missing_ok=True)
+        if config == "dome-tmpfs" and leftover is not None and not self.args.keep:
+            shutil.rmtree(leftover, ignore_errors=True)  # tmpfs is memory: do not let it fill
         bench_proc.settle()
         return {
             "mode": mode,
@@ -196,6 +225,7 @@ class Bench:
             "maxrss_kib": result.maxrss_kib,
             "cpu_s": round(result.cpu_s, 3),
             "returncode": result.returncode,
+            "outcome": outcome,
             "gate": gate,
             "ok": ok,
         }
@@ -218,8 +248,9 @@ class Bench:
     def warm_collect(self, suite: Suite) -> None:
         """Import every test module once (assertion rewriting writes its .pyc), untimed."""
         start = time.perf_counter()
-        argv = [sys.executable, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", "."]
-        result = bench_proc.run(argv, suite.path, self.logs / f"collect-{suite.key}.log", self.env)
+        argv = [suite.python, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", *suite.args]
+        log = self.logs / f"collect-{suite.key}.log"
+        result = bench_proc.run(argv, suite.path, log, suite.env or self.env)
         suite.warmup_s = time.perf_counter() - start
         if result.returncode != 0:
             self.errors.append(f"{suite.key}: collection failed\n{result.tail()}")
@@ -229,7 +260,9 @@ class Bench:
     def make_suites(self) -> list[Suite]:
         a = self.args
         root = self.work / "suites"
-        suites = []
+        suites = [] if a.skip_real else self.real_suites()
+        if a.real_only:
+            return suites
         sizes = sorted(a.sizes)
         for i, n in enumerate(sizes):
             large = len(sizes) > 1 and i == len(sizes) - 1
@@ -237,13 +270,53 @@ class Bench:
             baseline = len(sizes) > 1 and i == 0
             configs = ("bare", "dome") if baseline else CONFIGS
             path = bench_suites.trivial(root / f"trivial-{n}", n)
-            suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline))
+            want = a.large_pairs if large else a.pairs
+            suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline, want))
         if a.sleep_tests:
             path = bench_suites.sleep(root / "sleep", a.sleep_tests, 20)
-            suites.append(Suite("sleep-20ms", "sleep", path, a.sleep_tests, ("bare", "dome")))
+            key = "sleep-20ms"
+            suites.append(Suite(key, "sleep", path, a.sleep_tests, ("bare", "dome"), want=a.pairs))
         if a.realistic_modules:
             path = bench_suites.realistic(root / "realistic", a.realistic_modules)
-            suites.append(Suite("realistic", "realistic", path, 43 * a.realistic_modules, CONFIGS))
+            tests = 43 * a.realistic_modules
+            suites.append(Suite("realistic", "realistic", path, tests, CONFIGS, want=a.pairs))
+        return suites
+
+    def real_suites(self) -> list[Suite]:
+        """Set up (or reuse) each real suite's venv and sdist, and count its tests."""
+        a = self.args
+        t = time.perf_counter()
+        configs = REAL_CONFIGS if self.shm_out else tuple(c for c in REAL_CONFIGS if c != "dome-tmpfs")
+        if not self.shm_out:
+            self.errors.append(f"{SHM} is not a folder: the real suites run without dome-tmpfs")
+        suites = []
+        for key in a.real:
+            try:
+                ready = bench_real.prepare(
+                    bench_real.SPECS[key], Path(a.real_cache), REPO, self.env, self.say
+                )
+            except (OSError, RuntimeError) as e:
+                self.errors.append(f"real-{key}: set-up failed: {e}")
+                self.say(f"ERROR real-{key}: set-up failed: {e}")
+                continue
+            info = {**ready.info(), "dome_disk_fs": self.work_fs, "dome_tmpfs": str(self.shm_out)}
+            suite = Suite(
+                f"real-{key}",
+                "real",
+                ready.folder,
+                ready.tests,
+                configs,
+                want=a.real_pairs,
+                python=str(ready.python),
+                args=ready.args,
+                env={**self.env, **ready.env},
+                ok_codes=(0, 1),
+                dome="dome-tmpfs" if self.shm_out else "dome-disk",
+                info=info,
+                warmup_s=ready.collect_s,
+            )
+            suites.append(suite)
+        self.phases["real set-up"] = time.perf_counter() - t
         return suites
 
     def run_processes(self, suites: list[Suite]) -> None:
@@ -251,15 +324,21 @@ class Bench:
         one round of every other suite; then more rounds, round-robin in order of
         priority, while the next round fits the budget (a suite whose round does not fit
         is skipped: a cheaper one may still fit); then more of the largest, if they fit."""
-        a = self.args
         t = time.perf_counter()
         for suite in suites:
+            if suite.kind != "real":  # a real suite was collected when its tests were counted
+                self.warm_collect(suite)
+        # Every configuration once on a small suite, with each interpreter the rounds use
+        # (the harness's, and each real suite's venv): imports and caches warm.
+        path = bench_suites.trivial(self.work / "suites" / "warm-up", 100)
+        warm = [] if self.args.real_only else [Suite("warm-up", "trivial", path, 100, CONFIGS)]
+        for suite in suites:
+            if suite.kind == "real":
+                warm.append(Suite(f"warm-up-{suite.key}", "trivial", path, 100, suite.configs))
+                warm[-1].python = suite.python
+        for suite in warm:
             self.warm_collect(suite)
-        warm = Suite(
-            "warm-up", "trivial", bench_suites.trivial(self.work / "suites" / "warm-up", 100), 100, CONFIGS
-        )
-        self.warm_collect(warm)
-        self.run_round(warm, warmup=True)  # every configuration once: imports and caches warm
+            self.run_round(suite, warmup=True)
         self.phases["warm-up"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -267,9 +346,9 @@ class Bench:
         small = sorted((s for s in suites if not s.large), key=priority)
         for suite in large + small:  # one round of each, always
             self.run_round(suite)
-        for want in range(2, max(a.pairs, a.large_pairs) + 1):
+        for want in range(2, max((s.want for s in suites), default=1) + 1):
             for suite in small + large:
-                if suite.rounds >= want or want > (a.large_pairs if suite.large else a.pairs):
+                if suite.rounds >= want or want > suite.want:
                     continue
                 if self.over_budget(suite.round_cost()):
                     if suite.key not in self.budget_limited:
@@ -337,16 +416,33 @@ class Bench:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smaller sizes, 3 pairs, a 5,000-task core run")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes, 3 pairs (the real suites 2), a 5,000-task core run",
+    )
     p.add_argument("--sizes", help="comma-separated trivial suite sizes (default 1000,5000,50000)")
     p.add_argument("--pairs", type=int, help="rounds per suite after the warm-up (default 5; --quick 3)")
     p.add_argument(
         "--large-pairs", type=int, help="rounds of the largest suite, budget allowing (default --pairs)"
     )
+    p.add_argument("--real-pairs", type=int, help="rounds of each real suite (default --pairs; --quick 2)")
     p.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run; 0: no limit")
     p.add_argument("--sleep-tests", type=int, default=200, help="tests of 20 ms in the sleep suite (0: skip)")
     p.add_argument(
         "--realistic-modules", type=int, help="modules of 43 tests in the realistic suite (0: skip)"
+    )
+    p.add_argument(
+        "--real",
+        default=",".join(bench_real.SPECS),
+        help=f"comma-separated real suites (default: all, {','.join(bench_real.SPECS)})",
+    )
+    p.add_argument("--skip-real", action="store_true", help="do not run the real suites")
+    p.add_argument("--real-only", action="store_true", help="run only the real suites (no core either)")
+    p.add_argument(
+        "--real-cache",
+        default=str(REPO / "ops/runtime/bench/venvs"),
+        help="folder of the real suites' venvs and sdists, reused while the pins match",
     )
     p.add_argument("--skip-core", action="store_true", help="do not time the pure core")
     p.add_argument("--skip-processes", action="store_true", help="time the pure core only")
@@ -362,6 +458,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = [500, 1000, 2000] if args.quick else [1000, 5000, 50000]
     args.pairs = args.pairs or (3 if args.quick else 5)
     args.large_pairs = args.large_pairs or args.pairs
+    args.real_pairs = args.real_pairs or (2 if args.quick else args.pairs)
+    args.real = [k.strip() for k in args.real.split(",") if k.strip()]
+    unknown = [k for k in args.real if k not in bench_real.SPECS]
+    if unknown:
+        p.error(f"unknown real suite(s) {unknown}; known: {', '.join(bench_real.SPECS)}")
+    if args.real_only and args.skip_real:
+        p.error("--real-only and --skip-real exclude each other")
+    if args.real_only:
+        args.skip_core = True
     if args.realistic_modules is None:
         args.realistic_modules = 4 if args.quick else 10
     args.gate_tasks = 100_000
@@ -387,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
-            bench.phases["generate"] = time.perf_counter() - t
+            bench.phases["generate"] = time.perf_counter() - t - bench.phases.get("real set-up", 0.0)
             bench.run_processes(suites)
             summaries = {s.key: bench_report.summarize(s) for s in suites}
         bench.probe_file_creation("end")
@@ -396,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     found = bench_report.targets(suites, summaries, core, args, bench)
 
     lines = [] if not suites else bench_report.table(suites, summaries)
+    lines += bench_report.real_table(suites, summaries, bench.work_fs)
     if core is not None:
         lines += bench_report.core_lines(core)
     if bench.file_creation_us:
@@ -410,11 +516,11 @@ def main(argv: list[str] | None = None) -> int:
         "targets (issue 7)"
         + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
     ]
-    for t in found:
-        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]]
-        shown = "-" if t["value"] is None else f"{t['value']:.3f}"
-        note = f"  {t['note']}" if t["note"] else ""
-        lines.append(f"  {verdict}  {t['target']}: {shown} ({t['op']} {t['limit']:g}){note}")
+    for target in found:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target["pass"]]
+        shown = "-" if target["value"] is None else f"{target['value']:.3f}"
+        note = f"  {target['note']}" if target["note"] else ""
+        lines.append(f"  {verdict}  {target['target']}: {shown} ({target['op']} {target['limit']:g}){note}")
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in bench.phases.items())
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")
@@ -448,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
         "harness_rss_mib": round(floor, 1),
         "phases_s": {k: round(v, 1) for k, v in bench.phases.items()},
         "file_creation_us": {k: round(v, 1) for k, v in bench.file_creation_us.items()},
+        "work_fs": bench.work_fs,
+        "real_pins": bench_real.PINS,  # what the real suites' venvs install; each suite's freeze below
         "budget_limited": bench.budget_limited,
         "suites": [
             {
@@ -456,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
                 "tests": s.tests,
                 "configs": list(s.configs),
                 "rounds": s.rounds,
+                "rounds_asked": s.want,
+                "real": s.info or None,
                 "collect_warmup_s": round(s.warmup_s, 2),
                 "summary": summaries.get(s.key),
                 "runs": s.runs,

@@ -77,3 +77,23 @@ def settle() -> None:
     never pays for its predecessor's writes (dome calls os.sync() itself)."""
     if hasattr(os, "sync"):
         os.sync()
+
+
+def fs_type(path: Path) -> str:
+    """The type of the file system ``path`` is on ("ext4", "tmpfs", ...), from the
+    longest mount point above it in /proc/self/mounts; "unknown" elsewhere."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    best, kind = "", "unknown"
+    target = str(path.resolve())
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind

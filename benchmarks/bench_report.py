@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import os
 import platform
+import re
 import statistics
 import subprocess
 from importlib import metadata
@@ -28,6 +29,21 @@ MAX_VERIFY_S = 3.0
 MAX_FANOUT_RATIO = 0.55
 MAX_HARNESS_S = 600.0
 MIN_PAIRS = 5
+# A real suite's: dome-tmpfs against bare and junitxml, its memory, and its CPU per test.
+MAX_REAL_WALL_RATIO = 1.10
+MAX_REAL_EXTRA_RSS_MIB = 40.0
+AIM_REAL_CPU_US = 30.0
+
+# Wall ratios a suite's summary gives, where it has both configurations.
+RATIOS = (
+    ("junit", "bare"),
+    ("dome", "bare"),
+    ("dome", "junit"),
+    ("dome-tmpfs", "bare"),
+    ("dome-tmpfs", "junit"),
+    ("dome-disk", "bare"),
+    ("dome-disk", "dome-tmpfs"),
+)
 
 
 # --- summaries --------------------------------------------------------------------
@@ -38,43 +54,52 @@ def _median(values: list[float]) -> float | None:
 
 
 def summarize(suite: Suite) -> dict[str, Any]:
-    """Medians, per-round ratios and peak memory of one suite, per mode."""
+    """Medians, per-round ratios, peak memory and CPU of one suite, per mode. The
+    overhead, CPU and memory differences compare ``suite.dome`` ("dome", or a real
+    suite's "dome-tmpfs") with bare."""
     out: dict[str, Any] = {}
     for mode in MODES:
         by_round: dict[int, dict[str, dict[str, Any]]] = {}
         for r in suite.runs:
             if r["mode"] == mode:
                 by_round.setdefault(r["round"], {})[r["config"]] = r
+        rounds = list(by_round.values())
         ok = all(r["ok"] for r in suite.runs if r["mode"] == mode)
         cell: dict[str, Any] = {"rounds": len(by_round), "all_ok": ok}
         for config in suite.configs:
-            walls = [rd[config]["wall_s"] for rd in by_round.values() if config in rd]
-            rss = [rd[config]["maxrss_kib"] / 1024 for rd in by_round.values() if config in rd]
-            cell[config] = {"median_s": _median(walls), "rss_mib": _median(rss), "walls_s": walls}
+            walls = [rd[config]["wall_s"] for rd in rounds if config in rd]
+            rss = [rd[config]["maxrss_kib"] / 1024 for rd in rounds if config in rd]
+            cpu = [rd[config]["cpu_s"] for rd in rounds if config in rd]
+            cell[config] = {
+                "median_s": _median(walls),
+                "rss_mib": _median(rss),
+                "cpu_s": _median(cpu),
+                "walls_s": walls,
+            }
 
-        def ratio(a: str, b: str, by_round: dict[int, dict[str, dict[str, Any]]] = by_round) -> float | None:
-            return _median(
-                [rd[a]["wall_s"] / rd[b]["wall_s"] for rd in by_round.values() if a in rd and b in rd]
-            )
+        def per_round(
+            a: str, b: str, f: Any, rounds: list[dict[str, dict[str, Any]]] = rounds
+        ) -> float | None:
+            return _median([f(rd[a], rd[b]) for rd in rounds if a in rd and b in rd])
 
-        if "dome" in suite.configs:
-            cell["dome/bare"] = ratio("dome", "bare")
-            overheads = [(rd["dome"]["wall_s"] - rd["bare"]["wall_s"]) for rd in by_round.values()]
-            cell["dome_overhead_us_per_test"] = (
-                _median(overheads) * 1e6 / suite.tests if overheads else None  # type: ignore[operator]
+        for a, b in RATIOS:
+            if a in suite.configs and b in suite.configs:
+                cell[f"{a}/{b}"] = per_round(a, b, lambda x, y: x["wall_s"] / y["wall_s"])
+        dome = suite.dome
+        if dome in suite.configs:
+            overhead = per_round(dome, "bare", lambda x, y: x["wall_s"] - y["wall_s"])
+            cpu_delta = per_round(dome, "bare", lambda x, y: x["cpu_s"] - y["cpu_s"])
+            cell["dome_overhead_us_per_test"] = None if overhead is None else overhead * 1e6 / suite.tests
+            cell["dome_cpu_us_per_test"] = None if cpu_delta is None else cpu_delta * 1e6 / suite.tests
+            cell["dome_extra_rss_mib"] = per_round(
+                dome, "bare", lambda x, y: (x["maxrss_kib"] - y["maxrss_kib"]) / 1024
             )
-            cell["dome_extra_rss_mib"] = _median(
-                [(rd["dome"]["maxrss_kib"] - rd["bare"]["maxrss_kib"]) / 1024 for rd in by_round.values()]
-            )
-        if "junit" in suite.configs:
-            cell["junit/bare"] = ratio("junit", "bare")
-            cell["dome/junit"] = ratio("dome", "junit")
         out[mode] = cell
     if suite.kind == "sleep":
-        rounds = sorted({r["round"] for r in suite.runs})
+        numbers = sorted({r["round"] for r in suite.runs})
         for config in suite.configs:
             pairs = []
-            for n in rounds:
+            for n in numbers:
                 got = {
                     r["mode"]: r["wall_s"] for r in suite.runs if r["round"] == n and r["config"] == config
                 }
@@ -89,6 +114,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
+    suites = [s for s in suites if s.kind != "real"]
+    if not suites:
+        return []
     head = (
         f"{'suite':<16}{'mode':<7}{'tests':>7}{'rounds':>7}{'bare s':>9}{'junit s':>9}{'dome s':>9}"
         f"{'junit/bare':>11}{'dome/bare':>10}{'dome/junit':>11}{'dome us/test':>13}"
@@ -120,6 +148,62 @@ def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
     lines.append("times: median wall seconds of whole processes; ratios: median of per-round ratios;")
     lines.append(
         "dome us/test: median (dome - bare) per round / tests; RSS: MiB, largest process of the tree"
+    )
+    return lines
+
+
+def real_table(suites: list[Suite], summaries: dict[str, Any], disk_fs: str) -> list[str]:
+    """The real suites: dome with its run folders on tmpfs and on the work folder's disk."""
+    real = [s for s in suites if s.kind == "real"]
+    if not real:
+        return []
+    disk = f"dome-{disk_fs}"
+    head = (
+        f"{'real suite':<20}{'mode':<7}{'tests':>6}{'rnds':>5}{'bare s':>8}{'junit s':>8}"
+        f"{'tmpfs s':>8}{disk + ' s':>{max(9, len(disk) + 3)}}{'junit/bare':>11}{'tmpfs/bare':>11}"
+        f"{'tmpfs/junit':>12}{disk[5:] + '/bare':>10}{'RSS bare':>9}{'junit':>6}{'tmpfs':>6}"
+        f"{disk[5:]:>6}{'CPU us/test':>12}"
+    )
+    lines = ["", head, "-" * len(head)]
+    for suite in real:
+        summary = summaries[suite.key]
+        for mode in MODES:
+            c = summary[mode]
+
+            def get(config: str, key: str, c: dict[str, Any] = c) -> float | None:
+                return c[config][key] if config in c else None
+
+            lines.append(
+                f"{suite.key:<20}{mode:<7}{suite.tests:>6}{c['rounds']:>5}"
+                + "".join(f"{_fmt(get(k, 'median_s'), '.2f'):>8}" for k in ("bare", "junit", "dome-tmpfs"))
+                + f"{_fmt(get('dome-disk', 'median_s'), '.2f'):>{max(9, len(disk) + 3)}}"
+                + f"{_fmt(c.get('junit/bare'), '.3f'):>11}{_fmt(c.get('dome-tmpfs/bare'), '.3f'):>11}"
+                + f"{_fmt(c.get('dome-tmpfs/junit'), '.3f'):>12}{_fmt(c.get('dome-disk/bare'), '.3f'):>10}"
+                + f"{_fmt(get('bare', 'rss_mib'), '.0f'):>9}"
+                + "".join(
+                    f"{_fmt(get(k, 'rss_mib'), '.0f'):>6}" for k in ("junit", "dome-tmpfs", "dome-disk")
+                )
+                + f"{_fmt(c.get('dome_cpu_us_per_test'), '.1f'):>12}"
+                + ("" if c["all_ok"] else " !")
+            )
+        info = suite.info
+        versions = info.get("versions", {})
+        ended = {
+            re.sub(r" in [0-9.]+s.*$", "", r.get("outcome") or "")
+            for r in suite.runs
+            if r["config"] == "bare"
+        }
+        shown = "; ".join(sorted(ended - {""}))
+        lines.append(
+            f"  {suite.key}: {info.get('dist')} {info.get('version')} (sdist; pytest "
+            f"{' '.join(info.get('test_paths', []))}),"
+            f" pytest {versions.get('pytest')}, pytest-xdist {versions.get('pytest-xdist')};"
+            f" bare runs ended: {shown or '-'}"
+        )
+    lines.append(
+        f"tmpfs: dome's run folders in {real[0].info.get('dome_tmpfs')} (removed after each run, untimed);"
+        f" {disk_fs}: in the work folder. CPU us/test: median per round of the whole tree's"
+        " user + system seconds, dome-tmpfs - bare, / tests"
     )
     return lines
 
@@ -167,7 +251,8 @@ def targets(
         for mode in MODES:
             c = summaries[suite.key][mode]
             ok = "" if c["all_ok"] else "a run failed"
-            add(f"wall dome/bare, {suite.tests} tests, {mode}", c.get("dome/bare"), MAX_WALL_RATIO, "<=", ok)
+            name = f"wall dome/bare, {suite.tests} tests, {mode}"
+            add(name, c.get("dome/bare"), MAX_WALL_RATIO, "<=", ok)
             add(f"wall dome/junitxml, {suite.tests} tests, {mode}", c.get("dome/junit"), 1.0, "<", ok)
     if len(trivial) > 1:
         big, small = trivial[-1], trivial[0]
@@ -218,13 +303,42 @@ def targets(
                 MAX_FANOUT_RATIO,
                 "<=",
             )
-    fewest = min((s.rounds for s in suites if not s.large), default=None)
+    for suite in suites:
+        if suite.kind != "real":
+            continue
+        for mode in MODES:
+            c = summaries[suite.key][mode]
+            ok = "" if c["all_ok"] else "a run failed"
+            add(
+                f"{suite.key}: wall dome-tmpfs/bare, {mode}",
+                c.get("dome-tmpfs/bare"),
+                MAX_REAL_WALL_RATIO,
+                "<=",
+                ok,
+            )
+            add(f"{suite.key}: wall dome-tmpfs/junitxml, {mode}", c.get("dome-tmpfs/junit"), 1.0, "<=", ok)
+            add(
+                f"{suite.key}: peak RSS dome-tmpfs - bare (MiB), {mode}",
+                c.get("dome_extra_rss_mib"),
+                MAX_REAL_EXTRA_RSS_MIB,
+                "<=",
+            )
+            add(
+                f"{suite.key}: dome CPU per test, whole tree (us; aim), {mode}",
+                c.get("dome_cpu_us_per_test"),
+                AIM_REAL_CPU_US,
+                "<",
+                f"dome-{bench.work_fs}/bare {_fmt(c.get('dome-disk/bare'), '.3f')} (reported, no target)",
+            )
+    others = [s for s in suites if not s.large]
+    fewest = min((s.rounds for s in others), default=None)
+    limited = f"budget-limited: {', '.join(bench.budget_limited) or 'none'}"
     add(
         "method: rounds of every suite but the largest",
         fewest,
-        MIN_PAIRS if not args.quick else args.pairs,
+        min((s.want for s in others), default=MIN_PAIRS) if args.quick else MIN_PAIRS,
         ">=",
-        f"budget-limited: {', '.join(bench.budget_limited) or 'none'}",
+        limited,
     )
     if not args.quick:
         add("harness wall time (s)", bench.elapsed(), MAX_HARNESS_S, "<")
