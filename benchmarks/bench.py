@@ -25,11 +25,13 @@ promotion for 100,000 task results, and `dome verify` / `dome replay` of a
 Prints a table and PASS/FAIL per target of the issue, and writes the same as
 JSON under ops/runtime/bench/. A round is one run of every configuration of a
 suite, so each round gives one pair per comparison. The full run keeps to a
-time budget (--budget, default 570 s): after the warm-up it runs one round of
-the largest suite (so its cost is measured, not guessed) and one of every other
-suite, then adds rounds, round-robin by priority, up to --pairs while the next
-one fits. A suite left with fewer rounds than asked says so (the "method"
-target). The work folder is removed in the background when the report is out.
+time budget (--budget, default 1750 s: `just bench` within 30 minutes; --quick
+720 s): after the warm-up it runs one round of the largest suite (so its cost is
+measured, not guessed) and one of every other suite, then adds rounds,
+round-robin by priority, while the next one fits: up to --pairs (5) of every
+suite, --large-pairs (3) of the largest, --real-pairs (--pairs; --quick 2) of a
+real suite. A suite left with fewer rounds than asked says so (the "method"
+targets). The work folder is removed in the background when the report is out.
 """
 
 from __future__ import annotations
@@ -273,8 +275,8 @@ class Bench:
             want = a.large_pairs if large else a.pairs
             suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline, want))
         if a.sleep_tests:
-            path = bench_suites.sleep(root / "sleep", a.sleep_tests, 20)
-            key = "sleep-20ms"
+            path = bench_suites.sleep(root / "sleep", a.sleep_tests, a.sleep_ms)
+            key = f"sleep-{a.sleep_ms}ms"
             suites.append(Suite(key, "sleep", path, a.sleep_tests, ("bare", "dome"), want=a.pairs))
         if a.realistic_modules:
             path = bench_suites.realistic(root / "realistic", a.realistic_modules)
@@ -419,16 +421,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smaller sizes, 3 pairs (the real suites 2), a 5,000-task core run",
+        help="smaller sizes, 3 pairs (the real suites 2), a 5,000-task core run, a 720 s budget",
     )
     p.add_argument("--sizes", help="comma-separated trivial suite sizes (default 1000,5000,50000)")
     p.add_argument("--pairs", type=int, help="rounds per suite after the warm-up (default 5; --quick 3)")
     p.add_argument(
-        "--large-pairs", type=int, help="rounds of the largest suite, budget allowing (default --pairs)"
+        "--large-pairs", type=int, help="rounds of the largest suite (default 3; --quick: --pairs)"
     )
     p.add_argument("--real-pairs", type=int, help="rounds of each real suite (default --pairs; --quick 2)")
-    p.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run; 0: no limit")
-    p.add_argument("--sleep-tests", type=int, default=200, help="tests of 20 ms in the sleep suite (0: skip)")
+    p.add_argument(
+        "--budget", type=float, help="seconds for the whole run (default 1750; --quick 720); 0: no limit"
+    )
+    p.add_argument(
+        "--sleep-tests", type=int, help="tests in the sleep suite (default 200; --quick 100; 0: skip)"
+    )
+    p.add_argument("--sleep-ms", type=int, default=100, help="how long each sleep test sleeps (ms)")
     p.add_argument(
         "--realistic-modules", type=int, help="modules of 43 tests in the realistic suite (0: skip)"
     )
@@ -457,8 +464,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     else:
         args.sizes = [500, 1000, 2000] if args.quick else [1000, 5000, 50000]
     args.pairs = args.pairs or (3 if args.quick else 5)
-    args.large_pairs = args.large_pairs or args.pairs
+    args.large_pairs = args.large_pairs or (args.pairs if args.quick else 3)
     args.real_pairs = args.real_pairs or (2 if args.quick else args.pairs)
+    if args.budget is None:
+        args.budget = 720.0 if args.quick else 1750.0
+    if args.sleep_tests is None:
+        args.sleep_tests = 100 if args.quick else 200
     args.real = [k.strip() for k in args.real.split(",") if k.strip()]
     unknown = [k for k in args.real if k not in bench_real.SPECS]
     if unknown:
