@@ -199,7 +199,7 @@ def prepare(
 ) -> Prepared:
     """Set up (or reuse) the suite's venv and unpacked sdist, and count its tests."""
     start = time.perf_counter()
-    wanted = _digest(spec, repo)
+    wanted = json.loads(json.dumps(_digest(spec, repo)))  # as ready.json will read back
     tag = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:10]
     root = cache / f"{spec.key}-{spec.version}-{tag}"
     marker = root / "ready.json"
