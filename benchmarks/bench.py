@@ -441,8 +441,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--real",
-        default=",".join(bench_real.SPECS),
-        help=f"comma-separated real suites (default: all, {','.join(bench_real.SPECS)})",
+        default=",".join(bench_real.DEFAULT),
+        help=f"comma-separated real suites, of {', '.join(bench_real.SPECS)} (default: %(default)s)",
     )
     p.add_argument("--skip-real", action="store_true", help="do not run the real suites")
     p.add_argument("--real-only", action="store_true", help="run only the real suites (no core either)")

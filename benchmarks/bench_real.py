@@ -10,7 +10,7 @@ its ``ready.json`` says the same; anything else is set up anew.
 
 Setting up one suite:
 
-1. ``python -m venv``, then ``pip download --no-binary :all: --no-deps DIST==VERSION``
+1. ``python -m venv``, then ``pip download --no-binary DIST --no-deps DIST==VERSION``
    and the sdist unpacked (its tests and data come with it);
 2. a ``pytest.ini`` of one line written into the unpacked folder: it is the rootdir
    and the configuration, whatever the sdist or a folder above it (this repository's
@@ -59,6 +59,9 @@ PINS: dict[str, str] = {
     # what jsonschema's tests import besides
     "jsonpath-ng": "1.7.0",
     "ply": "3.11",
+    # what packaging's tests import besides (packaging itself is pytest's, above)
+    "pretend": "1.0.9",
+    "tomli-w": "1.2.0",
     # pytest-dome's own dependencies
     "pydantic": "2.13.4",
     "pydantic-core": "2.46.4",
@@ -76,7 +79,7 @@ class Spec:
     dist: str
     version: str
     requires: tuple[str, ...]  # what the tests import besides the dist's own dependencies
-    test_paths: tuple[str, ...]  # relative to the unpacked folder
+    args: tuple[str, ...]  # what pytest is given in the unpacked folder: test paths, --ignore=...
     env: tuple[tuple[str, str], ...] = ()  # variables whose value is a path in the folder
     note: str = ""
 
@@ -87,13 +90,27 @@ SPECS: dict[str, Spec] = {
         dist="jsonschema",
         version=PINS["jsonschema"],
         requires=("jsonpath-ng",),
-        test_paths=("jsonschema/tests",),
+        args=("jsonschema/tests",),
         # The tests find the JSON-Schema-Test-Suite (json/ in the sdist) beside the
         # imported package; the variable makes it explicit, as jsonschema's noxfile does.
         env=(("JSON_SCHEMA_TEST_SUITE", "json"),),
         note="jsonschema's own tests and the JSON-Schema-Test-Suite (json/), no format extras",
     ),
+    "packaging": Spec(
+        key="packaging",
+        dist="packaging",
+        version=PINS["packaging"],
+        requires=("pretend", "tomli-w"),
+        # Its pyproject's settings (filterwarnings = error, --strict-config, -m "not
+        # property", ...) give way to the pytest.ini; test_version.py (51,514 tests,
+        # a minute a run) and the opt-in property tests (hypothesis) are left out.
+        args=("--ignore=tests/test_version.py", "--ignore=tests/property", "tests"),
+        note="packaging's own tests but test_version.py and the property tests (src layout: "
+        "the tests import the installed packaging, the same version)",
+    ),
 }
+DEFAULT = ("jsonschema",)
+"""The real suites of a plain run: a round of jsonschema takes about 2 minutes already."""
 
 
 @dataclass
@@ -111,7 +128,7 @@ class Prepared:
 
     @property
     def args(self) -> tuple[str, ...]:
-        return self.spec.test_paths
+        return self.spec.args
 
     def info(self) -> dict[str, Any]:
         return {
@@ -120,7 +137,7 @@ class Prepared:
             "note": self.spec.note,
             "folder": str(self.folder),
             "python": str(self.python),
-            "test_paths": list(self.spec.test_paths),
+            "args": list(self.spec.args),
             "env": self.env,
             "tests_collected": self.tests,
             "versions": self.versions,
@@ -141,7 +158,7 @@ INI = (
 def _digest(spec: Spec, repo: Path) -> dict[str, Any]:
     pyproject = (repo / "pyproject.toml").read_bytes()
     return {
-        "spec": [spec.dist, spec.version, list(spec.requires), list(spec.test_paths), list(spec.env)],
+        "spec": [spec.dist, spec.version, list(spec.requires), list(spec.args), list(spec.env)],
         "pins": PINS,
         "python": sys.version,
         "repo": str(repo),
@@ -186,7 +203,7 @@ def _freeze(python: Path, log: Path) -> dict[str, str]:
 def count_tests(prepared_python: Path, folder: Path, spec: Spec, env: dict[str, str], log: Path) -> int:
     """``pytest --collect-only -q`` in the folder; the count from its last line."""
     argv = [str(prepared_python), "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist"]
-    argv += ["--collect-only", "-q", *spec.test_paths]
+    argv += ["--collect-only", "-q", *spec.args]
     out = _run(argv, log, cwd=folder, env=env)
     match = re.search(r"(\d+) tests? collected", out)
     if not match:
@@ -223,7 +240,9 @@ def prepare(
         pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
         downloads = root / "sdist"
         sdist = f"{spec.dist}=={spec.version}"
-        _run([*pip, "download", "--no-binary", ":all:", "--no-deps", sdist, "-d", str(downloads)], log)
+        # The sdist only (--no-binary of the dist, not :all:, which would build pip's
+        # metadata step's build backend, hatchling and its plugins, from sources too).
+        _run([*pip, "download", "--no-binary", spec.dist, "--no-deps", sdist, "-d", str(downloads)], log)
         archives = sorted(downloads.glob("*.tar.gz"))
         if len(archives) != 1:
             raise RuntimeError(f"{spec.key}: expected one sdist in {downloads}, found {archives}")
@@ -243,6 +262,10 @@ def prepare(
         say(f"{spec.key}: installed without a pin: {', '.join(unpinned)}")
     if not reused:
         marker.write_text(json.dumps({"digest": wanted, "folder": str(folder)}, indent=2) + "\n")
+        for stale in cache.glob(f"{spec.key}-[0-9]*"):  # the same suite's venvs of older pins
+            if stale != root and (stale / "venv").is_dir():
+                say(f"{spec.key}: removing the outdated {stale}")
+                shutil.rmtree(stale, ignore_errors=True)
     env = {name: str(folder / value) for name, value in spec.env}
     t = time.perf_counter()
     tests = count_tests(python, folder, spec, {**base_env, **env}, log)

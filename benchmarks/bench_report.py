@@ -197,7 +197,7 @@ def real_table(suites: list[Suite], summaries: dict[str, Any], disk_fs: str) -> 
         shown = "; ".join(sorted(ended - {""}))
         lines.append(
             f"  {suite.key}: {info.get('dist')} {info.get('version')} (sdist; pytest "
-            f"{' '.join(info.get('test_paths', []))}),"
+            f"{' '.join(info.get('args', []))}),"
             f" pytest {versions.get('pytest')}, pytest-xdist {versions.get('pytest-xdist')};"
             f" bare runs ended: {shown or '-'}"
         )
