@@ -10,6 +10,13 @@ rotated each round), after a warm-up:
 - modes: serial (-p no:xdist) and -n 2;
 - every run: -p no:cacheprovider -p no:benchmark -q.
 
+Beside the generated suites it runs real public ones (bench_real.py: the pinned
+jsonschema sdist, its own tests and the JSON-Schema-Test-Suite), each with the
+interpreter of a venv of its own, in bare, --junitxml, dome with its run folders on
+tmpfs (/dev/shm, removed after each run, untimed) and dome with them in the work
+folder (a disk): what a project would see, and how much of dome's cost is the file
+system. --skip-real leaves them out, --real-only runs only them.
+
 Ratios are the median of the per-round ratios; peak memory is the RSS of the
 largest process of the tree (os.wait4). It also times the pure core: gate +
 promotion for 100,000 task results, and `dome verify` / `dome replay` of a
@@ -18,22 +25,23 @@ promotion for 100,000 task results, and `dome verify` / `dome replay` of a
 Prints a table and PASS/FAIL per target of the issue, and writes the same as
 JSON under ops/runtime/bench/. A round is one run of every configuration of a
 suite, so each round gives one pair per comparison. The full run keeps to a
-time budget (--budget, default 570 s): after the warm-up it runs one round of
-the largest suite (so its cost is measured, not guessed) and one of every other
-suite, then adds rounds, round-robin by priority, up to --pairs while the next
-one fits. A suite left with fewer rounds than asked says so (the "method"
-target). The work folder is removed in the background when the report is out.
+time budget (--budget, default 1750 s: `just bench` within 30 minutes; --quick
+720 s): after the warm-up it runs one round of the largest suite (so its cost is
+measured, not guessed) and one of every other suite, then adds rounds,
+round-robin by priority, while the next one fits: up to --pairs (5) of every
+suite, --large-pairs (3) of the largest, --real-pairs (--pairs; --quick 2) of a
+real suite. A suite left with fewer rounds than asked says so (the "method"
+targets). The work folder is removed in the background when the report is out.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
 import os
-import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,40 +49,41 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_proc
+import bench_real
+import bench_report
 import bench_suites
 
 REPO = Path(__file__).resolve().parent.parent
 COMMON = ["-p", "no:cacheprovider", "-p", "no:benchmark", "-q"]
 MODES = {"serial": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 CONFIGS = ("bare", "junit", "dome")
-
-# The issue's targets.
-MAX_WALL_RATIO = 1.05
-MAX_EXTRA_RSS_MIB = 30.0
-MAX_LINEAR_RATIO = 1.2
-MAX_GATE_S = 1.0
-MAX_VERIFY_S = 3.0
-MAX_FANOUT_RATIO = 0.55
-MAX_HARNESS_S = 600.0
-MIN_PAIRS = 5
+# A real suite's: dome's run folders on tmpfs (/dev/shm) and in the work folder (a disk).
+REAL_CONFIGS = ("bare", "junit", "dome-tmpfs", "dome-disk")
+SHM = Path("/dev/shm")
 
 
 @dataclass
 class Suite:
     key: str
-    kind: str  # trivial | sleep | realistic
+    kind: str  # trivial | sleep | realistic | real
     path: Path
     tests: int
     configs: tuple[str, ...]
     large: bool = False
     baseline: bool = False  # the smallest trivial suite: the linearity baseline
+    want: int = 1  # rounds asked for (the budget may allow fewer)
+    python: str = sys.executable
+    args: tuple[str, ...] = (".",)  # what pytest is given, in the suite's folder
+    env: dict[str, str] | None = None  # the harness's clean environment when None
+    ok_codes: tuple[int, ...] = (0,)  # a real suite may have failing tests: exit 1 is then fine
+    dome: str = "dome"  # the dome configuration the overhead, CPU and RSS figures compare
+    info: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0
     round_seconds: list[float] = field(default_factory=list)
@@ -90,10 +99,11 @@ class Suite:
 
 def priority(suite: Suite) -> tuple[int, int]:
     """Which suite gets its rounds first when time is short: the trivial suites the wall
-    targets are about, then the fanout (sleep) suite, the linearity baseline, the rest."""
+    targets are about, then the fanout (sleep) suite, the real suites, the linearity
+    baseline, the rest."""
     if suite.kind == "trivial":
         return (2, 0) if suite.baseline else (0, -suite.tests)
-    return (1, 0) if suite.kind == "sleep" else (3, 0)
+    return {"sleep": (1, 0), "real": (1, 1)}.get(suite.kind, (3, 0))
 
 
 class Bench:
@@ -106,6 +116,9 @@ class Bench:
         self.logs = self.work / "logs"
         self.logs.mkdir(exist_ok=True)
         self.dome_out = self.work / "dome-out"
+        # dome-tmpfs runs write here, each run folder removed (untimed) after its run.
+        self.shm_out = SHM / self.work.name if SHM.is_dir() else None
+        self.work_fs = bench_proc.fs_type(self.work)
         self.junit_dir = self.work / "junit"
         self.junit_dir.mkdir(exist_ok=True)
         self.env = bench_proc.clean_env()
@@ -142,6 +155,8 @@ class Bench:
         """Remove the work folder (its run folders hold about 150,000 files) in a detached
         background process once the measuring is over, so deleting them is not part of the
         harness's time; --keep keeps it."""
+        if self.shm_out is not None:
+            shutil.rmtree(self.shm_out, ignore_errors=True)
         if self.args.keep:
             self.say(f"kept the work folder {self.work}")
             return
@@ -173,18 +188,20 @@ class Bench:
         if config == "junit":
             leftover = self.junit_dir / f"{tag}.xml"
             extra = [f"--junitxml={leftover}"]
-        elif config == "dome":
-            leftover = self.dome_out / tag
-            extra = [f"--dome-run-id={tag}", f"--dome-out={self.dome_out}", "--dome-replace"]
-        return [sys.executable, "-m", "pytest", *COMMON, *MODES[mode], *extra, "."], leftover
+        elif config.startswith("dome"):
+            out = self.shm_out if config == "dome-tmpfs" and self.shm_out else self.dome_out
+            leftover = out / tag
+            extra = [f"--dome-run-id={tag}", f"--dome-out={out}", "--dome-replace"]
+        return [suite.python, "-m", "pytest", *COMMON, *MODES[mode], *extra, *suite.args], leftover
 
     def run_one(self, suite: Suite, mode: str, config: str, round_no: int) -> dict[str, Any]:
         tag = f"bench-{suite.key}-{mode}-{config}-r{round_no}-{next(self.counter)}"
         argv, leftover = self.argv(suite, mode, config, tag)
-        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", self.env)
-        ok = result.returncode == 0
+        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", suite.env or self.env)
+        ok = result.returncode in suite.ok_codes
         gate = None
-        if config == "dome" and leftover is not None:
+        outcome = result.tail(1).strip()  # pytest's last line: "7288 passed, 527 skipped in 13.95s"
+        if config.startswith("dome") and leftover is not None:
             try:
                 gate = json.loads((leftover / "gate/gate.decision.json").read_text())["status"]
                 ok = ok and (leftover / "run.manifest.json").is_file()
@@ -199,6 +216,8 @@ class Bench:
         # the time budget). Untimed: flush what the run left dirty, so the next one starts clean.
         if ok and not self.args.keep:
             result.log.unlink(missing_ok=True)
+        if config == "dome-tmpfs" and leftover is not None and not self.args.keep:
+            shutil.rmtree(leftover, ignore_errors=True)  # tmpfs is memory: do not let it fill
         bench_proc.settle()
         return {
             "mode": mode,
@@ -206,7 +225,9 @@ class Bench:
             "round": round_no,
             "wall_s": round(result.wall_s, 4),
             "maxrss_kib": result.maxrss_kib,
+            "cpu_s": round(result.cpu_s, 3),
             "returncode": result.returncode,
+            "outcome": outcome,
             "gate": gate,
             "ok": ok,
         }
@@ -229,8 +250,9 @@ class Bench:
     def warm_collect(self, suite: Suite) -> None:
         """Import every test module once (assertion rewriting writes its .pyc), untimed."""
         start = time.perf_counter()
-        argv = [sys.executable, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", "."]
-        result = bench_proc.run(argv, suite.path, self.logs / f"collect-{suite.key}.log", self.env)
+        argv = [suite.python, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", *suite.args]
+        log = self.logs / f"collect-{suite.key}.log"
+        result = bench_proc.run(argv, suite.path, log, suite.env or self.env)
         suite.warmup_s = time.perf_counter() - start
         if result.returncode != 0:
             self.errors.append(f"{suite.key}: collection failed\n{result.tail()}")
@@ -240,7 +262,9 @@ class Bench:
     def make_suites(self) -> list[Suite]:
         a = self.args
         root = self.work / "suites"
-        suites = []
+        suites = [] if a.skip_real else self.real_suites()
+        if a.real_only:
+            return suites
         sizes = sorted(a.sizes)
         for i, n in enumerate(sizes):
             large = len(sizes) > 1 and i == len(sizes) - 1
@@ -248,13 +272,53 @@ class Bench:
             baseline = len(sizes) > 1 and i == 0
             configs = ("bare", "dome") if baseline else CONFIGS
             path = bench_suites.trivial(root / f"trivial-{n}", n)
-            suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline))
+            want = a.large_pairs if large else a.pairs
+            suites.append(Suite(f"trivial-{n}", "trivial", path, n, configs, large, baseline, want))
         if a.sleep_tests:
-            path = bench_suites.sleep(root / "sleep", a.sleep_tests, 20)
-            suites.append(Suite("sleep-20ms", "sleep", path, a.sleep_tests, ("bare", "dome")))
+            path = bench_suites.sleep(root / "sleep", a.sleep_tests, a.sleep_ms)
+            key = f"sleep-{a.sleep_ms}ms"
+            suites.append(Suite(key, "sleep", path, a.sleep_tests, ("bare", "dome"), want=a.pairs))
         if a.realistic_modules:
             path = bench_suites.realistic(root / "realistic", a.realistic_modules)
-            suites.append(Suite("realistic", "realistic", path, 43 * a.realistic_modules, CONFIGS))
+            tests = 43 * a.realistic_modules
+            suites.append(Suite("realistic", "realistic", path, tests, CONFIGS, want=a.pairs))
+        return suites
+
+    def real_suites(self) -> list[Suite]:
+        """Set up (or reuse) each real suite's venv and sdist, and count its tests."""
+        a = self.args
+        t = time.perf_counter()
+        configs = REAL_CONFIGS if self.shm_out else tuple(c for c in REAL_CONFIGS if c != "dome-tmpfs")
+        if not self.shm_out:
+            self.errors.append(f"{SHM} is not a folder: the real suites run without dome-tmpfs")
+        suites = []
+        for key in a.real:
+            try:
+                ready = bench_real.prepare(
+                    bench_real.SPECS[key], Path(a.real_cache), REPO, self.env, self.say
+                )
+            except (OSError, RuntimeError) as e:
+                self.errors.append(f"real-{key}: set-up failed: {e}")
+                self.say(f"ERROR real-{key}: set-up failed: {e}")
+                continue
+            info = {**ready.info(), "dome_disk_fs": self.work_fs, "dome_tmpfs": str(self.shm_out)}
+            suite = Suite(
+                f"real-{key}",
+                "real",
+                ready.folder,
+                ready.tests,
+                configs,
+                want=a.real_pairs,
+                python=str(ready.python),
+                args=ready.args,
+                env={**self.env, **ready.env},
+                ok_codes=(0, 1),
+                dome="dome-tmpfs" if self.shm_out else "dome-disk",
+                info=info,
+                warmup_s=ready.collect_s,
+            )
+            suites.append(suite)
+        self.phases["real set-up"] = time.perf_counter() - t
         return suites
 
     def run_processes(self, suites: list[Suite]) -> None:
@@ -262,15 +326,21 @@ class Bench:
         one round of every other suite; then more rounds, round-robin in order of
         priority, while the next round fits the budget (a suite whose round does not fit
         is skipped: a cheaper one may still fit); then more of the largest, if they fit."""
-        a = self.args
         t = time.perf_counter()
         for suite in suites:
+            if suite.kind != "real":  # a real suite was collected when its tests were counted
+                self.warm_collect(suite)
+        # Every configuration once on a small suite, with each interpreter the rounds use
+        # (the harness's, and each real suite's venv): imports and caches warm.
+        path = bench_suites.trivial(self.work / "suites" / "warm-up", 100)
+        warm = [] if self.args.real_only else [Suite("warm-up", "trivial", path, 100, CONFIGS)]
+        for suite in suites:
+            if suite.kind == "real":
+                warm.append(Suite(f"warm-up-{suite.key}", "trivial", path, 100, suite.configs))
+                warm[-1].python = suite.python
+        for suite in warm:
             self.warm_collect(suite)
-        warm = Suite(
-            "warm-up", "trivial", bench_suites.trivial(self.work / "suites" / "warm-up", 100), 100, CONFIGS
-        )
-        self.warm_collect(warm)
-        self.run_round(warm, warmup=True)  # every configuration once: imports and caches warm
+            self.run_round(suite, warmup=True)
         self.phases["warm-up"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -278,9 +348,9 @@ class Bench:
         small = sorted((s for s in suites if not s.large), key=priority)
         for suite in large + small:  # one round of each, always
             self.run_round(suite)
-        for want in range(2, max(a.pairs, a.large_pairs) + 1):
+        for want in range(2, max((s.want for s in suites), default=1) + 1):
             for suite in small + large:
-                if suite.rounds >= want or want > (a.large_pairs if suite.large else a.pairs):
+                if suite.rounds >= want or want > suite.want:
                     continue
                 if self.over_budget(suite.round_cost()):
                     if suite.key not in self.budget_limited:
@@ -346,268 +416,40 @@ class Bench:
         }
 
 
-# --- summaries --------------------------------------------------------------------
-
-
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def summarize(suite: Suite) -> dict[str, Any]:
-    """Medians, per-round ratios and peak memory of one suite, per mode."""
-    out: dict[str, Any] = {}
-    for mode in MODES:
-        by_round: dict[int, dict[str, dict[str, Any]]] = {}
-        for r in suite.runs:
-            if r["mode"] == mode:
-                by_round.setdefault(r["round"], {})[r["config"]] = r
-        ok = all(r["ok"] for r in suite.runs if r["mode"] == mode)
-        cell: dict[str, Any] = {"rounds": len(by_round), "all_ok": ok}
-        for config in suite.configs:
-            walls = [rd[config]["wall_s"] for rd in by_round.values() if config in rd]
-            rss = [rd[config]["maxrss_kib"] / 1024 for rd in by_round.values() if config in rd]
-            cell[config] = {"median_s": _median(walls), "rss_mib": _median(rss), "walls_s": walls}
-
-        def ratio(a: str, b: str, by_round: dict[int, dict[str, dict[str, Any]]] = by_round) -> float | None:
-            return _median(
-                [rd[a]["wall_s"] / rd[b]["wall_s"] for rd in by_round.values() if a in rd and b in rd]
-            )
-
-        if "dome" in suite.configs:
-            cell["dome/bare"] = ratio("dome", "bare")
-            overheads = [(rd["dome"]["wall_s"] - rd["bare"]["wall_s"]) for rd in by_round.values()]
-            cell["dome_overhead_us_per_test"] = (
-                _median(overheads) * 1e6 / suite.tests if overheads else None  # type: ignore[operator]
-            )
-            cell["dome_extra_rss_mib"] = _median(
-                [(rd["dome"]["maxrss_kib"] - rd["bare"]["maxrss_kib"]) / 1024 for rd in by_round.values()]
-            )
-        if "junit" in suite.configs:
-            cell["junit/bare"] = ratio("junit", "bare")
-            cell["dome/junit"] = ratio("dome", "junit")
-        out[mode] = cell
-    if suite.kind == "sleep":
-        rounds = sorted({r["round"] for r in suite.runs})
-        for config in suite.configs:
-            pairs = []
-            for n in rounds:
-                got = {
-                    r["mode"]: r["wall_s"] for r in suite.runs if r["round"] == n and r["config"] == config
-                }
-                if "serial" in got and "n2" in got:
-                    pairs.append(got["n2"] / got["serial"])
-            out[f"{config} n2/serial"] = _median(pairs)
-    return out
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
-    head = (
-        f"{'suite':<16}{'mode':<7}{'tests':>7}{'rounds':>7}{'bare s':>9}{'junit s':>9}{'dome s':>9}"
-        f"{'junit/bare':>11}{'dome/bare':>10}{'dome/junit':>11}{'dome us/test':>13}"
-        f"{'RSS bare':>10}{'RSS junit':>10}{'RSS dome':>10}"
-    )
-    lines = [head, "-" * len(head)]
-    for suite in suites:
-        summary = summaries[suite.key]
-        for mode in MODES:
-            c = summary[mode]
-
-            def med(config: str, key: str = "median_s", c: dict[str, Any] = c) -> float | None:
-                return c[config][key] if config in c else None
-
-            flag = "" if c["all_ok"] else " !"
-            lines.append(
-                f"{suite.key:<16}{mode:<7}{suite.tests:>7}{c['rounds']:>7}"
-                f"{_fmt(med('bare'), '.2f'):>9}{_fmt(med('junit'), '.2f'):>9}{_fmt(med('dome'), '.2f'):>9}"
-                f"{_fmt(c.get('junit/bare'), '.3f'):>11}{_fmt(c.get('dome/bare'), '.3f'):>10}"
-                f"{_fmt(c.get('dome/junit'), '.3f'):>11}{_fmt(c.get('dome_overhead_us_per_test'), '.0f'):>13}"
-                f"{_fmt(med('bare', 'rss_mib'), '.0f'):>10}{_fmt(med('junit', 'rss_mib'), '.0f'):>10}"
-                f"{_fmt(med('dome', 'rss_mib'), '.0f'):>10}{flag}"
-            )
-        if suite.kind == "sleep":
-            lines.append(
-                f"{'':<16}-n 2 / serial: bare {_fmt(summary.get('bare n2/serial'), '.3f')}, "
-                f"dome {_fmt(summary.get('dome n2/serial'), '.3f')}"
-            )
-    lines.append("times: median wall seconds of whole processes; ratios: median of per-round ratios;")
-    lines.append(
-        "dome us/test: median (dome - bare) per round / tests; RSS: MiB, largest process of the tree"
-    )
-    return lines
-
-
-def core_lines(core: dict[str, Any]) -> list[str]:
-    gate, written, verify, replay = core["gate_promotion"], core["write_run"], core["verify"], core["replay"]
-
-    def command(name: str, c: dict[str, Any]) -> str:
-        return (
-            f"core: dome {name} of it: {c['median_s']:.2f} s "
-            f"(runs {len(c['times_s'])}, peak RSS {c['maxrss_kib'] / 1024:.0f} MiB)"
-        )
-
-    return [
-        "",
-        f"core: gate + promotion of {gate['tasks']} task results: "
-        f"{gate['median_s']:.3f} s (median of {gate['repeats']})",
-        f"core: write_run of a {written['tasks']}-task run (untimed by the targets): "
-        f"{written['write_run_s']:.2f} s",
-        command("verify", verify),
-        command("replay", replay),
-        f"core: `python -m pytest_dome --help` (startup): {core['cli_startup']['median_s']:.2f} s",
-    ]
-
-
-def targets(
-    suites: list[Suite],
-    summaries: dict[str, Any],
-    core: dict[str, Any] | None,
-    args: argparse.Namespace,
-    bench: Bench,
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-
-    def add(
-        name: str, value: float | None, limit: float, op: str, note: str = "", passed: bool | None = None
-    ) -> None:
-        if passed is None and value is not None:
-            passed = {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[op]
-        found.append({"target": name, "value": value, "limit": limit, "op": op, "pass": passed, "note": note})
-
-    trivial = sorted((s for s in suites if s.kind == "trivial"), key=lambda s: s.tests)
-    gated = trivial[1:] if len(trivial) > 1 else trivial
-    for suite in gated:
-        for mode in MODES:
-            c = summaries[suite.key][mode]
-            ok = "" if c["all_ok"] else "a run failed"
-            add(f"wall dome/bare, {suite.tests} tests, {mode}", c.get("dome/bare"), MAX_WALL_RATIO, "<=", ok)
-            add(f"wall dome/junitxml, {suite.tests} tests, {mode}", c.get("dome/junit"), 1.0, "<", ok)
-    if len(trivial) > 1:
-        big, small = trivial[-1], trivial[0]
-        for mode in MODES:
-            add(
-                f"peak RSS dome - bare (MiB), {big.tests} tests, {mode}",
-                summaries[big.key][mode].get("dome_extra_rss_mib"),
-                MAX_EXTRA_RSS_MIB,
-                "<=",
-            )
-        for mode in MODES:
-            hi = summaries[big.key][mode].get("dome_overhead_us_per_test")
-            lo = summaries[small.key][mode].get("dome_overhead_us_per_test")
-            value = passed = None
-            note = f"{_fmt(hi, '.0f')} us/test at {big.tests}, {_fmt(lo, '.0f')} us/test at {small.tests}"
-            if hi is not None and lo is not None:
-                if lo > 0:
-                    value = hi / lo
-                else:  # no measurable overhead at the small size: linear only if none at the large
-                    passed = hi <= 0
-                    note += " (no overhead at the small size)"
-            add(
-                f"linear: overhead/test {big.tests} vs {small.tests}, {mode}",
-                value,
-                MAX_LINEAR_RATIO,
-                "<=",
-                note,
-                passed,
-            )
-    if core is not None:
-        add(
-            f"gate + promotion, {core['gate_promotion']['tasks']} task results (s)",
-            core["gate_promotion"]["median_s"],
-            MAX_GATE_S,
-            "<",
-        )
-        add(
-            f"dome verify, {core['verify']['tasks']}-task run (s)",
-            core["verify"]["median_s"] if core["verify"]["returncode"] == 0 else None,
-            MAX_VERIFY_S,
-            "<",
-        )
-    for suite in suites:
-        if suite.kind == "sleep":
-            add(
-                f"fanout: dome -n 2 / serial, {suite.tests} x 20 ms",
-                summaries[suite.key].get("dome n2/serial"),
-                MAX_FANOUT_RATIO,
-                "<=",
-            )
-    fewest = min((s.rounds for s in suites if not s.large), default=None)
-    add(
-        "method: rounds of every suite but the largest",
-        fewest,
-        MIN_PAIRS if not args.quick else args.pairs,
-        ">=",
-        f"budget-limited: {', '.join(bench.budget_limited) or 'none'}",
-    )
-    if not args.quick:
-        add("harness wall time (s)", bench.elapsed(), MAX_HARNESS_S, "<")
-    return found
-
-
-def machine() -> dict[str, Any]:
-    model = None
-    memory = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": model,
-        "memory": memory,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pytest": version("pytest"),
-        "pytest_xdist": version("pytest-xdist"),
-        "pytest_dome": version("pytest-dome"),
-    }
-
-
-def git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
-    return {
-        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
-        "src_tree": git("rev-parse", "--short", "HEAD:src").strip() or None,  # what the runs import
-        "src_changes": changed,
-        "src_diff_sha256": hashlib.sha256(git("diff", "HEAD", "--", "src").encode()).hexdigest()[:16],
-    }
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="smaller sizes, 3 pairs, a 5,000-task core run")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes, 3 pairs (the real suites 2), a 5,000-task core run, a 720 s budget",
+    )
     p.add_argument("--sizes", help="comma-separated trivial suite sizes (default 1000,5000,50000)")
     p.add_argument("--pairs", type=int, help="rounds per suite after the warm-up (default 5; --quick 3)")
     p.add_argument(
-        "--large-pairs", type=int, help="rounds of the largest suite, budget allowing (default --pairs)"
+        "--large-pairs", type=int, help="rounds of the largest suite (default 3; --quick: --pairs)"
     )
-    p.add_argument("--budget", type=float, default=570.0, help="seconds for the whole run; 0: no limit")
-    p.add_argument("--sleep-tests", type=int, default=200, help="tests of 20 ms in the sleep suite (0: skip)")
+    p.add_argument("--real-pairs", type=int, help="rounds of each real suite (default --pairs; --quick 2)")
+    p.add_argument(
+        "--budget", type=float, help="seconds for the whole run (default 1750; --quick 720); 0: no limit"
+    )
+    p.add_argument(
+        "--sleep-tests", type=int, help="tests in the sleep suite (default 200; --quick 100; 0: skip)"
+    )
+    p.add_argument("--sleep-ms", type=int, default=100, help="how long each sleep test sleeps (ms)")
     p.add_argument(
         "--realistic-modules", type=int, help="modules of 43 tests in the realistic suite (0: skip)"
+    )
+    p.add_argument(
+        "--real",
+        default=",".join(bench_real.DEFAULT),
+        help=f"comma-separated real suites, of {', '.join(bench_real.SPECS)} (default: %(default)s)",
+    )
+    p.add_argument("--skip-real", action="store_true", help="do not run the real suites")
+    p.add_argument("--real-only", action="store_true", help="run only the real suites (no core either)")
+    p.add_argument(
+        "--real-cache",
+        default=str(REPO / "ops/runtime/bench/venvs"),
+        help="folder of the real suites' venvs and sdists, reused while the pins match",
     )
     p.add_argument("--skip-core", action="store_true", help="do not time the pure core")
     p.add_argument("--skip-processes", action="store_true", help="time the pure core only")
@@ -622,7 +464,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     else:
         args.sizes = [500, 1000, 2000] if args.quick else [1000, 5000, 50000]
     args.pairs = args.pairs or (3 if args.quick else 5)
-    args.large_pairs = args.large_pairs or args.pairs
+    args.large_pairs = args.large_pairs or (args.pairs if args.quick else 3)
+    args.real_pairs = args.real_pairs or (2 if args.quick else args.pairs)
+    if args.budget is None:
+        args.budget = 720.0 if args.quick else 1750.0
+    if args.sleep_tests is None:
+        args.sleep_tests = 100 if args.quick else 200
+    args.real = [k.strip() for k in args.real.split(",") if k.strip()]
+    unknown = [k for k in args.real if k not in bench_real.SPECS]
+    if unknown:
+        p.error(f"unknown real suite(s) {unknown}; known: {', '.join(bench_real.SPECS)}")
+    if args.real_only and args.skip_real:
+        p.error("--real-only and --skip-real exclude each other")
+    if args.real_only:
+        args.skip_core = True
     if args.realistic_modules is None:
         args.realistic_modules = 4 if args.quick else 10
     args.gate_tasks = 100_000
@@ -636,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
     started = datetime.now(timezone.utc)
-    git_at_start = git_state()
+    git_at_start = bench_report.git_state()
     bench.say(f"work folder {bench.work}; sizes {args.sizes}; pairs {args.pairs}; budget {args.budget:g} s")
     suites: list[Suite] = []
     summaries: dict[str, Any] = {}
@@ -648,17 +503,18 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
-            bench.phases["generate"] = time.perf_counter() - t
+            bench.phases["generate"] = time.perf_counter() - t - bench.phases.get("real set-up", 0.0)
             bench.run_processes(suites)
-            summaries = {s.key: summarize(s) for s in suites}
+            summaries = {s.key: bench_report.summarize(s) for s in suites}
         bench.probe_file_creation("end")
     finally:
         bench.cleanup()
-    found = targets(suites, summaries, core, args, bench)
+    found = bench_report.targets(suites, summaries, core, args, bench)
 
-    lines = [] if not suites else table(suites, summaries)
+    lines = [] if not suites else bench_report.table(suites, summaries)
+    lines += bench_report.real_table(suites, summaries, bench.work_fs)
     if core is not None:
-        lines += core_lines(core)
+        lines += bench_report.core_lines(core)
     if bench.file_creation_us:
         probes = ", ".join(f"{v:.0f} µs a file at the {k}" for k, v in bench.file_creation_us.items())
         lines.append(
@@ -671,17 +527,17 @@ def main(argv: list[str] | None = None) -> int:
         "targets (issue 7)"
         + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
     ]
-    for t in found:
-        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[t["pass"]]
-        shown = "-" if t["value"] is None else f"{t['value']:.3f}"
-        note = f"  {t['note']}" if t["note"] else ""
-        lines.append(f"  {verdict}  {t['target']}: {shown} ({t['op']} {t['limit']:g}){note}")
+    for target in found:
+        verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target["pass"]]
+        shown = "-" if target["value"] is None else f"{target['value']:.3f}"
+        note = f"  {target['note']}" if target["note"] else ""
+        lines.append(f"  {verdict}  {target['target']}: {shown} ({target['op']} {target['limit']:g}){note}")
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in bench.phases.items())
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")
     if bench.errors:
         lines.append(f"{len(bench.errors)} run(s) failed; see the JSON report")
-    git_at_end = git_state()
+    git_at_end = bench_report.git_state()
     lines.append(
         f"measured on commit {git_at_start['commit']}"
         + (
@@ -703,12 +559,14 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "git": git_at_start,
         "git_at_end": git_at_end,
-        "machine": machine(),
+        "machine": bench_report.machine(),
         "args": {k: v for k, v in vars(args).items() if k not in ("out", "workdir")},
         "harness_s": round(bench.elapsed(), 1),
         "harness_rss_mib": round(floor, 1),
         "phases_s": {k: round(v, 1) for k, v in bench.phases.items()},
         "file_creation_us": {k: round(v, 1) for k, v in bench.file_creation_us.items()},
+        "work_fs": bench.work_fs,
+        "real_pins": bench_real.PINS,  # what the real suites' venvs install; each suite's freeze below
         "budget_limited": bench.budget_limited,
         "suites": [
             {
@@ -717,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
                 "tests": s.tests,
                 "configs": list(s.configs),
                 "rounds": s.rounds,
+                "rounds_asked": s.want,
+                "real": s.info or None,
                 "collect_warmup_s": round(s.warmup_s, 2),
                 "summary": summaries.get(s.key),
                 "runs": s.runs,

@@ -1,10 +1,13 @@
-"""Timing whole processes: wall time and the peak RSS of the largest process of the tree.
+"""Timing whole processes: wall time, CPU time of the tree, and the peak RSS of its largest process.
 
 The standard library only: ``os.wait4`` returns the resource usage of the one child
 waited for, and on Linux its ``ru_maxrss`` is the larger of that child's own peak
 and the peaks of every descendant it reaped. pytest-xdist's controller reaps its
 workers, so for ``-n 2`` this is the RSS of the largest process (controller or
-worker), which is what a CI runner's memory limit sees first.
+worker), which is what a CI runner's memory limit sees first. Its ``ru_utime`` and
+``ru_stime`` likewise add the CPU time of every descendant the child waited for
+(xdist's workers, dome's result writer), so they are the whole tree's CPU; a
+descendant left running or reaped by init would be missing.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 class ProcessResult:
     wall_s: float
     maxrss_kib: int
+    cpu_s: float  # user + system of the child and every descendant it waited for
     returncode: int
     log: Path
 
@@ -64,7 +68,8 @@ def run(argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
     rss = usage.ru_maxrss if sys.platform != "darwin" else usage.ru_maxrss // 1024
-    return ProcessResult(wall, int(rss), proc.returncode, log)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ProcessResult(wall, int(rss), cpu, proc.returncode, log)
 
 
 def settle() -> None:
@@ -72,3 +77,23 @@ def settle() -> None:
     never pays for its predecessor's writes (dome calls os.sync() itself)."""
     if hasattr(os, "sync"):
         os.sync()
+
+
+def fs_type(path: Path) -> str:
+    """The type of the file system ``path`` is on ("ext4", "tmpfs", ...), from the
+    longest mount point above it in /proc/self/mounts; "unknown" elsewhere."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    best, kind = "", "unknown"
+    target = str(path.resolve())
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind

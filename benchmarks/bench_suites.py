@@ -32,8 +32,9 @@ def trivial(root: Path, n: int) -> Path:
     return root
 
 
-def sleep(root: Path, n: int = 200, ms: int = 20) -> Path:
-    """``n`` tests that each sleep ``ms`` milliseconds (the fanout check)."""
+def sleep(root: Path, n: int = 200, ms: int = 100) -> Path:
+    """``n`` tests that each sleep ``ms`` milliseconds (the fanout check: long enough
+    that xdist's start-up of its workers is a small part of the -n 2 run)."""
     _start(root)
     per = 50
     for m in range(0, n, per):
