@@ -41,7 +41,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
 
                 packet = Packet.model_validate(given["packet"])
             shard = (given["shard"][0], given["shard"][1]) if given["shard"] else None
-            runner = TaskRunner(
+            worker_runner = TaskRunner(
                 config,
                 packet,
                 given["max_retries"],
@@ -49,7 +49,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
                 [(k, p) for k, p in given["redact_patterns"]],
                 given["redact_reports"],
             )
-            config.pluginmanager.register(runner, "dome-runner")
+            config.pluginmanager.register(worker_runner, "dome-runner")
         return
     from .config import resolve
     from .controller import DomeController
