@@ -22,7 +22,6 @@ import pytest
 
 from . import changes
 from .aggregate import TaskResult
-from .collector import DomeCollector
 from .config import Settings
 from .evidence import EvidenceError
 from .facts import SessionWatch
@@ -33,6 +32,7 @@ from .plan import PlannedTask
 from .redact import Redactor
 from .run import RunOutcome
 from .rundir import abandon_run_dir, release_lock
+from .runner import TaskRunner
 from .speedups import gc_paused
 from .taskid import shown_node_id, task_id_for
 
@@ -48,7 +48,7 @@ def _describe(exc: Exception, settings: Settings) -> str:
 
 
 def parse_plan(text: str, collected_ids: Iterable[str]) -> tuple[PlannedTask, ...]:
-    """A plan a worker sent (``DomeCollector.pytest_sessionfinish``). Parsed JSON has a
+    """A plan a worker sent (``TaskRunner.pytest_sessionfinish``). Parsed JSON has a
     string per value: share the collected node ids' and the repeated kinds and
     weights (a 50,000-task plan: about 5 MiB less)."""
     same: dict[Any, Any] = {i: i for i in collected_ids}
@@ -85,27 +85,27 @@ class DomeController:
         config: pytest.Config,
         settings: Settings,
         replaced: Path | None,
-        collector: DomeCollector | None,
+        runner: TaskRunner | None,
         lock: Path,
         started_at: str,
     ) -> None:
         self.config = config
         self.settings = settings
         self.replaced = replaced
-        self.collector = collector  # the serial process's own collecting side; None under xdist
+        self.runner = runner  # the serial process's own task runner; None under xdist
         self.lock = lock
         self.started_at = started_at
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
         self.change_set = redacted_change_set(settings, self.redactor)
         self.watch = SessionWatch()
-        self.intake = ReportIntake(settings, self.redactor, collector)
+        self.intake = ReportIntake(settings, self.redactor, runner)
         self.outcome: RunOutcome | None = None
         self.failure: str | None = None
         self.usage_error: str | None = None
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.watch.restore_signals()
-        problems = self.collector.problems if self.collector is not None else self.watch.problems
+        problems = self.runner.problems if self.runner is not None else self.watch.problems
         if problems:
             self._abort_bad_input(session, problems[0])
             return
@@ -143,7 +143,7 @@ class DomeController:
     def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
         """The plan from the collecting side, or (when every worker crashed before
         it could send one) a fallback from the collected ids, flagged as missing."""
-        plan = self.collector.plan if self.collector is not None else None
+        plan = self.runner.plan if self.runner is not None else None
         if plan is not None:
             return plan, False
         if self.watch.plan_json is not None:
@@ -226,8 +226,8 @@ class DomeController:
     def _redactions(self) -> dict[str, int]:
         counts = Counter(self.redactor.counts)
         counts.update(self.watch.worker_redactions)
-        if self.collector is not None:
-            counts.update(self.collector.redactor.counts)
+        if self.runner is not None:
+            counts.update(self.runner.redactor.counts)
         return dict(counts)
 
     def close(self) -> None:

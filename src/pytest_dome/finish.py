@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .aggregate import Aggregator, TaskResult
+from .commands import not_run, run_command
 from .config import Settings
 from .models import (
     ChangeSet,
@@ -30,7 +31,6 @@ from .plan import Plan, PlannedTask, in_shard, input_digest
 from .redact import Redactor
 from .report import named
 from .run import Evidence, RunOutcome, missing_result, write_run
-from .verify import not_run, run_command
 
 PluginFactors = Callable[[tuple[TaskResult, ...]], tuple[PluginFactor, ...]]
 

@@ -22,8 +22,8 @@ from .redact import Redactor
 from .taskid import shown_node_id
 
 if TYPE_CHECKING:
-    from .collector import DomeCollector
     from .config import Settings
+    from .runner import TaskRunner
 
 _XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
 """xdist's first line of a worker's report names the machine's interpreter path."""
@@ -64,10 +64,10 @@ def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> s
 class ReportIntake:
     """Aggregates the test reports and writes each final result as it closes."""
 
-    def __init__(self, settings: Settings, redactor: Redactor, collector: DomeCollector | None) -> None:
+    def __init__(self, settings: Settings, redactor: Redactor, runner: TaskRunner | None) -> None:
         self.settings = settings
         self.redactor = redactor
-        self.collector = collector  # the serial process's own collecting side; None under xdist
+        self.runner = runner  # the serial process's own task runner; None under xdist
         self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
         self.files = TaskResultFiles(settings.run_dir)
         self._shown_ids: dict[str, str] = {}
@@ -79,8 +79,8 @@ class ReportIntake:
         # test id reaches neither the terminal nor junitxml (xdist's worker-side
         # check of node ids has run already).
         shown = self._shown_ids.get(report.nodeid)
-        if shown is None and self.collector is not None and self.collector.ids_clean:
-            if report.nodeid in self.collector.task_of:  # collected here, checked clean at once
+        if shown is None and self.runner is not None and self.runner.ids_clean:
+            if report.nodeid in self.runner.task_of:  # collected here, checked clean at once
                 shown = report.nodeid
         if shown is None:  # once per node id, not once per phase report
             if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones

@@ -1,7 +1,7 @@
 """The pytest entry point: options, wiring and the default fanout; stays thin.
 
 Inactive (only its options and marker are registered) unless
-``--dome-run-id`` is given. The collecting side lives in ``collector.py``,
+``--dome-run-id`` is given. The side that plans and runs the tasks lives in ``runner.py``,
 the deciding side in ``controller.py``.
 """
 

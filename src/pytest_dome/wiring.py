@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .collector import DomeCollector
+from .runner import TaskRunner
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -22,7 +22,7 @@ PLUGIN_NAMES = (
     "dome-watch",
     "dome-summary",
     "dome-xdist",
-    "dome-collector",
+    "dome-runner",
     "dome-gc-pause",
 )
 
@@ -41,7 +41,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
 
                 packet = Packet.model_validate(given["packet"])
             shard = (given["shard"][0], given["shard"][1]) if given["shard"] else None
-            worker_side = DomeCollector(
+            worker_runner = TaskRunner(
                 config,
                 packet,
                 given["max_retries"],
@@ -49,7 +49,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
                 [(k, p) for k, p in given["redact_patterns"]],
                 given["redact_reports"],
             )
-            config.pluginmanager.register(worker_side, "dome-collector")
+            config.pluginmanager.register(worker_runner, "dome-runner")
         return
     from .config import resolve
     from .controller import DomeController
@@ -86,9 +86,9 @@ def configure(config: pytest.Config, run_id: str) -> None:
         and config.getoption("dist", "no") != "no"
         and bool(config.getoption("tx", None))
     )
-    collector: DomeCollector | None = None
+    runner: TaskRunner | None = None
     if not distributed:
-        collector = DomeCollector(
+        runner = TaskRunner(
             config,
             settings.packet,
             settings.max_retries,
@@ -96,8 +96,8 @@ def configure(config: pytest.Config, run_id: str) -> None:
             settings.redact_patterns,
             settings.redact_reports,
         )
-        config.pluginmanager.register(collector, "dome-collector")
-    controller = DomeController(config, settings, replaced, collector, lock, started_at)
+        config.pluginmanager.register(runner, "dome-runner")
+    controller = DomeController(config, settings, replaced, runner, lock, started_at)
     config.stash[controller_key] = controller
     register = config.pluginmanager.register
     register(controller, "dome-controller")

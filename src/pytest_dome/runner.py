@@ -1,4 +1,4 @@
-"""The collecting side of a gated run (an xdist worker, or the one serial process).
+"""The task runner of a gated run (on each xdist worker, or the one serial process).
 
 Plans the run from what it collected, turns the packet's command tasks into
 pytest items, keeps only this shard's tasks, and retries failed tasks within
@@ -46,7 +46,7 @@ class CommandItem(pytest.Item):
         self.redactor = redactor
 
     def runtest(self) -> None:
-        from .verify import run_command
+        from .commands import run_command
 
         task = self.task
         cwd = self.config.rootpath / (task.cwd or ".")
@@ -104,8 +104,8 @@ def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Re
         report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
 
 
-class DomeCollector:
-    """Registered on every collecting process of a gated run."""
+class TaskRunner:
+    """Registered on every process of a gated run that collects and runs tests."""
 
     def __init__(
         self,
