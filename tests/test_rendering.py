@@ -20,7 +20,6 @@ from pytest_dome.evidence import (
     Entry,
     EvidenceWriter,
     TaskResultFiles,
-    digest_and_size,
     entry_canonical,
     entry_pretty,
     render,
@@ -30,6 +29,7 @@ from pytest_dome.evidence import (
 from pytest_dome.gate import TaskVerdict, results_digest
 from pytest_dome.models import SCHEMA_VERSION
 from pytest_dome.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
+from pytest_dome.speedups import pack_digest
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
@@ -127,7 +127,7 @@ def test_writer_process_writes_every_result(tmp_path: Path) -> None:
     written = files.finish()
     assert files.writer.error is None and sorted(written) == sorted(f"t{i}" for i in range(50))
     assert (tmp_path / "task_results" / "t7.result.json").read_bytes() == b"result 7\n"
-    assert written["t7"] == digest_and_size(b"result 7\n")
+    assert written["t7"] == pack_digest(b"result 7\n")
     assert written["t7"][:32].hex() == sha256_hex(b"result 7\n")
     assert not (tmp_path / "escape.result.json").exists()
 

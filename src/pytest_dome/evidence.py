@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from .canonical import canonical_digest, chunks, sha256_hex
+from .speedups import ResultWriterProcess, pack_digest, unpack_digest
 from .taskid import is_safe_id
 
 if TYPE_CHECKING:
@@ -87,12 +88,6 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = T
     return hasher.hexdigest(), size
 
 
-def digest_and_size(data: bytes) -> bytes:
-    """What a task result's manifest entry needs: its raw SHA-256 and size, in 40
-    bytes (a run keeps one per task: as a hex string and an int, 150 bytes more)."""
-    return hashlib.sha256(data).digest() + len(data).to_bytes(8, "big")
-
-
 class TaskResultFiles:
     """The ``task_results/`` folder of a session's run: each final result's file is
     created as soon as the result is known, by a helper process
@@ -101,18 +96,16 @@ class TaskResultFiles:
     :meth:`finish` says so and the session's finish writes every result itself."""
 
     def __init__(self, run_dir: Path) -> None:
-        from .speedups import ResultWriterProcess
-
         folder = safe_join(run_dir, TASK_RESULTS)
         folder.mkdir(parents=True, exist_ok=True)
         self.writer = ResultWriterProcess(folder)
         self.written: dict[str, bytes] = {}
-        """Task id -> :func:`digest_and_size` of its file."""
+        """Task id -> :func:`pack_digest` of its file."""
 
     def write(self, task_id: str, data: bytes) -> None:
         if self.writer.running and is_safe_id(task_id):
             self.writer.submit(f"{task_id}{RESULT_SUFFIX}", data)
-            self.written[task_id] = digest_and_size(data)
+            self.written[task_id] = pack_digest(data)
 
     def finish(self) -> dict[str, bytes]:
         """Wait for the helper; the files it wrote (none when it failed)."""
@@ -176,7 +169,7 @@ class _Entries(Sequence[Entry]):
         if isinstance(item, Entry):
             return item
         kept = self._task_results[item]
-        sha, size = kept[:32].hex(), int.from_bytes(kept[32:], "big")
+        sha, size = unpack_digest(kept)
         return Entry(task_result_path(item), "task.result", sha, size)
 
     @overload
@@ -237,11 +230,11 @@ class EvidenceWriter:
             target = safe_join(self.run_dir, task_result_path(task_id))  # refuses what escapes
             target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, data, durable=False)
-        self.task_results[task_id] = digest_and_size(data)
+        self.task_results[task_id] = pack_digest(data)
 
     def list_task_result(self, task_id: str, written: bytes) -> None:
         """List a task result file written earlier: ``written`` ends with its raw
-        SHA-256 and size (see :func:`digest_and_size`)."""
+        SHA-256 and size (see :func:`pack_digest`)."""
         self.task_results[task_id] = written
 
     def sync(self) -> None:

@@ -173,7 +173,7 @@ def write_run(
     ``results``: the task results to write now (consumed one at a time, before
     ``written`` is read: a generator keeps the finish small and may look into
     ``written``); ``written``: those already written while
-    the session ran (task id -> ``evidence.digest_and_size`` of the file),
+    the session ran (task id -> ``speedups.pack_digest`` of the file),
     taken over by the writer (the caller lets it go). A file written under a
     task id the plan does not have is removed. ``named``: the
     results the reviewer's summary names (see :attr:`RunOutcome.named`).
