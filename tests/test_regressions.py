@@ -133,6 +133,38 @@ def test_retried_teardown_error_is_one_junit_testcase(pytester: pytest.Pytester)
     assert xml.count("<testcase ") == 2 and 'tests="2"' in xml
 
 
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["serial", "n2"])
+def test_a_result_written_as_the_session_runs_holds_every_attempt(
+    pytester: pytest.Pytester, dome_run, mode: list[str]
+) -> None:
+    """Result files are written while the session runs; a task whose teardown failed
+    and was retried ends with a file that holds both attempts, and its hash in
+    the manifest is that file's."""
+    pytester.makepyfile(
+        """
+        import os, pytest
+        @pytest.fixture
+        def td():
+            yield
+            try:
+                os.close(os.open("seen", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
+            raise RuntimeError("teardown once")
+        def test_td(td): pass
+        def test_fail(): assert False
+        """
+    )
+    pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    run = dome_run()  # every file hashed in the manifest, the decision replays
+    tasks = {node.rsplit("::", 1)[1]: t for node, t in run.tasks.items()}
+    td = tasks["test_td"]
+    assert [(a["outcome"], a["when"]) for a in td["attempts"]] == [("error", "teardown"), ("passed", "call")]
+    assert td["outcome"] == "passed" and td["flaky"] is True
+    assert [a["outcome"] for a in tasks["test_fail"]["attempts"]] == ["failed", "failed"]
+    assert run.gate["status"] == "REJECT"
+
+
 def test_empty_shard_exits_zero_and_merge_exit_follows_the_gate(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makepyfile("def test_a(): pass")
     folders = []
