@@ -143,7 +143,7 @@ class DomeController:
     def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
         """The plan from the collecting side, or (when every worker crashed before
         it could send one) a fallback from the collected ids, flagged as missing."""
-        plan = self.runner.plan if self.runner is not None else None
+        plan = self.runner.take_plan() if self.runner is not None else None
         if plan is not None:
             return plan, False
         if self.watch.plan_json is not None:
@@ -213,6 +213,10 @@ class DomeController:
             except Exception as second:
                 self.failure = _describe(second, self.settings)
                 return
+        finally:
+            del end
+            if self.runner is not None:
+                self.runner.drop_plan()
         if self.replaced is not None:
             shutil.rmtree(self.replaced, ignore_errors=True)
         if self.outcome.gate is not None and self.outcome.promotion is not None:

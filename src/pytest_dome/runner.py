@@ -123,23 +123,32 @@ class TaskRunner:
         self.redact_reports = redact_reports
         self.redactor = Redactor(extra_patterns=redact_patterns or ())
         self._plan: tuple[tuple[Any, ...], ...] | None = None
+        self._taken: tuple[PlannedTask, ...] | None = None
         self.problems: tuple[str, ...] = ()
         self.task_of: dict[str, str] = {}
         """Node id -> task id of the planned items: each report carries its task id."""
         self.ids_clean = False
         """No collected node id holds anything to redact (checked in one search)."""
 
-    @property
-    def plan(self) -> tuple[PlannedTask, ...] | None:
-        """The plan, made from plain tuples on each read (read it once, at the end).
+    def take_plan(self) -> tuple[PlannedTask, ...] | None:
+        """The plan as named tuples, for the finish (the same on a second read).
 
         Kept as exact tuples of strings, booleans and floats while the tests run:
         the garbage collector stops tracking those at its first look, where it
         tracks a named tuple for good: 50,000 of them kept through the run were
         50,000 more objects counted toward its next full collection and scanned
-        by every one.
+        by every one. Taken, the exact tuples and the node id -> task id map
+        (which only the tests needed) are let go: 60,000 tasks, about 12 MiB less
+        at the finish's peak. :meth:`drop_plan` lets go of the named tuples.
         """
-        return None if self._plan is None else tuple(map(PlannedTask._make, self._plan))
+        if self._taken is None and self._plan is not None:
+            self._taken = tuple(map(PlannedTask._make, self._plan))
+            self._plan, self.task_of = None, {}
+        return self._taken
+
+    def drop_plan(self) -> None:
+        """After the finish: pytest's collections at exit need not scan the plan."""
+        self._taken = None
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection_modifyitems(
