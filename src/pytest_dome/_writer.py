@@ -1,6 +1,6 @@
 """The task-result writer process: ``python -I -S _writer.py FOLDER``.
 
-Started by a gated run (``evidence.EarlyResults``) so that creating one file per
+Started by a gated run (``speedups.ResultWriterProcess``) so that creating one file per
 task, most of the cost of a large run's evidence, happens in another process,
 on another core, while the tests go on: no share of the session's GIL, no
 imports but the standard library's core.

@@ -88,7 +88,9 @@ _PASSING: frozenset[TaskOutcome] = frozenset({"passed", "skipped", "xfailed", "x
 
 @dataclass
 class Aggregator:
-    """Collects phase reports and emits task results at the end of the session."""
+    """Collects phase reports into attempts per node id; calls ``on_final`` when a
+    task's final attempt closes, and gives its result (or just its outcome) on
+    demand."""
 
     run_id: str
     attempts: dict[str, tuple[tuple[Any, ...], ...]] = field(default_factory=dict)

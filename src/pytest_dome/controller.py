@@ -2,7 +2,7 @@
 
 Ties the roles together: report intake (``intake.py``) while the tests run,
 session facts (``facts.py``), and at the session's finish the plan from the
-collecting side, handed with everything else to the finish
+task runner, handed with everything else to the finish
 (``finish.write_session_run``, a plain function); the summaries are shown by
 ``summary.GateReporter``. Whatever goes wrong, the run ends with a decision.
 """
@@ -141,8 +141,8 @@ class DomeController:
             summary.pytest_terminal_summary(reporter)
 
     def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
-        """The plan from the collecting side, or (when every worker crashed before
-        it could send one) a fallback from the collected ids, flagged as missing."""
+        """The plan from the task runner, or (when every worker crashed before it
+        could send one) a fallback from the collected ids, flagged as missing."""
         plan = self.runner.take_plan() if self.runner is not None else None
         if plan is not None:
             return plan, False
@@ -170,9 +170,24 @@ class DomeController:
 
         return factors
 
-    def _session_end(self, exitstatus: int, interrupted: bool) -> SessionEnd:
-        tasks, plan_missing = self._plan()
-        written = self.intake.files.finish()
+    def _session_end(self, exitstatus: int, interrupted: bool, safe: bool = False) -> SessionEnd:
+        """What the finish decides from. ``safe`` (the fallback after a failure):
+        every part that could fail again gives way (no plan: flagged missing; no
+        written results; no plugin factors), so the run still ends decided."""
+        try:
+            tasks, plan_missing = self._plan()
+        except Exception:
+            if not safe:
+                raise
+            tasks, plan_missing = (), True
+        try:
+            written = self.intake.files.finish()
+        except Exception:
+            if not safe:
+                raise
+            written = {}
+        finally:
+            self.intake.files.abandon()  # finished, or failed: the helper is gone either way
         return SessionEnd(
             settings=self.settings,
             tasks=tasks,
@@ -182,7 +197,8 @@ class DomeController:
             written=written,
             facts=self.watch.facts(exitstatus, interrupted, plan_missing),
             run_verify=not self.watch.keyboard_interrupt,
-            plugin_factors=self._plugin_factors(),
+            plugin_factors=None if safe else self._plugin_factors(),
+            rewrite=frozenset(self.intake.rewrite),
             started_at=self.started_at,
             execution=self._execution(),
             config=self._effective_config(),
@@ -191,11 +207,14 @@ class DomeController:
         )
 
     def _finish(self, exitstatus: int, interrupted: bool) -> None:
-        """Decide and write the evidence; never raises (other plugins must still run).
+        """Decide and write the evidence; raises nothing but an interrupt (other
+        plugins must still run; a second Ctrl-C during the finish is tried again at
+        unconfigure, from the same plan).
 
         A bug in dome (or a plugin hook) is caught here and the run still ends
-        with a decision: REJECT with INTERNAL_ERROR. Only a disk that cannot be
-        written ends without one, said in one line.
+        with a decision: REJECT with INTERNAL_ERROR, made from the plan and the
+        session facts alone. Only a disk that cannot be written ends without
+        one, said in one line.
         """
         end: SessionEnd | None = None
         try:
@@ -207,7 +226,7 @@ class DomeController:
             self.failure = _describe(first, self.settings)
             try:
                 if end is None:
-                    end = self._session_end(exitstatus, interrupted)
+                    end = self._session_end(exitstatus, interrupted, safe=True)
                 facts = end.facts.model_copy(update={"internal_error": True})
                 self.outcome = write_session_run(dataclasses.replace(end, facts=facts), fallback=True)
             except Exception as second:
@@ -215,8 +234,8 @@ class DomeController:
                 return
         finally:
             del end
-            if self.runner is not None:
-                self.runner.drop_plan()
+            if self.runner is not None and (self.outcome is not None or self.failure is not None):
+                self.runner.drop_plan()  # decided (or never will be): let the plan go
         if self.replaced is not None:
             shutil.rmtree(self.replaced, ignore_errors=True)
         if self.outcome.gate is not None and self.outcome.promotion is not None:

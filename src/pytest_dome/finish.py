@@ -52,6 +52,8 @@ class SessionEnd:
     """False when the user interrupted: the verify commands are recorded as not run."""
     plugin_factors: PluginFactors | None
     """The plugins' risk factors of the results (None: no plugin implements the hook)."""
+    rewrite: frozenset[str]
+    """Node ids whose results changed after they may have been written (``intake``)."""
     started_at: str
     execution: Execution
     config: EffectiveConfig
@@ -72,7 +74,7 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
     )
     shard = s.shard
     mine = [t for t in plan.tasks if in_shard(t.task_id, shard.index, shard.count)] if shard else plan.tasks
-    changed = set(agg.close_open())
+    changed = end.rewrite | set(agg.close_open())
     outcomes: dict[str, tuple[TaskOutcome, bool]] = {}
     shared: dict[tuple[TaskOutcome, bool], tuple[TaskOutcome, bool]] = {}  # one tuple per pair
     if not fallback:
@@ -80,7 +82,7 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
             verdict = agg.verdict(task.node_id)
             if verdict is not None:
                 outcomes[task.task_id] = shared.setdefault(verdict, verdict)
-    written = {} if fallback else end.written
+    written = end.written  # in a fallback too: write_run removes what the plan has not
 
     def result(task: PlannedTask) -> TaskResult:
         if task.task_id in outcomes:
@@ -89,7 +91,7 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
 
     def to_write() -> Iterator[TaskResult]:
         for task in mine:
-            if task.task_id not in written or task.node_id in changed:
+            if fallback or task.task_id not in written or task.node_id in changed:
                 yield result(task)
 
     shown = tuple(result(t) for t in mine if named(*outcomes.get(t.task_id, ("missing", False))))

@@ -72,6 +72,9 @@ class ReportIntake:
         self.files = TaskResultFiles(settings.run_dir)
         self._shown_ids: dict[str, str] = {}
         self._task_id: str | None = None
+        self.rewrite: set[str] = set()
+        """Node ids whose final attempt was closed by a report that names no task
+        (an xdist worker's crash): the finish writes their results."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -94,7 +97,7 @@ class ReportIntake:
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
         # The plan's task id, on the report that closes a task's attempt (set by the
-        # collecting side); a worker's crash report has none: written at the finish.
+        # task runner); a worker's crash report has none: written at the finish.
         self._task_id = report.__dict__.pop("dome_task", None)
         self.aggregator.add(
             PhaseReport(
@@ -111,6 +114,8 @@ class ReportIntake:
 
     def _on_final(self, node_id: str) -> None:
         """A task's final attempt closed: write its result while the tests go on."""
-        if self._task_id is not None:
-            result = self.aggregator.result(node_id, self._task_id)
-            self.files.write(self._task_id, render_task_result(self.settings.run_id, result))
+        if self._task_id is None:  # a crash report: its task may have been written already
+            self.rewrite.add(node_id)
+            return
+        result = self.aggregator.result(node_id, self._task_id)
+        self.files.write(self._task_id, render_task_result(self.settings.run_id, result))

@@ -190,3 +190,50 @@ def test_enormous_non_utf8_verify_output_keeps_a_short_tail(pytester: pytest.Pyt
     assert command["exit_code"] == 3 and command["output_tail"].endswith("LAST LINE\n")
     assert len(command["output_tail"]) <= 2000
     rejects(run, "VERIFY_FAILED")
+
+
+DIES_AFTER_ITS_REPORTS = """
+import os
+def pytest_runtest_logfinish(nodeid):
+    if nodeid.endswith("test_last_words") and hasattr(__import__("sys"), "_dome_worker"):
+        os._exit(3)
+def pytest_configure(config):
+    if hasattr(config, "workerinput"):
+        __import__("sys")._dome_worker = True
+"""
+
+
+def test_a_worker_that_dies_after_a_tasks_reports_rewrites_its_result(
+    pytester: pytest.Pytester, dome_run
+) -> None:
+    """The task's result was written when its teardown report came; the crash xdist
+    reports for it afterwards adds an attempt: the file is written again, so the
+    evidence and the decision agree (dome_run replays the decision from the files)."""
+    pytester.makeconftest(DIES_AFTER_ITS_REPORTS)
+    pytester.makepyfile("def test_last_words(): pass\ndef test_ok(): pass\n")
+    pytester.runpytest_subprocess("--dome-run-id=r1", *N2, "--max-worker-restart=4")
+    run = dome_run()
+    task = next(t for node, t in run.tasks.items() if node.endswith("test_last_words"))
+    assert [a["when"] for a in task["attempts"]][-1] == "crash", task
+    assert task["outcome"] == "failed"
+    rejects(run, "TASK_FAILED")
+
+
+PLAN_BUG = """
+import pytest_dome.controller as controller
+def broken(text, ids):
+    raise ZeroDivisionError("a bug in reading the plan")
+controller.parse_plan = broken
+"""
+
+
+def test_a_bug_in_gathering_the_finish_still_decides(pytester: pytest.Pytester, dome_run) -> None:
+    """The fallback does not call what failed again: no plan (flagged), no results
+    (the files written during the session are removed, not left unlisted)."""
+    pytester.makeconftest(PLAN_BUG)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *N2)
+    result.stdout.fnmatch_lines(["*internal error in pytest-dome: ZeroDivisionError: a bug in reading*"])
+    run = dome_run()
+    rejects(run, "INTERNAL_ERROR", "PLAN_MISSING")
+    assert run.plan["tasks"] == [] and run.tasks == {}
