@@ -112,22 +112,22 @@ def test_failure_then_skip_is_flaky(pytester: pytest.Pytester, dome_run) -> None
     assert "TASK_FLAKY" in run.gate["reason_codes"]
 
 
+TEARDOWN_FAILS_ONCE = """
+import os, pytest
+@pytest.fixture
+def td():
+    yield
+    try:
+        os.close(os.open("seen", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return
+    raise RuntimeError("teardown once")
+def test_td(td): pass
+"""
+
+
 def test_retried_teardown_error_is_one_junit_testcase(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        """
-        import os, pytest
-        @pytest.fixture
-        def td():
-            yield
-            try:
-                os.close(os.open("seen", os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                return
-            raise RuntimeError("teardown once")
-        def test_td(td): pass
-        def test_ok(): pass
-        """
-    )
+    pytester.makepyfile(TEARDOWN_FAILS_ONCE + "def test_ok(): pass\n")
     pytester.runpytest("--dome-run-id=r1", "--junitxml=j.xml")
     xml = (pytester.path / "j.xml").read_text()
     assert xml.count("<testcase ") == 2 and 'tests="2"' in xml
@@ -140,21 +140,7 @@ def test_a_result_written_as_the_session_runs_holds_every_attempt(
     """Result files are written while the session runs; a task whose teardown failed
     and was retried ends with a file that holds both attempts, and its hash in
     the manifest is that file's."""
-    pytester.makepyfile(
-        """
-        import os, pytest
-        @pytest.fixture
-        def td():
-            yield
-            try:
-                os.close(os.open("seen", os.O_CREAT | os.O_EXCL))
-            except FileExistsError:
-                return
-            raise RuntimeError("teardown once")
-        def test_td(td): pass
-        def test_fail(): assert False
-        """
-    )
+    pytester.makepyfile(TEARDOWN_FAILS_ONCE + "def test_fail(): assert False\n")
     pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
     run = dome_run()  # every file hashed in the manifest, the decision replays
     tasks = {node.rsplit("::", 1)[1]: t for node, t in run.tasks.items()}
