@@ -184,3 +184,12 @@ def test_fast_path_agrees_with_jsonschema(field: str, value: object, in_attempt:
     schema = ssot.schemas()["task.result.schema.json"]
     authority = not list(Draft202012Validator(schema, registry=ssot.registry()).iter_errors(doc))
     assert (ssot.schema_errors("task.result", doc) == []) == authority
+
+
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    """The project's rule (and issue 13's done-when for controller, evidence,
+    models, config and cli): every module small enough to read in one sitting."""
+    package = Path(ssot.__file__).parent
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in package.glob("*.py")}
+    assert {"controller.py", "evidence.py", "models.py", "config.py", "cli.py"} <= sizes.keys()
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

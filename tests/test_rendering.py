@@ -201,8 +201,9 @@ def test_manifest_entries_are_in_path_order(tmp_path_factory: pytest.TempPathFac
     writer = EvidenceWriter(tmp_path_factory.mktemp("run"))
     for rel in ("gate/gate.decision.json", "plan.json", "checks/session.json", "zz/last.json"):
         writer.entries[rel] = Entry(rel, "plan", "0" * 64, 1)
-    for i, task_id in enumerate(sorted(ids)):
-        writer.list_task_result(task_id, bytes([i]) * 32 + i.to_bytes(8, "big"))
+    writer.adopt_task_results(
+        {task_id: bytes([i]) * 32 + i.to_bytes(8, "big") for i, task_id in enumerate(sorted(ids))}
+    )
     entries = writer.artifact_list()
     paths = [e.path for e in entries]
     assert paths == sorted([*writer.entries, *(task_result_path(t) for t in ids)])

@@ -232,10 +232,11 @@ class EvidenceWriter:
         atomic_write(target, data, durable=False)
         self.task_results[task_id] = pack_digest(data)
 
-    def list_task_result(self, task_id: str, written: bytes) -> None:
-        """List a task result file written earlier: ``written`` ends with its raw
-        SHA-256 and size (see :func:`pack_digest`)."""
-        self.task_results[task_id] = written
+    def adopt_task_results(self, written: dict[str, bytes]) -> None:
+        """List the task result files written earlier (task id -> :func:`pack_digest`
+        of the file): the dict becomes the writer's own record, not a copy of it."""
+        written.update(self.task_results)
+        self.task_results = written
 
     def sync(self) -> None:
         """Flush everything written with ``durable=False`` to disk in one call."""

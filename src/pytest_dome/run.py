@@ -181,8 +181,8 @@ def write_run(
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
         writer.adopt(STARTED, "run.started")
-    if written:  # the writer's own record from now on: a large run holds one, not two
-        writer.task_results = written
+    if written:  # a large run holds one record of them, not two
+        writer.adopt_task_results(written)
     for result in results:  # first: a result written again replaces what was written
         writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
     planned = sum(1 for t in evidence.plan.tasks if t.task_id in writer.task_results)
