@@ -30,6 +30,7 @@ from pytest_dome.gate import TaskVerdict, results_digest
 from pytest_dome.models import SCHEMA_VERSION
 from pytest_dome.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
 from pytest_dome.speedups import pack_digest
+from pytest_dome.taskid import is_safe_id
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
@@ -78,7 +79,7 @@ def test_task_result_template_is_the_documents_rendering(record: TaskResult, run
 
 
 @settings(max_examples=100)
-@given(records, st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True))
+@given(records, st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True).filter(is_safe_id))
 def test_task_result_template_gives_what_the_schema_accepts(record: TaskResult, run_id: str) -> None:
     record = record._replace(
         attempts=tuple(a._replace(number=i + 1) for i, a in enumerate(record.attempts)),
