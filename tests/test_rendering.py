@@ -22,6 +22,7 @@ from pytest_dome.evidence import (
     TaskResultFiles,
     entry_canonical,
     entry_pretty,
+    in_path_order,
     render,
     render_parts,
     task_result_path,
@@ -220,3 +221,10 @@ def test_a_task_result_is_listed_only_through_its_compact_record(tmp_path: Path)
     writer.entries[rel] = Entry(rel, "task.result", "0" * 64, 1)  # the path order would be wrong
     with pytest.raises(ValueError, match="a regular artifact under task_results/"):
         writer.artifact_list()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.from_regex(r"[a0][a0._-]{0,8}", fullmatch=True), unique=True, max_size=40))
+def test_in_path_order_is_the_order_of_the_result_files_paths(ids: list[str]) -> None:
+    # A small alphabet: many ids are prefixes of others, the only ones that move.
+    assert in_path_order(list(ids)) == sorted(ids, key=task_result_path)
