@@ -264,7 +264,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .evidence import atomic_write
     from .replay import RunReadError, find_run, load_run
-    from .report import markdown, review_lines, run_html
+    from .report import Review, markdown, review_lines, run_html
 
     try:
         recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
@@ -274,15 +274,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     if recorded.gate is None or recorded.promotion is None:
         print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
         return 2
-    results = recorded.results
-    where = str(recorded.run_dir)
+    review = Review(
+        recorded.gate,
+        recorded.promotion,
+        recorded.results,
+        recorded.evidence.verify.commands,
+        str(recorded.run_dir),
+    )
     if args.html:
-        atomic_write(Path(args.html), run_html(recorded.gate, recorded.promotion, results, where).encode())
+        atomic_write(Path(args.html), run_html(review).encode())
         print(f"written to {args.html}")
     elif args.markdown:
-        print(markdown(recorded.gate, recorded.promotion, results, where))
+        print(markdown(review))
     else:
-        print("\n".join(review_lines(recorded.gate, recorded.promotion, results, where)))
+        print("\n".join(review_lines(review)))
     return 0
 
 
