@@ -171,3 +171,9 @@ def test_html_report_without_verify_commands_says_so(pytester: pytest.Pytester, 
     assert '<h2>Verify commands (0)</h2><p class="muted">No verify command is configured.</p>' in (
         page.read_text()
     )
+
+
+def test_replay_all_shows_its_target_in_percent_like_its_rate(tmp_path: Path, capsys) -> None:
+    assert main(["replay", "--all", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "0/0 replayed runs gave the same gate status (100.00%; target >= 99.0%)" in out

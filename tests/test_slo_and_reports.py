@@ -41,8 +41,8 @@ def slo(report: dict, name: str) -> dict:
 
 
 def test_slo_over_a_mixed_history(history: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "m01" / "slo.json"
-    assert main(["slo", str(history), "--month", MONTH, "--out", str(out)]) == 1
+    out, page = tmp_path / "m01" / "slo.json", tmp_path / "slo.html"
+    assert main(["slo", str(history), "--month", MONTH, "--out", str(out), "--html", str(page)]) == 1
     text = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report["runs"] == 6
@@ -53,7 +53,13 @@ def test_slo_over_a_mixed_history(history: Path, tmp_path: Path, capsys) -> None
     assert (slo(report, "SLO-3")["good"], slo(report, "SLO-3")["counted"]) == (1, 2)
     assert slo(report, "SLO-3")["missed_runs"] == ["tampered"]
     assert slo(report, "SLO-4")["value"] == 0 and slo(report, "SLO-4")["met"]
-    assert "SLO-1 MISSED: 83.33% (5/6)" in text and "SLO-4 met: 0 violations" in text
+    assert "SLO-1 MISSED: 83.33% (5/6), target >= 99.9% (" in text and "SLO-4 met: 0 violations" in text
+    # targets in the unit of their values, in the text and in the HTML alike
+    html = page.read_text()
+    assert "value 83.33%, target &gt;= 99.9%, runs counted 6" in html
+    assert "value 100.00%, target &gt;= 99.0%, runs counted 4" in html
+    assert "value 0 violations, target 0, runs counted 6" in html
+    assert "0.999" not in html and "0.99," not in html
 
 
 def test_slo_finds_a_secret_in_evidence(history: Path, capsys) -> None:

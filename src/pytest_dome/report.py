@@ -274,6 +274,8 @@ def run_html(review: Review) -> str:
 
 
 def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
+    from .slo import shown_target, shown_value
+
     e = html.escape
     sections = []
     for s in report["slos"]:
@@ -281,11 +283,6 @@ def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
         items = [(day, value) for day, value in sorted(daily.items())]
         unit = "" if s["slo"] == "SLO-4" else "%"
         scale = max([v for _, v in items] + [1]) if s["slo"] == "SLO-4" else 100
-        value = (
-            "no runs"
-            if s["value"] is None
-            else (f"{s['value']}" if s["slo"] == "SLO-4" else f"{s['value']:.2%}")
-        )
         sections.append(
             f"<h2>{e(s['slo'])}: {e(s['title'])}</h2>"
             + (
@@ -293,7 +290,8 @@ def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
                 if s["met"]
                 else '<p><span class="badge REJECT">missed</span> '
             )
-            + f"value {e(value)}, target {e(str(s['target']))}, runs counted {s['counted']}"
+            + f"value {e(shown_value(s))}, target {e(shown_target(s['slo'], s['target']))}, "
+            f"runs counted {s['counted']}"
             + (f"; missed: {e(', '.join(s['missed_runs']))}" if s["missed_runs"] else "")
             + "</p>"
             + _bars([(d, v * (1 if s["slo"] == "SLO-4" else 100)) for d, v in items], scale, unit)
