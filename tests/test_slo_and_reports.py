@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -131,16 +132,62 @@ def _png_is_blank(png: bytes) -> bool:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+def in_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, .ci/run) or CI=1."""
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def browser(found: str | None) -> str:
+    """The browser the HTML reports are rendered in. Without one the browser test is
+    skipped on a developer's machine and FAILS in CI (CI=true), where .ci/run
+    installs Debian's chromium: HTML that no browser rendered must not pass unseen."""
+    if found is not None:
+        return found
+    why = "Chromium is not installed, so the HTML reports were not rendered in a browser"
+    if in_ci():
+        pytest.fail(f"{why}; in CI it must be (apt-get install chromium, as .ci/run does)", pytrace=False)
+    pytest.skip(f"{why} (.ci/run installs Debian's chromium; under CI=true this fails)")
+
+
+@pytest.fixture
+def chromium() -> str:
+    return browser(CHROMIUM)
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "1"])
+def test_without_chromium_the_browser_test_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setenv("CI", ci)
+    outcome: BaseException | None = None
+    try:  # not pytest.raises: a skip raised instead would skip this test, not fail it
+        browser(None)
+    except BaseException as exc:  # pytest's outcomes are BaseExceptions
+        outcome = exc
+    assert type(outcome) is pytest.fail.Exception, outcome
+    assert "Chromium is not installed" in str(outcome) and "in CI it must be" in str(outcome)
+
+
+@pytest.mark.parametrize("ci", [None, "", "false"])
+def test_without_chromium_the_browser_test_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None
+) -> None:
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception, match="under CI=true this fails"):
+        browser(None)
+    assert browser("/usr/bin/chromium") == "/usr/bin/chromium"
+
+
 @pytest.mark.parametrize("kind", ["run", "slo"])
-def test_html_renders_in_a_real_browser(history: Path, tmp_path: Path, kind: str) -> None:
+def test_html_renders_in_a_real_browser(chromium: str, history: Path, tmp_path: Path, kind: str) -> None:
     page = tmp_path / f"{kind}.html"
     if kind == "run":
         assert main(["report", str(history / "rejected"), "--html", str(page)]) == 0
-        expected = "REJECT"
+        expected = ["REJECT", "Verify commands (1)", "raise SystemExit(1)", "VERIFY_FAILED"]
     else:
         main(["slo", str(history), "--month", MONTH, "--out", str(tmp_path / "s.json"), "--html", str(page)])
-        expected = "an SLO was missed"
+        expected = ["an SLO was missed", "target &gt;= 99.9%"]
     assert "http" not in page.read_text().replace("http-equiv", "")  # no external resources
     flags = [
         "--headless",
@@ -155,13 +202,13 @@ def test_html_renders_in_a_real_browser(history: Path, tmp_path: Path, kind: str
         "--v=0",
     ]
     dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     )
-    assert expected in dom.stdout
+    assert all(text in dom.stdout for text in expected), dom.stdout
     assert "Uncaught" not in dom.stderr and ":CONSOLE(" not in dom.stderr
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
         capture_output=True,
         timeout=120,
     )
