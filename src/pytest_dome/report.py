@@ -107,7 +107,7 @@ def review_lines(review: Review) -> list[str]:
         code = "no exit code" if c.exit_code is None else f"exit code {c.exit_code}"
         lines.append(f"  {c.status}: {command_line(c)} ({code}, {c.duration_s:.2f} s){output}")
         if output:
-            lines += [f"    {line}" for line in output_lines(c)]
+            lines += [f"    {line}" if line else "" for line in output_lines(c)]
     lines.append("reason codes:")
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
