@@ -37,12 +37,13 @@ SLEEP = "python -c 'import time; time.sleep(60)'"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> RunEvidence:
     """One REJECT run: a failing test with a hostile id; verify commands that pass,
-    fail with hostile output and a secret, and time out."""
+    fail with hostile output and a secret, and time out. The session's terminal
+    output is kept in ``session.out``, its GitHub step summary in ``summary.md``."""
     root = tmp_path_factory.mktemp("report")
     (root / "test_report.py").write_text(SUITE)
     (root / "fail.py").write_text(FAIL)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GITHUB_"))}
-    subprocess.run(
+    session = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -57,11 +58,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> RunEvidence:
             "--dome-verify-timeout=3",
         ],
         cwd=root,
-        env=env,
+        env={**env, "GITHUB_STEP_SUMMARY": str(root / "summary.md")},
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    (root / "session.out").write_text(session.stdout)
     return load_run(root / "ops/runtime/runs/r1")  # every artifact checked against its schema
+
+
+def session(run: RunEvidence, name: str) -> str:
+    return (run.path.parents[3] / name).read_text()
 
 
 def commands(run: RunEvidence) -> dict[str, dict]:
@@ -177,3 +184,15 @@ def test_replay_all_shows_its_target_in_percent_like_its_rate(tmp_path: Path, ca
     assert main(["replay", "--all", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "0/0 replayed runs gave the same gate status (100.00%; target >= 99.0%)" in out
+
+
+def test_the_sessions_summaries_show_what_dome_report_shows(run: RunEvidence, capsys) -> None:
+    assert main(["report", str(run.path)]) == 0
+    report = capsys.readouterr().out.splitlines()
+    out = session(run, "session.out").splitlines()
+    start = out.index(report[0])
+    # the same lines, but the run folder, shown relative to where pytest ran
+    assert out[start : start + len(report)] == [*report[:-1], "evidence: ops/runtime/runs/r1"]
+    assert main(["report", str(run.path), "--markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert session(run, "summary.md") == markdown.replace(str(run.path), "ops/runtime/runs/r1")
