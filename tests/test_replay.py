@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dome import changes
+from pytest_dome import changes, ssot
 from pytest_dome.aggregate import TaskResult
 from pytest_dome.audit import verify_run
 from pytest_dome.cli import main
@@ -222,6 +222,72 @@ def test_what_if_prints_and_never_writes(recorded: Path, capsys) -> None:
     assert result["what_if"] is True and result["replayed"]["threshold"] == 0
     assert result["recorded"]["status"] == "REJECT" and result["replayed"]["status"] == "REJECT"
     assert {p: p.read_bytes() for p in recorded.rglob("*") if p.is_file()} == before
+
+
+SKIPPY = "import pytest\ndef test_ok(): pass\ndef test_later(): pytest.skip('later')\n"
+
+
+def policy_file(path: Path, factors: dict | None = None, **changes: object) -> Path:
+    """The built-in policy with ``changes``, and ``factors`` merged over its weights."""
+    doc = ssot.default_policy_document()
+    doc["factors"].update(factors or {})
+    doc.update(changes)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_what_if_under_another_policy_gives_that_policys_decision(
+    pytester: pytest.Pytester, tmp_path: Path, capsys
+) -> None:
+    pytester.makepyfile(SKIPPY)
+    pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass")
+    run = pytester.path / "ops/runtime/runs/r1"
+    capsys.readouterr()  # the inner session's output
+    assert dome_status(run) == ("APPROVE", 10)  # one task of two skipped: 20 * 0.5
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    # skipped tasks weigh 100: 100 * 0.5 = 50, not below the threshold of 50
+    strict = policy_file(
+        tmp_path / "strict.json", policy_id="strict", factors={"skipped_rate": {"weight": 100}}
+    )
+    assert main(["replay", str(run), "--policy", str(strict)]) == 0
+    assert capsys.readouterr().out == (
+        "what-if for run r1: NEEDS_HUMAN (recorded APPROVE); score 50 against threshold 50; "
+        "ALL_CHECKS_PASSED, RISK_AT_OR_ABOVE_THRESHOLD, TASKS_SKIPPED (not written)\n"
+    )
+    # with --threshold too, that threshold wins over the file's
+    assert main(["replay", str(run), "--policy", str(strict), "--threshold", "60", "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)["replayed"]
+    assert (replayed["status"], replayed["score"], replayed["threshold"]) == ("APPROVE", 50, 60)
+    assert "RISK_BELOW_THRESHOLD" in replayed["reason_codes"]
+    # the file's own threshold: 5 makes the recorded policy's score of 10 too high
+    low = policy_file(tmp_path / "low.json", threshold=5)
+    assert main(["replay", str(run), "--policy", str(low), "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)["replayed"]
+    assert (replayed["status"], replayed["score"], replayed["threshold"]) == ("NEEDS_HUMAN", 10, 5)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before  # nothing written
+    assert main(["replay", str(run)]) == 0  # and the recorded decision still replays
+    assert "identical to the recorded decision" in capsys.readouterr().out
+
+
+def test_no_policy_turns_a_reject_into_an_approve(recorded: Path, tmp_path: Path, capsys) -> None:
+    lenient = policy_file(
+        tmp_path / "lenient.json", threshold=100, factors={"task_failure_rate": {"weight": 0}}
+    )
+    assert main(["replay", str(recorded), "--policy", str(lenient), "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)["replayed"]
+    assert replayed["status"] == "REJECT" and "TASK_FAILED" in replayed["reason_codes"]
+
+
+def test_a_bad_policy_file_is_one_line(recorded: Path, tmp_path: Path, capsys) -> None:
+    bad = policy_file(tmp_path / "bad.json", threshold=101)
+    assert main(["replay", str(recorded), "--policy", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"dome replay: risk policy {bad} does not match ")
+
+
+def dome_status(run: Path) -> tuple[str, float]:
+    gate = json.loads((run / "gate/gate.decision.json").read_text())
+    return gate["status"], gate["risk"]["score"]
 
 
 @pytest.mark.parametrize(

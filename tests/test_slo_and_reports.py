@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -41,8 +42,8 @@ def slo(report: dict, name: str) -> dict:
 
 
 def test_slo_over_a_mixed_history(history: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "m01" / "slo.json"
-    assert main(["slo", str(history), "--month", MONTH, "--out", str(out)]) == 1
+    out, page = tmp_path / "m01" / "slo.json", tmp_path / "slo.html"
+    assert main(["slo", str(history), "--month", MONTH, "--out", str(out), "--html", str(page)]) == 1
     text = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report["runs"] == 6
@@ -53,7 +54,13 @@ def test_slo_over_a_mixed_history(history: Path, tmp_path: Path, capsys) -> None
     assert (slo(report, "SLO-3")["good"], slo(report, "SLO-3")["counted"]) == (1, 2)
     assert slo(report, "SLO-3")["missed_runs"] == ["tampered"]
     assert slo(report, "SLO-4")["value"] == 0 and slo(report, "SLO-4")["met"]
-    assert "SLO-1 MISSED: 83.33% (5/6)" in text and "SLO-4 met: 0 violations" in text
+    assert "SLO-1 MISSED: 83.33% (5/6), target >= 99.9% (" in text and "SLO-4 met: 0 violations" in text
+    # targets in the unit of their values, in the text and in the HTML alike
+    html = page.read_text()
+    assert "value 83.33%, target &gt;= 99.9%, runs counted 6" in html
+    assert "value 100.00%, target &gt;= 99.0%, runs counted 4" in html
+    assert "value 0 violations, target 0, runs counted 6" in html
+    assert "0.999" not in html and "0.99," not in html
 
 
 def test_slo_finds_a_secret_in_evidence(history: Path, capsys) -> None:
@@ -125,16 +132,62 @@ def _png_is_blank(png: bytes) -> bool:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+def in_ci() -> bool:
+    """CI=true (GitHub Actions, GitLab, .ci/run) or CI=1."""
+    return os.environ.get("CI", "").lower() in ("true", "1")
+
+
+def browser(found: str | None) -> str:
+    """The browser the HTML reports are rendered in. Without one the browser test is
+    skipped on a developer's machine and FAILS in CI (CI=true), where .ci/run
+    installs Debian's chromium: HTML that no browser rendered must not pass unseen."""
+    if found is not None:
+        return found
+    why = "Chromium is not installed, so the HTML reports were not rendered in a browser"
+    if in_ci():
+        pytest.fail(f"{why}; in CI it must be (apt-get install chromium, as .ci/run does)", pytrace=False)
+    pytest.skip(f"{why} (.ci/run installs Debian's chromium; under CI=true this fails)")
+
+
+@pytest.fixture
+def chromium() -> str:
+    return browser(CHROMIUM)
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "1"])
+def test_without_chromium_the_browser_test_fails_in_ci(monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setenv("CI", ci)
+    outcome: BaseException | None = None
+    try:  # not pytest.raises: a skip raised instead would skip this test, not fail it
+        browser(None)
+    except BaseException as exc:  # pytest's outcomes are BaseExceptions
+        outcome = exc
+    assert type(outcome) is pytest.fail.Exception, outcome
+    assert "Chromium is not installed" in str(outcome) and "in CI it must be" in str(outcome)
+
+
+@pytest.mark.parametrize("ci", [None, "", "false"])
+def test_without_chromium_the_browser_test_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str | None
+) -> None:
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception, match="under CI=true this fails"):
+        browser(None)
+    assert browser("/usr/bin/chromium") == "/usr/bin/chromium"
+
+
 @pytest.mark.parametrize("kind", ["run", "slo"])
-def test_html_renders_in_a_real_browser(history: Path, tmp_path: Path, kind: str) -> None:
+def test_html_renders_in_a_real_browser(chromium: str, history: Path, tmp_path: Path, kind: str) -> None:
     page = tmp_path / f"{kind}.html"
     if kind == "run":
         assert main(["report", str(history / "rejected"), "--html", str(page)]) == 0
-        expected = "REJECT"
+        expected = ["REJECT", "Verify commands (1)", "raise SystemExit(1)", "VERIFY_FAILED"]
     else:
         main(["slo", str(history), "--month", MONTH, "--out", str(tmp_path / "s.json"), "--html", str(page)])
-        expected = "an SLO was missed"
+        expected = ["an SLO was missed", "target &gt;= 99.9%"]
     assert "http" not in page.read_text().replace("http-equiv", "")  # no external resources
     flags = [
         "--headless",
@@ -149,13 +202,13 @@ def test_html_renders_in_a_real_browser(history: Path, tmp_path: Path, kind: str
         "--v=0",
     ]
     dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+        [chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
     )
-    assert expected in dom.stdout
+    assert all(text in dom.stdout for text in expected), dom.stdout
     assert "Uncaught" not in dom.stderr and ":CONSOLE(" not in dom.stderr
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
         capture_output=True,
         timeout=120,
     )

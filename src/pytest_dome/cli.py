@@ -127,7 +127,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _replay_all(runtime_dir: Path, as_json: bool) -> int:
     """SLO-2: the share of replayed runs that give the same gate status."""
-    from .slo import TARGETS, determinism
+    from .slo import TARGETS, determinism, shown_target
 
     if not runtime_dir.is_dir():
         print(f"dome replay: {runtime_dir} is not a folder; give a runtime folder", file=sys.stderr)
@@ -138,7 +138,8 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
     else:
         print(
             f"determinism (SLO-2): {result.same_status}/{result.replayed} replayed runs gave the same "
-            f"gate status ({result.rate:.2%}; target >= {TARGETS['SLO-2']:.0%}); {result.same_digest} "
+            f"gate status ({result.rate:.2%}; target {shown_target('SLO-2', TARGETS['SLO-2'])}); "
+            f"{result.same_digest} "
             "identical decision digests"
             + (f"; differing: {', '.join(result.differing)}" if result.differing else "")
             + (f"; unreadable: {len(result.unreadable)}" if result.unreadable else "")
@@ -264,7 +265,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .evidence import atomic_write
     from .replay import RunReadError, find_run, load_run
-    from .report import markdown, review_lines, run_html
+    from .report import Review, markdown, review_lines, run_html
 
     try:
         recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
@@ -274,15 +275,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     if recorded.gate is None or recorded.promotion is None:
         print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
         return 2
-    results = recorded.results
-    where = str(recorded.run_dir)
+    review = Review(
+        recorded.gate,
+        recorded.promotion,
+        recorded.results,
+        recorded.evidence.verify.commands,
+        str(recorded.run_dir),
+    )
     if args.html:
-        atomic_write(Path(args.html), run_html(recorded.gate, recorded.promotion, results, where).encode())
+        atomic_write(Path(args.html), run_html(review).encode())
         print(f"written to {args.html}")
     elif args.markdown:
-        print(markdown(recorded.gate, recorded.promotion, results, where))
+        print(markdown(review))
     else:
-        print("\n".join(review_lines(recorded.gate, recorded.promotion, results, where)))
+        print("\n".join(review_lines(review)))
     return 0
 
 

@@ -4,16 +4,30 @@ self-contained HTML for a run and for the SLO history. No external resources."""
 from __future__ import annotations
 
 import html
+import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ssot
 from .aggregate import TaskResult
-from .models import GateDecision, PromotionDecision, TaskOutcome
+from .models import GateDecision, PromotionDecision, TaskOutcome, VerifyCommandResult
 
 TOP_FACTORS = 3
 FIRST_TASKS = 5
+
+
+class Review(NamedTuple):
+    """What the reviewer's reports show of a decided run."""
+
+    gate: GateDecision
+    promotion: PromotionDecision
+    results: Sequence[TaskResult]
+    """The task results to show (a session: the failed and flaky ones only)."""
+    verify: Sequence[VerifyCommandResult]
+    """The verify commands as recorded in ``checks/verify.results.json``, in run order."""
+    where: str
 
 
 def _meaning(code: str) -> str:
@@ -30,17 +44,49 @@ def named(outcome: TaskOutcome, flaky: bool) -> bool:
     return outcome in _FAILED or flaky
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (but newline and tab) shown as ``\\xNN``:
+    recorded output cannot move the cursor, recolour or rewrite a reviewer's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def one_line(text: str) -> str:
+    return printable(text).replace("\n", "\\n")
+
+
+def command_line(c: VerifyCommandResult) -> str:
+    """A verify command as a shell would read it, on one line (its argv is recorded redacted)."""
+    return one_line(shlex.join(c.argv))
+
+
+def shows_output(c: VerifyCommandResult) -> bool:
+    """A command that did not pass shows the tail of its output (a not-run one has none)."""
+    return c.status not in ("passed", "not_run") and bool(c.output_tail.strip())
+
+
+def output_lines(c: VerifyCommandResult) -> list[str]:
+    """The recorded (redacted) output tail of a command, as lines."""
+    return printable(c.output_tail.rstrip()).splitlines()
+
+
+def exit_code(c: VerifyCommandResult) -> str:
+    return "-" if c.exit_code is None else str(c.exit_code)
+
+
 def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[TaskResult]]:
     failed = [r for r in results if r.outcome in _FAILED]
     flaky = [r for r in results if r.flaky]
     return sorted(failed, key=lambda r: r.task_id), sorted(flaky, key=lambda r: r.task_id)
 
 
-def review_lines(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
-) -> list[str]:
+def review_lines(review: Review) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
-    failed and flaky tasks (first few), reason codes with their meanings, evidence."""
+    failed and flaky tasks (first few), the verify commands (with the output tail of
+    each that did not pass), reason codes with their meanings, evidence."""
+    gate, promotion, results, verify, where = review
     lines = [f"decision: {gate.status}  (promotion: {promotion.action})"]
     top = sorted((f for f in gate.risk.factors if f.contribution), key=lambda f: -f.contribution)
     factors = ", ".join(f"{f.name} {f.contribution:g}" for f in top[:TOP_FACTORS])
@@ -53,17 +99,38 @@ def review_lines(
         if tasks:
             shown = ", ".join(r.node_id for r in tasks[:FIRST_TASKS])
             more = f" and {len(tasks) - FIRST_TASKS} more" if len(tasks) > FIRST_TASKS else ""
-            lines.append(f"{label} tasks ({len(tasks)}): {shown}{more}")
+            lines.append(printable(f"{label} tasks ({len(tasks)}): {shown}{more}"))
+    if verify:
+        lines.append(f"verify commands ({len(verify)}):")
+    for c in verify:
+        output = ", output tail:" if shows_output(c) else ""
+        code = "no exit code" if c.exit_code is None else f"exit code {c.exit_code}"
+        lines.append(f"  {c.status}: {command_line(c)} ({code}, {c.duration_s:.2f} s){output}")
+        if output:
+            lines += [f"    {line}" if line else "" for line in output_lines(c)]
     lines.append("reason codes:")
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
     return lines
 
 
-def markdown(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
-) -> str:
+def md_code(text: str) -> str:
+    """``text`` as an inline code span that holds in a Markdown table cell and a list."""
+    text = one_line(text).replace("|", "\\|")
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def md_block(lines: list[str]) -> list[str]:
+    """``lines`` as a fenced code block none of them can close."""
+    fence = "`" * max(3, max((len(run) for line in lines for run in re.findall("`+", line)), default=0) + 1)
+    return [f"{fence}text", *lines, fence]
+
+
+def markdown(review: Review) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
+    gate, promotion, results, verify, where = review
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
     out = [
         f"## {icon} dome release gate: {gate.status} (promotion: {promotion.action})",
@@ -83,9 +150,19 @@ def markdown(
         if tasks:
             out += ["", f"**{label} tasks ({len(tasks)})**", ""]
             out += [
-                f"- `{r.node_id}`: {(r.summary or '').splitlines()[0] if r.summary else ''}"
+                f"- {md_code(r.node_id)}: {(r.summary or '').splitlines()[0] if r.summary else ''}"
                 for r in tasks[:FIRST_TASKS]
             ]
+    if verify:
+        out += ["", f"**Verify commands ({len(verify)})**", ""]
+        out += ["| command | status | exit code | duration |", "|---|---|---:|---:|"]
+        out += [
+            f"| {md_code(command_line(c))} | {c.status} | {exit_code(c)} | {c.duration_s:.2f} s |"
+            for c in verify
+        ]
+        for c in filter(shows_output, verify):
+            out += ["", f"Output tail of {md_code(command_line(c))} ({c.status}):", ""]
+            out += md_block(output_lines(c))
     out += ["", "| reason code | meaning |", "|---|---|"]
     out += [f"| `{code}` | {_meaning(code)} |" for code in gate.reason_codes]
     out += ["", f"Evidence: `{where}`", ""]
@@ -101,7 +178,8 @@ color:#1b1f24;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.15rem;margin-top
 .APPROVE{background:#1a7f37}.NEEDS_HUMAN{background:#9a6700}.REJECT{background:#cf222e}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#f6f8fa}code{font-size:.9em}
-.failed,.error,.missing{color:#cf222e;font-weight:600}.flaky{color:#9a6700;font-weight:600}
+.failed,.error,.missing,.timeout,.not_run{color:#cf222e;font-weight:600}.flaky{color:#9a6700;font-weight:600}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:.5rem;margin:0;font-size:.85em}
 svg text{font:12px system-ui,sans-serif}.muted{color:#57606a}
 """
 
@@ -131,10 +209,29 @@ def _bars(items: Sequence[tuple[str, float]], maximum: float, unit: str = "") ->
     return "".join(parts)
 
 
-def run_html(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
-) -> str:
+def _verify_html(verify: Sequence[VerifyCommandResult]) -> str:
     e = html.escape
+    if not verify:
+        return '<p class="muted">No verify command is configured.</p>'
+    rows = []
+    for c in verify:
+        rows.append(
+            f'<tr><td><code>{e(command_line(c))}</code></td><td class="{e(c.status)}">{e(c.status)}</td>'
+            f"<td>{exit_code(c)}</td><td>{c.duration_s:.2f} s</td></tr>"
+        )
+        if shows_output(c):
+            tail = e("\n".join(output_lines(c)))
+            rows.append(f'<tr><td colspan="4">output tail:<pre>{tail}</pre></td></tr>')
+    return (
+        "<table><tr><th>command</th><th>status</th><th>exit code</th><th>duration</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+
+
+def run_html(review: Review) -> str:
+    e = html.escape
+    gate, promotion, results, verify, where = review
     failed, flaky = _troubled(results)
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
@@ -165,6 +262,7 @@ def run_html(
         f"<p>Risk score <strong>{gate.risk.score:g}</strong> against threshold "
         f"<strong>{gate.risk.threshold:g}</strong> (policy <code>{e(gate.risk.policy_id)}</code>).</p>"
         f"<h2>Risk factors (contribution to the score)</h2>{chart}"
+        f"<h2>Verify commands ({len(verify)})</h2>{_verify_html(verify)}"
         f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
         f"<h2>Human override</h2>{override}"
         f"<h2>Tasks ({len(results)}; failed {len(failed)}, flaky {len(flaky)})</h2>"
@@ -176,6 +274,8 @@ def run_html(
 
 
 def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
+    from .slo import shown_target, shown_value
+
     e = html.escape
     sections = []
     for s in report["slos"]:
@@ -183,11 +283,6 @@ def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
         items = [(day, value) for day, value in sorted(daily.items())]
         unit = "" if s["slo"] == "SLO-4" else "%"
         scale = max([v for _, v in items] + [1]) if s["slo"] == "SLO-4" else 100
-        value = (
-            "no runs"
-            if s["value"] is None
-            else (f"{s['value']}" if s["slo"] == "SLO-4" else f"{s['value']:.2%}")
-        )
         sections.append(
             f"<h2>{e(s['slo'])}: {e(s['title'])}</h2>"
             + (
@@ -195,7 +290,8 @@ def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
                 if s["met"]
                 else '<p><span class="badge REJECT">missed</span> '
             )
-            + f"value {e(value)}, target {e(str(s['target']))}, runs counted {s['counted']}"
+            + f"value {e(shown_value(s))}, target {e(shown_target(s['slo'], s['target']))}, "
+            f"runs counted {s['counted']}"
             + (f"; missed: {e(', '.join(s['missed_runs']))}" if s["missed_runs"] else "")
             + "</p>"
             + _bars([(d, v * (1 if s["slo"] == "SLO-4" else 100)) for d, v in items], scale, unit)

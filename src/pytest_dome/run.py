@@ -49,6 +49,7 @@ from .models import (
     Shard,
     TaskOutcome,
     VerifyCheck,
+    VerifyCommandResult,
     VerifyResults,
     Versions,
 )
@@ -152,6 +153,8 @@ class RunOutcome:
     flaky), not all of them: what a session holds after its finish, every one of
     pytest's five full collections at exit scans (50,000 results are about
     200,000 objects)."""
+    verify: tuple[VerifyCommandResult, ...] = ()
+    """The verify commands as written to ``checks/verify.results.json``."""
 
 
 def write_run(
@@ -230,7 +233,9 @@ def write_run(
         )
     ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
     digest_value = writer.commit(head)
-    return RunOutcome(gate, promotion, digest_value, config, exit_status, run_dir, named)
+    return RunOutcome(
+        gate, promotion, digest_value, config, exit_status, run_dir, named, evidence.verify.commands
+    )
 
 
 def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:

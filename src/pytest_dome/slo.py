@@ -227,17 +227,26 @@ def compute(runtime_dir: Path, month: str) -> dict[str, Any]:
     }
 
 
+def shown_value(s: dict[str, Any]) -> str:
+    """An SLO's value as people read it: a percentage (SLO-4: a count of violations)."""
+    if s["slo"] == "SLO-4":
+        return f"{s['value']} violations"
+    return "no runs" if s["value"] is None else f"{s['value']:.2%}"
+
+
+def shown_target(name: str, target: float) -> str:
+    """An SLO's target in the unit of its value: a percentage (SLO-4: a count)."""
+    return f"{target:g}" if name == "SLO-4" else f">= {target:.1%}"
+
+
 def describe(report: dict[str, Any]) -> list[str]:
     lines = [f"SLOs for {report['month']} over {report['runs']} runs in {report['runtime_dir']}:"]
     for s in report["slos"]:
-        if s["slo"] == "SLO-4":
-            value = f"{s['value']} violations"
-        elif s["value"] is None:
-            value = "no runs"
-        else:
-            value = f"{s['value']:.2%} ({s['good']}/{s['counted']})"
-        target = "0" if s["slo"] == "SLO-4" else f">= {s['target']:.1%}"
+        value = shown_value(s)
+        if s["slo"] != "SLO-4" and s["value"] is not None:
+            value += f" ({s['good']}/{s['counted']})"
         state = "met" if s["met"] else "MISSED"
+        target = shown_target(s["slo"], s["target"])
         missed = f"; missed: {', '.join(s['missed_runs'][:5])}" if s["missed_runs"] else ""
         lines.append(f"  {s['slo']} {state}: {value}, target {target} ({s['title']}){missed}")
     return lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .report import markdown, review_lines
+from .report import Review, markdown, review_lines
 
 if TYPE_CHECKING:
     from .controller import DomeController
@@ -44,11 +44,12 @@ class GateReporter:
             )
             return
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        first, *rest = review_lines(gate, promotion, outcome.named, where)
+        review = Review(gate, promotion, outcome.named, outcome.verify, where)
+        first, *rest = review_lines(review)
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
             tr.write_line(line)
-        problem = step_summary(markdown(gate, promotion, outcome.named, where))
+        problem = step_summary(markdown(review))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
 
