@@ -55,6 +55,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .controller import DomeController
     from .evidence import EvidenceError
     from .facts import XdistHooks
+    from .intake import guard_cache
     from .options import ConfigError, Options
     from .speedups import ExitCollectionPause
     from .summary import GateReporter
@@ -98,6 +99,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         )
         config.pluginmanager.register(runner, "dome-runner")
     controller = DomeController(config, settings, replaced, runner, lock, started_at)
+    guard_cache(config, settings)
     config.stash[controller_key] = controller
     register = config.pluginmanager.register
     register(controller, "dome-controller")
