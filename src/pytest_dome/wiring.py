@@ -55,6 +55,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .controller import DomeController
     from .evidence import EvidenceError
     from .facts import XdistHooks
+    from .inifile import read_ini
     from .intake import guard_cache
     from .options import ConfigError, Options
     from .speedups import ExitCollectionPause
@@ -76,7 +77,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         shard=config.getoption("dome_shard"),
     )
     try:
-        settings = resolve(options, config.rootpath, config.invocation_params.dir)
+        settings = resolve(options, config.rootpath, config.invocation_params.dir, read_ini(config))
         check_combinations(config, settings)
         lock, replaced, started_at = start_run(settings)
     except (ConfigError, EvidenceError) as exc:
