@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_dome import ssot
-from pytest_dome.inifile import IniValues, file_table
-from pytest_dome.options import ConfigError
+from pytest_dome.inifile import IniValues, file_table, ini_table
+from pytest_dome.options import ConfigError, parse_fail_on
 from pytest_dome.plugin import INI_KEYS
 
 TESTS = "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
@@ -195,3 +198,42 @@ def test_file_table_keeps_pyproject_alone_without_ini_keys() -> None:
 def test_every_ini_key_is_in_the_manual() -> None:
     manual = (Path(__file__).parents[1] / "docs/configuration.md").read_text()
     assert [name for name, *_ in INI_KEYS if f"| `{name}` |" not in manual] == []
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1)
+WORD = TEXT.map(str.strip).filter(bool)
+
+
+@given(
+    threshold=st.floats(0, 100),
+    timeout=st.floats(min_value=0, exclude_min=True, allow_infinity=False),
+    workers=st.integers(0, 256),
+    retries=st.integers(0, 10),
+    fail_on=st.lists(st.sampled_from(["NEEDS_HUMAN", "REJECT"]), max_size=2),
+    verify=st.lists(st.lists(TEXT, min_size=1, max_size=3), max_size=3),
+    path=WORD,
+    flag=st.booleans(),
+)
+def test_ini_values_make_the_tool_dome_table(
+    threshold, timeout, workers, retries, fail_on, verify, path, flag
+) -> None:
+    """Each value, written as an ini file holds it, reads back as its [tool.dome] key holds it."""
+    given_values = {
+        "dome_risk_threshold": repr(threshold),
+        "dome_verify_timeout": repr(timeout),
+        "dome_max_workers": str(workers),
+        "dome_max_retries": str(retries),
+        "dome_fail_on": [", ".join(fail_on)],
+        "dome_verify": [shlex.join(argv) for argv in verify],
+        "dome_policy": path,
+        "dome_redact_reports": str(flag).lower(),
+    }
+    assert ini_table(IniValues("tox.ini [pytest]", given_values)) == {
+        "risk_threshold": threshold,
+        "verify_timeout": timeout,
+        "work": {"queue": {"max_workers": workers, "max_retries": retries}},
+        "fail_on": list(parse_fail_on(fail_on)),
+        "verify": verify,
+        "policy": path,
+        "redact_reports": flag,
+    }
