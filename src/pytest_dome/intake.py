@@ -5,6 +5,7 @@ process). Each report is redacted where it must be, reduced to a
 :class:`~pytest_dome.aggregate.PhaseReport` and aggregated; when a task's
 final attempt closes, its result file is written at once (the report that
 closed it names its task id), so the finish has little left to write.
+:func:`guard_cache` keeps the same renamed node ids in pytest's own cache.
 """
 
 from __future__ import annotations
