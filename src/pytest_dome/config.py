@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .inifile import IniValues, file_table
 from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
@@ -26,6 +27,7 @@ DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
 DEFAULT_MAX_RETRIES = 1
+ThresholdSource = Literal["policy", "pyproject", "ini", "packet", "option"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Settings:
     policy: RiskPolicy
     """The effective policy: file, then [tool.dome], packet and option overrides."""
     policy_source: str
-    threshold_source: Literal["policy", "pyproject", "packet", "option"]
+    threshold_source: ThresholdSource
     fail_on: tuple[GateStatus, ...]
     verify: tuple[tuple[str, ...], ...]
     verify_timeout: float
@@ -132,10 +134,14 @@ def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
         ) from None
 
 
-def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
-    """Merge options over the packet over ``[tool.dome]`` over the policy, checking everything."""
+def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValues | None = None) -> Settings:
+    """Merge options over the packet over ``[tool.dome]`` (or pytest's ini keys) over the
+    policy, checking everything."""
     run_id = check_run_id(options.run_id)
-    table = read_pyproject_table(rootdir)
+    table, from_ini = file_table(read_pyproject_table(rootdir), ini)
+
+    def source_of(key: str) -> str:
+        return from_ini.get(key, f"[tool.dome] {key}")
 
     packet = packet_doc = packet_source = None
     if options.packet is not None:
@@ -154,7 +160,8 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
         if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
             raise ConfigError(
                 f"runtime dir {configured.as_posix()} resolves outside the project (through '..' "
-                "or a symbolic link); use a folder inside it, set [tool.dome] "
+                "or a symbolic link); use a folder inside it, set "
+                f"{'dome_' if 'runtime_dir' in from_ini else '[tool.dome] '}"
                 "allow_external_runtime_dir = true, or give --dome-out"
             )
 
@@ -167,10 +174,10 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
     else:
         policy, policy_source = load_policy(None, "builtin"), "builtin"
 
-    threshold_source: Literal["policy", "pyproject", "packet", "option"] = "policy"
+    threshold_source: ThresholdSource = "policy"
     if "risk_threshold" in table:
         policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
-        threshold_source = "pyproject"
+        threshold_source = "ini" if "risk_threshold" in from_ini else "pyproject"
     policy = apply_overrides(policy, packet)
     if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
         threshold_source = "packet"
@@ -180,13 +187,13 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
 
     fail_on = parse_fail_on(
         options.fail_on if options.fail_on is not None else table.get("fail_on", ()),
-        "--dome-fail-on" if options.fail_on is not None else "[tool.dome] fail_on",
+        "--dome-fail-on" if options.fail_on is not None else source_of("fail_on"),
     )
 
     if packet is not None and packet.verify is not None:
         verify = [(tuple(argv), f"packet {packet_source}") for argv in packet.verify]
     else:
-        verify = [(tuple(argv), "[tool.dome] verify") for argv in table.get("verify", ())]
+        verify = [(tuple(argv), source_of("verify")) for argv in table.get("verify", ())]
     verify += [(parse_verify(cmd), "--dome-verify") for cmd in options.verify]
     for argv, where in verify:
         check_verify_command(argv, rootdir, where)

@@ -30,8 +30,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     """The ``[tool.dome]`` table of ``rootdir/pyproject.toml``, schema-checked."""
-    from . import ssot
-
     path = rootdir / "pyproject.toml"
     if not path.is_file():
         return {}
@@ -41,13 +39,21 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path.name}: cannot read it ({exc}); fix the TOML") from None
     table = data.get("tool", {}).get("dome", {})
+    check_table(table, "pyproject.toml [tool.dome]")
+    return dict(table)
+
+
+def check_table(table: dict[str, Any], where: str) -> None:
+    """Check a ``[tool.dome]`` table (or what pytest's ini keys make of one) against
+    ``ssot/schemas/dome.config.schema.json``."""
+    from . import ssot
+
     problems = ssot.schema_errors("dome.config", table)
     if problems:
-        raise ConfigError(f"pyproject.toml [tool.dome] {problems[0]} (see docs/configuration.md)")
+        raise ConfigError(f"{where} {problems[0]} (see docs/configuration.md)")
     for key in ("risk_threshold", "verify_timeout"):
         if key in table and not math.isfinite(table[key]):
-            raise ConfigError(f"pyproject.toml [tool.dome] {key}: {table[key]!r} is not a number")
-    return dict(table)
+            raise ConfigError(f"{where} {key}: {table[key]!r} is not a number")
 
 
 def _no_constants(name: str) -> Any:

@@ -5,6 +5,7 @@ process). Each report is redacted where it must be, reduced to a
 :class:`~pytest_dome.aggregate.PhaseReport` and aggregated; when a task's
 final attempt closes, its result file is written at once (the report that
 closed it names its task id), so the finish has little left to write.
+:func:`guard_cache` keeps the same renamed node ids in pytest's own cache.
 """
 
 from __future__ import annotations
@@ -119,3 +120,36 @@ class ReportIntake:
             return
         result = self.aggregator.result(node_id, self._task_id)
         self.files.write(self._task_id, render_task_result(self.settings.run_id, result))
+
+
+def _renamed(value: object, redactor: Redactor) -> object:
+    """``value`` (JSON) with every string that holds a secret renamed as a node id is."""
+    if isinstance(value, str):
+        return shown_node_id(value, redactor)
+    if isinstance(value, dict):
+        return {_renamed(k, redactor): _renamed(v, redactor) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_renamed(v, redactor) for v in value]
+    return value
+
+
+def guard_cache(config: pytest.Config, settings: Settings) -> None:
+    """Rename secrets in whatever is written to pytest's cache during a gated run.
+
+    pytest's ``--lf``, ``--nf`` and ``--sw`` keep node ids in ``.pytest_cache``
+    (``cache/lastfailed``, ``cache/nodeids``, ``cache/stepwise``); ``--nf`` records
+    them as collected, before any report. Every ``config.cache.set`` goes through
+    here, with a redactor of its own (the evidence's redaction counts stay the
+    run's). Only the deciding process writes the cache (pytest's plugins skip it on
+    xdist workers).
+    """
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is None:
+        return
+    redactor = Redactor(extra_patterns=settings.redact_patterns)
+    write = cache.set
+
+    def set_renamed(key: str, value: object) -> None:
+        write(key, _renamed(value, redactor))
+
+    setattr(cache, "set", set_renamed)  # noqa: B010 - an instance attribute over the method

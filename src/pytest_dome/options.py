@@ -114,11 +114,11 @@ def parse_fail_on(values: Iterable[str], where: str = "--dome-fail-on") -> tuple
     return tuple(s for s in GATE_STATUSES if s in statuses)
 
 
-def parse_verify(command: str) -> tuple[str, ...]:
+def parse_verify(command: str, where: str = "--dome-verify") -> tuple[str, ...]:
     try:
         argv = tuple(shlex.split(command))
     except ValueError as exc:
-        raise ConfigError(f"--dome-verify {command!r}: {exc}; quote it as a shell would") from None
+        raise ConfigError(f"{where} {command!r}: {exc}; quote it as a shell would") from None
     if not argv:
-        raise ConfigError("--dome-verify: empty command; give a program and its arguments")
+        raise ConfigError(f"{where}: empty command; give a program and its arguments")
     return argv

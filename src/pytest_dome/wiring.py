@@ -55,6 +55,8 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .controller import DomeController
     from .evidence import EvidenceError
     from .facts import XdistHooks
+    from .inifile import read_ini
+    from .intake import guard_cache
     from .options import ConfigError, Options
     from .speedups import ExitCollectionPause
     from .summary import GateReporter
@@ -75,7 +77,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         shard=config.getoption("dome_shard"),
     )
     try:
-        settings = resolve(options, config.rootpath, config.invocation_params.dir)
+        settings = resolve(options, config.rootpath, config.invocation_params.dir, read_ini(config))
         check_combinations(config, settings)
         lock, replaced, started_at = start_run(settings)
     except (ConfigError, EvidenceError) as exc:
@@ -98,6 +100,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         )
         config.pluginmanager.register(runner, "dome-runner")
     controller = DomeController(config, settings, replaced, runner, lock, started_at)
+    guard_cache(config, settings)
     config.stash[controller_key] = controller
     register = config.pluginmanager.register
     register(controller, "dome-controller")
