@@ -5,7 +5,7 @@ The convention (also in CONTRIBUTING.md):
 
 - A line starting with ``$ `` is a command, run by bash in a fresh copy of a small
   project (``PROJECT`` below); lines starting with ``> `` right after it continue it.
-  ``pytest`` and ``dome`` are this checkout's. Every command must exit 0: show
+  ``pytest``, ``dome`` and ``python3`` are this checkout's. Every command must exit 0: show
   another status with ``; echo $?`` (the status is then part of the output).
 - The lines up to the next command are its expected output (stdout and stderr
   together, trailing spaces ignored), with these placeholders for what varies:
@@ -158,8 +158,8 @@ def _write(folder: Path, files: dict[str, str]) -> None:
 def docs_tools(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """Shims for ``pytest`` and ``dome`` (this interpreter, this checkout), the environment."""
     bin_dir = tmp_path_factory.mktemp("docs-bin")
-    for name, module in (("pytest", "pytest"), ("dome", "pytest_dome")):
-        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {module} "$@"\n')
+    for name, run in (("pytest", "-m pytest"), ("dome", "-m pytest_dome"), ("python3", "")):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" {run} "$@"\n')
         (bin_dir / name).chmod(0o755)
     return bin_dir, _environment(bin_dir)
 
