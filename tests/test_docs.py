@@ -5,7 +5,9 @@ The convention (also in CONTRIBUTING.md):
 
 - A line starting with ``$ `` is a command, run by bash in a fresh copy of a small
   project (``PROJECT`` below); lines starting with ``> `` right after it continue it.
-  ``pytest``, ``dome`` and ``python3`` are this checkout's. Every command must exit 0: show
+  ``pytest``, ``dome`` and ``python3`` are this checkout's; a gated run is
+  serial unless the block gives ``-n`` (``--dome-max-workers=0`` in
+  ``PYTEST_ADDOPTS``: the same decision and summary, in half the time). Every command must exit 0: show
   another status with ``; echo $?`` (the status is then part of the output).
 - The lines up to the next command are its expected output (stdout and stderr
   together, trailing spaces ignored), with these placeholders for what varies:
@@ -56,7 +58,7 @@ VERIFY = "--dome-verify=python3 -m compileall -q tests"
 RUNS: dict[str, tuple[dict[str, str], list[str]]] = {
     "rc-2026-11-24.1": ({}, [VERIFY]),
     "rc-2026-11-24.2": (FAILING, [VERIFY]),
-    "rc-42": ({}, [VERIFY, "--dome-risk-threshold=5"]),
+    "rc-42": ({}, [VERIFY, "--dome-risk-threshold=3"]),
 }
 """Recorded runs examples may refer to: files changed from PROJECT, pytest arguments."""
 
@@ -110,8 +112,10 @@ def _environment(bin_dir: Path) -> dict[str, str]:
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]),
         COLUMNS="80",
-        # Plugins of this machine that would print their own lines.
-        PYTEST_ADDOPTS="-p no:benchmark -p no:randomly",
+        # Serial gated runs unless a block passes -n (the decision and the summary are the
+        # same; two workers per run would double the examples' time), and no plugin of
+        # this machine that prints lines of its own.
+        PYTEST_ADDOPTS="--dome-max-workers=0 -p no:benchmark -p no:randomly",
     )
     return env
 
