@@ -14,9 +14,8 @@ The convention (also in CONTRIBUTING.md):
   a line ``...`` stands for any number of lines; ``<digest>`` for hex digits,
   ``<n>`` for a number (a duration, a pid), ``<timestamp>`` for a UTC time
   (``2026-11-24T11:30:46.920034Z``), ``<path>`` for one word without spaces.
-- A run id of ``RUNS`` that the block uses but does not create itself
-  (``--dome-run-id=ID``) is copied into the project first, recorded once per
-  worker.
+- A run id of ``RUNS`` that the block names is copied into the project first
+  (recorded once per worker), unless the block creates it (``--dome-run-id=ID``).
 """
 
 from __future__ import annotations
