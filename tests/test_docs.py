@@ -21,6 +21,7 @@ The convention (also in CONTRIBUTING.md):
 from __future__ import annotations
 
 import difflib
+import fcntl
 import os
 import re
 import shutil
@@ -169,24 +170,31 @@ def docs_tools(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 @pytest.fixture(scope="session")
 def recorded_run(tmp_path_factory: pytest.TempPathFactory, docs_tools: tuple[Path, dict[str, str]]):
-    """The run folder of a run of ``RUNS``, recorded on first use."""
-    done: dict[str, Path] = {}
+    """The run folder of a run of ``RUNS``, recorded on first use, once for all xdist
+    workers of the session (in their common temporary folder, under a lock)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    shared = shared / "docs-runs"
+    shared.mkdir(exist_ok=True)
 
     def get(run_id: str) -> Path:
-        if run_id not in done:
-            files, args = RUNS[run_id]
-            where = tmp_path_factory.mktemp(f"docs-run-{run_id}")
-            _write(where, {**PROJECT, **files})
-            subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-n", "0", f"--dome-run-id={run_id}", *args],
-                cwd=where,
-                env=docs_tools[1],
-                stdout=subprocess.DEVNULL,
-                check=False,
-            )
-            done[run_id] = where / "ops/runtime/runs" / run_id
-            assert (done[run_id] / "run.manifest.json").is_file(), f"recording {run_id} failed"
-        return done[run_id]
+        where = shared / run_id
+        run_dir = where / "ops/runtime/runs" / run_id
+        with open(shared / f"{run_id}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (run_dir / "run.manifest.json").is_file():
+                files, args = RUNS[run_id]
+                _write(where, {**PROJECT, **files})
+                subprocess.run(
+                    [sys.executable, "-m", "pytest", "-q", "-n", "0", f"--dome-run-id={run_id}", *args],
+                    cwd=where,
+                    env=docs_tools[1],
+                    stdout=subprocess.DEVNULL,
+                    check=False,
+                )
+        assert (run_dir / "run.manifest.json").is_file(), f"recording {run_id} failed"
+        return run_dir
 
     return get
 
