@@ -49,6 +49,13 @@ def test_bearer_url_credentials_and_pem() -> None:
     assert redactor.counts == {"bearer_token": 1, "url_credentials": 1, "private_key": 1}
 
 
+def test_a_redacted_url_password_is_not_found_again() -> None:
+    # SLO-4 scans evidence with the redactor: its own marker must not count as a leak.
+    redactor = Redactor(environ={})
+    text = "https://deploy:[REDACTED:url_credentials]@example.com/x"
+    assert redactor.redact(text) == text and redactor.counts == {}
+
+
 def test_tail_marks_a_cut() -> None:
     assert tail("short", 10) == "short"
     cut = tail("x" * 50, 20)

@@ -26,7 +26,9 @@ def pytest_dome_risk_factors(
     ``name`` in ``[a-z][a-z0-9_]*`` (it appears as ``plugin.<name>``),
     ``weight`` in 0..100 and ``value`` in 0..1; the contribution is
     ``weight * value``. The factors are recorded in ``checks/session.json``,
-    so a replay of the run gives the same decision. Not called for shards.
+    so a replay of the run gives the same decision. A shard (``--dome-shard``)
+    calls it with its own results and records the factors for ``dome merge``,
+    which does not call it and keeps each name's highest value.
 
     :param config: the pytest config.
     :param results: the final task results of the run.
