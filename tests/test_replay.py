@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -334,7 +336,11 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
     )
 
 
-def test_replay_all_over_200_varied_runs_is_100_percent(tmp_path: Path, capsys) -> None:
+def test_200_written_runs_round_trip_through_replay_all(tmp_path: Path, capsys) -> None:
+    """A round trip: write_run decides with gate.evaluate and replay decides again with
+    it, in this process, from the files: every input the decision needs is written
+    and read back. That another process on another machine agrees is SLO-2's test
+    below."""
     rnd = random.Random(7)
     for n in range(200):
         generated_run(tmp_path, n, rnd)
@@ -345,6 +351,37 @@ def test_replay_all_over_200_varied_runs_is_100_percent(tmp_path: Path, capsys) 
     assert main(["replay", "--all", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "200/200 replayed runs gave the same gate status (100.00%" in out
+
+
+def test_slo2_a_run_moved_to_another_machine_replays_identically_in_another_process(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """SLO-2 as it is meant: a run made by one process, its folder moved to another
+    path (as another machine's archive of runs), replayed there by `dome replay` in
+    another process with another hash seed, time zone and locale."""
+    pytester.makepyfile(SUITE)
+    pytester.runpytest_subprocess("--dome-run-id=r1", "--dome-verify=python -c pass")
+    made = pytester.path / "ops/runtime/runs/r1"
+    recorded = json.loads((made / "gate/gate.decision.json").read_text())
+    archive = tmp_path_factory.mktemp("another-machine") / "archive"
+    archive.mkdir()
+    shutil.move(made, archive / "r1")
+    assert not made.exists()
+    env = {**os.environ, "PYTHONHASHSEED": "4242", "TZ": "Pacific/Kiritimati", "LC_ALL": "C"}
+
+    def dome(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_dome", *args], cwd=archive, env=env, capture_output=True, text=True
+        )
+
+    replayed = dome("replay", "r1", "--runtime-dir", ".", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    result = json.loads(replayed.stdout)
+    assert result["identical"] is True and result["differences"] == []
+    assert result["replayed"]["decision_digest"] == recorded["decision_digest"]
+    assert result["replayed"]["status"] == recorded["status"] == "REJECT"
+    assert dome("verify", str(archive / "r1")).returncode == 0  # hashes, completeness, replay
+    assert dome("replay", "--all", ".").stdout.startswith("determinism (SLO-2): 1/1 replayed runs")
 
 
 def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_path: Path) -> None:
