@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,3 +101,30 @@ def test_verify_timeout_rejects_and_kills_what_the_command_started(
     while running(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(grandchild), f"the verify command's child {grandchild} outlived it"
+
+
+# A verify command that passes and leaves a child running that holds its output pipe.
+LEAVES_A_CHILD = (
+    "import subprocess as s, sys; "
+    "child = s.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
+    "open('child.pid', 'w').write(str(child.pid)); print('checked')"
+)
+
+
+def test_a_child_left_running_by_a_verify_command_does_not_hold_the_run(
+    pytester: pytest.Pytester, dome_run
+) -> None:
+    """dome waited for the end of the output pipe: until every process holding it
+    (here a child the command left running) had exited."""
+    pytester.makepyfile("def test_ok(): pass")
+    try:
+        result = pytester.runpytest_subprocess(
+            "--dome-run-id=r1", f'--dome-verify=python -c "{LEAVES_A_CHILD}"', timeout=60
+        )
+    finally:
+        child = int((pytester.path / "child.pid").read_text())
+        if running(child):
+            os.kill(child, signal.SIGKILL)
+    assert result.ret == 0
+    (command,) = dome_run().verify["commands"]
+    assert command["status"] == "passed" and command["output_tail"] == "checked\n"
