@@ -100,7 +100,10 @@ def test_verify_timeout_rejects_and_kills_what_the_command_started(
     deadline = time.monotonic() + 10  # SIGKILL is delivered, not awaited: allow it to land
     while running(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not running(grandchild), f"the verify command's child {grandchild} outlived it"
+    outlived = running(grandchild)
+    if outlived:  # do not leave it behind
+        os.kill(grandchild, signal.SIGKILL)
+    assert not outlived, f"the verify command's child {grandchild} outlived it"
 
 
 # A verify command that passes and leaves a child running that holds its output pipe.
