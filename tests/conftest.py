@@ -75,6 +75,32 @@ def _serial_by_default(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
         monkeypatch.setenv("PYTEST_ADDOPTS", "--dome-max-workers=0")
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How an inner gated run is executed: serially, or by one or two xdist workers."""
+
+    name: str
+    args: tuple[str, ...]
+    """To pass to pytester's runpytest or runpytest_subprocess."""
+    workers: int
+
+    @property
+    def execution(self) -> dict[str, Any]:
+        """The manifest's ``execution`` of a run in this mode."""
+        return {"mode": "xdist" if self.workers else "serial", "workers": self.workers or 1}
+
+
+MODES = (Mode("serial", ("-n", "0"), 0), Mode("n1", ("-n", "1"), 1), Mode("n2", ("-n", "2"), 2))
+
+
+@pytest.fixture(params=MODES, ids=[m.name for m in MODES])
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """The end-to-end tests of the decision, retries, faults and redaction run in
+    each mode: the same suite must give the same decision and evidence in all."""
+    mode: Mode = request.param
+    return mode
+
+
 @pytest.fixture
 def dome_run(pytester: pytest.Pytester):
     """Read the evidence of run ``run_id`` written under the pytester folder."""

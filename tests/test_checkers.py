@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_dome.checkers import check
-from pytest_dome.gate import GateInputs, gate_decision, promotion_decision
+from pytest_dome.gate import GateInputs, decision_digest, gate_decision, promotion_decision
 from pytest_dome.inputs import load_policy
 from pytest_dome.models import VerifyCheck
 
@@ -63,13 +63,19 @@ def test_extra_field_rejected(path: tuple[str, ...]) -> None:
     assert any("Additional properties are not allowed" in p for p in check("gate.decision", gate))
 
 
+GATE_STATUSES = "is not one of ['APPROVE', 'NEEDS_HUMAN', 'REJECT']"
+
+
 @pytest.mark.parametrize("bad", ["APPROVED", "approve", "HOLD", "", None])
 def test_unknown_status_rejected(bad: object) -> None:
     gate, promotion = decisions("APPROVE")
     gate["status"] = bad
+    gate["decision_digest"] = decision_digest(gate)  # the digest does not object
     promotion["gate_status"] = bad
-    assert check("gate.decision", gate) != []
-    assert check("promotion.decision", promotion) != []
+    # The schema's status enum names the value; the status/codes rule, which would
+    # also object, says something else.
+    assert f"status: {bad!r} {GATE_STATUSES}" in check("gate.decision", gate)
+    assert f"gate_status: {bad!r} {GATE_STATUSES}" in check("promotion.decision", promotion)
 
 
 @pytest.mark.parametrize("bad", ["ALL_GOOD", "task_failed", "", "RISK_BELOW_THRESHOLD "])
@@ -86,8 +92,15 @@ def test_malformed_digest_rejected(bad: object) -> None:
     gate, promotion = decisions("APPROVE")
     gate["decision_digest"] = bad
     promotion["gate_decision_digest"] = bad
-    assert check("gate.decision", gate) != []
-    assert check("promotion.decision", promotion) != []
+    # The sha256 form (a string of 64 lower-case hex digits) is what rejects it, not
+    # the digest's mismatch with the content, which would also object.
+    expected = (
+        f"{bad!r} does not match '^[0-9a-f]{{64}}$'"
+        if isinstance(bad, str)
+        else f"{bad!r} is not of type 'string'"
+    )
+    assert check("gate.decision", gate) == [f"decision_digest: {expected}"]
+    assert check("promotion.decision", promotion) == [f"gate_decision_digest: {expected}"]
 
 
 def test_digest_that_does_not_match_content_rejected() -> None:
@@ -134,8 +147,17 @@ def test_promotion_must_follow_xa01(status: str, action: str) -> None:
     assert check("promotion.decision", promotion) != []
 
 
-@pytest.mark.parametrize("score", [-1, 100.5, "10"])
-def test_risk_score_out_of_range_rejected(score: object) -> None:
+@pytest.mark.parametrize(
+    ("score", "problem"),
+    [
+        (-1, "-1 is less than the minimum of 0"),
+        (100.5, "100.5 is greater than the maximum of 100"),
+        ("10", "'10' is not of type 'number'"),
+    ],
+    ids=["negative", "above-100", "string"],
+)
+def test_risk_score_out_of_range_rejected(score: object, problem: str) -> None:
     gate, _ = decisions("APPROVE")
     gate["risk"]["score"] = score
-    assert check("gate.decision", gate) != []
+    gate["decision_digest"] = decision_digest(gate)  # the digest does not object
+    assert check("gate.decision", gate) == [f"risk/score: {problem}"]

@@ -138,7 +138,21 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, case: str) -> No
     errors = [line for line in result.stderr.lines if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("ERROR: ") and message in errors[0], errors
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
-    assert not (pytester.path / "ops/runtime/runs/r1").exists()
+    # No run folder where this case puts runs, and no file written anywhere else.
+    runtime = next((a.split("=", 1)[1] for a in args if a.startswith("--dome-out=")), "ops/runtime/runs")
+    assert not (pytester.path / runtime / "r1").exists()
+    assert written_files(pytester) == {"test_bad_input_is_one_clear_line.py", *files}
+
+
+def written_files(pytester: pytest.Pytester) -> set[str]:
+    """The files under the pytester folder, but pytester's own (the output and temp
+    folder of runpytest_subprocess) and pytest's cache."""
+    own = ("stdout", "stderr", "runpytest-", ".pytest_cache")
+    return {
+        p.relative_to(pytester.path).as_posix()
+        for p in pytester.path.rglob("*")
+        if p.is_file() and not p.relative_to(pytester.path).parts[0].startswith(own)
+    }
 
 
 def test_existing_run_is_refused_then_replaced_explicitly(pytester: pytest.Pytester, dome_run) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -10,9 +15,9 @@ from hypothesis import strategies as st
 
 from pytest_dome import reasons
 from pytest_dome.checkers import check
-from pytest_dome.gate import GateInputs, TaskVerdict, evaluate, gate_decision, promotion_decision
+from pytest_dome.gate import GateInputs, TaskVerdict, gate_decision, promotion_decision
 from pytest_dome.inputs import load_policy
-from pytest_dome.models import TASK_OUTCOMES, SessionFacts, VerifyCheck
+from pytest_dome.models import TASK_OUTCOMES, ChangeSetCheck, PluginFactor, SessionFacts, VerifyCheck
 
 POLICY = load_policy(None, "builtin")
 PASS = VerifyCheck(argv=("make", "lint"), status="passed", exit_code=0)
@@ -204,10 +209,52 @@ def test_threshold_and_policy_change_the_digest() -> None:
     assert other.decision_digest != base.decision_digest
 
 
-def test_evaluate_is_pure() -> None:
+def varied_inputs() -> GateInputs:
+    """Inputs whose decision has many reason codes and risk factors: every one a
+    chance for an order that depends on the process (a set, a hash) to show."""
     rnd = random.Random(7)
-    inputs = GateInputs.from_outcomes({f"t{i}": rnd.choice(TASK_OUTCOMES) for i in range(50)}, verify=(PASS,))
-    assert evaluate(inputs, POLICY) == evaluate(inputs, POLICY)
+    tasks = [
+        TaskVerdict(
+            f"t{i:02}",
+            rnd.choice(TASK_OUTCOMES),
+            flaky=rnd.random() < 0.2,
+            critical=rnd.random() < 0.2,
+            risk_weight=rnd.choice([0.0, 2.5, 10.0]),
+        )
+        for i in range(50)
+    ]
+    rnd.shuffle(tasks)
+    return GateInputs(
+        tasks=tasks,
+        verify=(PASS, FAIL, VerifyCheck(argv=("slow",), status="timeout", exit_code=None)),
+        session=SessionFacts(collection_errors=1, interrupted=True, worker_crashes=2, internal_error=True),
+        change_set=ChangeSetCheck(status="resolved", changed_files=7, sensitive_files=2),
+        plugin_factors=tuple(
+            PluginFactor(name=name, weight=5, value=0.5) for name in ("zeta", "alpha", "mu", "beta", "omega")
+        ),
+    )
+
+
+IN_A_FRESH_PROCESS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from test_gate import POLICY, WHEN, gate_decision, varied_inputs
+print(json.dumps(gate_decision("run-1", varied_inputs(), POLICY, WHEN).model_dump(mode="json")))
+"""
+
+
+def test_decision_is_the_same_in_other_processes_and_hash_seeds() -> None:
+    here = gate_decision("run-1", varied_inputs(), POLICY, WHEN).model_dump(mode="json")
+    assert len(here["reason_codes"]) >= 12 and len(here["risk"]["factors"]) >= 10
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", IN_A_FRESH_PROCESS, str(Path(__file__).parent)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(done.stdout) == here, f"PYTHONHASHSEED={seed}"
 
 
 # --- order independence of the whole path: reports -> results -> decision -----

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Mode
 
 MARKERS = """
 def pytest_configure(config):
@@ -100,7 +104,9 @@ def test_packet_selects_tests_by_marker_path_and_prefix(pytester: pytest.Pyteste
     assert plan["test_one.py::test_b"]["critical"] is True and plan["test_two.py::test_z"]["risk_weight"] == 7
 
 
-def test_flaky_test_passes_with_both_attempts_recorded(pytester: pytest.Pytester, dome_run) -> None:
+def test_flaky_test_passes_with_both_attempts_recorded(
+    pytester: pytest.Pytester, dome_run, mode: Mode
+) -> None:
     pytester.makepyfile(
         """
         import pathlib
@@ -112,7 +118,7 @@ def test_flaky_test_passes_with_both_attempts_recorded(pytester: pytest.Pytester
         def test_ok(): pass
         """
     )
-    result = pytester.runpytest("--dome-run-id=r1", "--dome-max-retries=1")
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-max-retries=1", *mode.args)
     assert result.ret == 0
     assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
     run = dome_run()
@@ -124,13 +130,12 @@ def test_flaky_test_passes_with_both_attempts_recorded(pytester: pytest.Pytester
     assert factors["flaky_rate"] == 15  # 1 of 2 tasks * weight 30
 
 
-@pytest.mark.parametrize("mode", [["-n", "0"], ["-n", "2"]], ids=["serial", "n2"])
 def test_always_failing_test_is_tried_one_plus_retries_times(
-    pytester: pytest.Pytester, dome_run, mode
+    pytester: pytest.Pytester, dome_run, mode: Mode
 ) -> None:
     pytester.makepyfile("def test_bad(): assert 0\ndef test_ok(): pass\n")
     pytester.makepyprojecttoml("[tool.dome.work.queue]\nmax_retries = 2\n")
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    result = pytester.runpytest("--dome-run-id=r1", *mode.args)
     assert result.ret == 1
     run = dome_run()
     bad = next(t for t in run.tasks.values() if t["node_id"].endswith("test_bad"))

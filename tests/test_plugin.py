@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Mode, RunEvidence
 
 SUITE = """
 import pytest
@@ -21,8 +25,6 @@ def test_ok(): pass
 def test_bad(): assert 1 == 2, "broken"
 """
 
-MODES = {"serial": ["-p", "no:xdist"], "n1": ["-n", "1"], "n2": ["-n", "2"]}
-
 
 def test_inactive_without_run_id(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(SUITE)
@@ -32,9 +34,18 @@ def test_inactive_without_run_id(pytester: pytest.Pytester) -> None:
     assert not (pytester.path / "ops").exists()
 
 
-def test_green_suite_approves(pytester: pytest.Pytester, dome_run) -> None:
+def decides_like_a_serial_run(pytester: pytest.Pytester, dome_run, run: RunEvidence, *args: str) -> None:
+    """``run`` has the decision and the outcomes of a serial run, in this process and
+    without xdist, of the same suite with the same arguments."""
+    pytester.runpytest("--dome-run-id=serial-base", "-p", "no:xdist", *args)
+    base = dome_run("serial-base")
+    assert run.gate["decision_digest"] == base.gate["decision_digest"]
+    assert run.outcomes == base.outcomes
+
+
+def test_green_suite_approves(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makepyfile(SUITE)
-    result = pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass")
+    result = pytester.runpytest("--dome-run-id=r1", "--dome-verify=python -c pass", *mode.args)
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         ["*dome release gate*", "decision: APPROVE*", "evidence: ops/runtime/runs/r1"]
@@ -49,11 +60,13 @@ def test_green_suite_approves(pytester: pytest.Pytester, dome_run) -> None:
     ]
     assert sorted(run.outcomes.values()) == ["passed", "passed", "passed", "skipped", "xfailed"]
     assert run.tasks["test_green_suite_approves.py::test_skip"]["summary"] == "skipped: not here"
+    assert run.manifest["execution"] == mode.execution
+    decides_like_a_serial_run(pytester, dome_run, run, "--dome-verify=python -c pass")
 
 
-def test_failing_task_rejects(pytester: pytest.Pytester, dome_run) -> None:
+def test_failing_task_rejects(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makepyfile(FAILING)
-    result = pytester.runpytest("--dome-run-id=r1")
+    result = pytester.runpytest("--dome-run-id=r1", *mode.args)
     assert result.ret == 1
     run = dome_run()
     assert run.gate["status"] == "REJECT" and run.promotion["action"] == "stop"
@@ -61,6 +74,8 @@ def test_failing_task_rejects(pytester: pytest.Pytester, dome_run) -> None:
     bad = run.tasks["test_failing_task_rejects.py::test_bad"]
     assert bad["outcome"] == "failed" and "broken" in bad["summary"]
     assert bad["summary"].startswith("test_failing_task_rejects.py:2: ")
+    assert run.manifest["execution"] == mode.execution
+    decides_like_a_serial_run(pytester, dome_run, run)
 
 
 def test_failing_verify_rejects_green_suite(pytester: pytest.Pytester, dome_run) -> None:
@@ -90,24 +105,6 @@ def test_fail_on_needs_human(pytester: pytest.Pytester, dome_run) -> None:
     result = pytester.runpytest("--dome-run-id=r1", "--dome-risk-threshold=0", "--dome-fail-on=NEEDS_HUMAN")
     assert result.ret == 1
     assert dome_run().manifest["exit_status"] == 1
-
-
-@pytest.mark.parametrize("suite", [SUITE, FAILING], ids=["green", "failing"])
-def test_same_digest_serial_n1_n2(pytester: pytest.Pytester, dome_run, suite: str) -> None:
-    pytester.makepyfile(suite)
-    runs = {}
-    for name, args in MODES.items():
-        pytester.runpytest_subprocess(f"--dome-run-id={name}", *args)
-        runs[name] = dome_run(name)
-    assert {r.gate["decision_digest"] for r in runs.values()} == {runs["serial"].gate["decision_digest"]}
-    assert {tuple(sorted(r.outcomes.items())) for r in runs.values()} == {
-        tuple(sorted(runs["serial"].outcomes.items()))
-    }
-    assert [r.manifest["execution"] for r in runs.values()] == [
-        {"mode": "serial", "workers": 1},
-        {"mode": "xdist", "workers": 1},
-        {"mode": "xdist", "workers": 2},
-    ]
 
 
 def test_pyproject_configures_the_gate(pytester: pytest.Pytester, dome_run) -> None:
@@ -203,8 +200,8 @@ def test_no_automatic_collection_from_the_finish_to_pytests_own(pytester: pytest
         """
     )
     pytester.makepyfile("def test_ok(): pass")
-    for name in ("serial", "n2"):
-        result = pytester.runpytest_subprocess(f"--dome-run-id=gc-{name}", *MODES[name])
+    for name, args in {"serial": ["-p", "no:xdist"], "n2": ["-n", "2"]}.items():
+        result = pytester.runpytest_subprocess(f"--dome-run-id=gc-{name}", *args)
         assert result.ret == 0
         (line,) = [line for line in result.stdout.lines if line.startswith("GC-STATES")]
         states = ast.literal_eval(line.removeprefix("GC-STATES "))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Mode
 
 
 def test_worker_crash_rejects(pytester: pytest.Pytester, dome_run) -> None:
@@ -16,10 +25,9 @@ def test_worker_crash_rejects(pytester: pytest.Pytester, dome_run) -> None:
     assert crashed["attempts"][0]["when"] == "crash" and "crashed while running" in crashed["summary"]
 
 
-@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["serial", "n2"])
-def test_maxfail_is_an_interruption(pytester: pytest.Pytester, dome_run, mode: list[str]) -> None:
+def test_maxfail_is_an_interruption(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makepyfile("def test_a(): assert 0\n" + "".join(f"def test_{i}(): pass\n" for i in range(6)))
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", "-x", *mode)
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", "-x", *mode.args)
     assert result.ret != 0
     gate = dome_run().gate
     assert gate["status"] == "REJECT" and gate["checks"]["session"]["interrupted"] is True
@@ -38,10 +46,9 @@ def test_keyboard_interrupt_skips_verify_and_rejects(pytester: pytest.Pytester, 
     assert run.outcomes["test_keyboard_interrupt_skips_verify_and_rejects.py::test_b"] == "missing"
 
 
-@pytest.mark.parametrize("mode", [["-p", "no:xdist"], ["-n", "2"]], ids=["serial", "n2"])
-def test_collection_error_rejects(pytester: pytest.Pytester, dome_run, mode: list[str]) -> None:
+def test_collection_error_rejects(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makepyfile(test_ok="def test_ok(): pass", test_broken="import no_such_module_here")
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
     assert result.ret != 0
     gate = dome_run().gate
     assert gate["status"] == "REJECT" and "COLLECTION_ERROR" in gate["reason_codes"]
@@ -58,15 +65,69 @@ def test_broken_session_start_still_decides(pytester: pytest.Pytester, dome_run)
     assert gate["status"] == "REJECT" and "INTERNAL_ERROR" in gate["reason_codes"]
 
 
-def test_verify_timeout_rejects(pytester: pytest.Pytester, dome_run) -> None:
+# A verify command that starts a child (not holding its output pipe, so that only
+# the kill, not the pipe, decides whether the child outlives the command).
+GRANDCHILD = (
+    "import subprocess as s, sys, time; "
+    "child = s.Popen([sys.executable, '-c', 'import time; time.sleep(300)'], "
+    "stdout=s.DEVNULL, stderr=s.DEVNULL); "
+    "open('grandchild.pid', 'w').write(str(child.pid)); time.sleep(300)"
+)
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_verify_timeout_rejects_and_kills_what_the_command_started(
+    pytester: pytest.Pytester, dome_run
+) -> None:
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest(
-        "--dome-run-id=r1",
-        "--dome-verify=python -c 'import time; time.sleep(30)'",
-        "--dome-verify-timeout=0.5",
+        "--dome-run-id=r1", f'--dome-verify=python -c "{GRANDCHILD}"', "--dome-verify-timeout=2"
     )
     assert result.ret == 1
     run = dome_run()
     (command,) = run.verify["commands"]
     assert command["status"] == "timeout" and command["exit_code"] is None
     assert "VERIFY_TIMEOUT" in run.gate["reason_codes"]
+    grandchild = int((pytester.path / "grandchild.pid").read_text())
+    deadline = time.monotonic() + 10  # SIGKILL is delivered, not awaited: allow it to land
+    while running(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    outlived = running(grandchild)
+    if outlived:  # do not leave it behind
+        os.kill(grandchild, signal.SIGKILL)
+    assert not outlived, f"the verify command's child {grandchild} outlived it"
+
+
+# A verify command that passes and leaves a child running that holds its output pipe.
+LEAVES_A_CHILD = (
+    "import subprocess as s, sys; "
+    "child = s.Popen([sys.executable, '-c', 'import time; time.sleep(300)']); "
+    "open('child.pid', 'w').write(str(child.pid)); print('checked')"
+)
+
+
+def test_a_child_left_running_by_a_verify_command_does_not_hold_the_run(
+    pytester: pytest.Pytester, dome_run
+) -> None:
+    """dome waited for the end of the output pipe: until every process holding it
+    (here a child the command left running) had exited."""
+    pytester.makepyfile("def test_ok(): pass")
+    try:
+        result = pytester.runpytest_subprocess(
+            "--dome-run-id=r1", f'--dome-verify=python -c "{LEAVES_A_CHILD}"', timeout=60
+        )
+    finally:
+        child = int((pytester.path / "child.pid").read_text())
+        if running(child):
+            os.kill(child, signal.SIGKILL)
+    assert result.ret == 0
+    (command,) = dome_run().verify["commands"]
+    assert command["status"] == "passed" and command["output_tail"] == "checked\n"

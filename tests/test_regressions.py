@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_dome.cli import main
+
+if TYPE_CHECKING:
+    from conftest import Mode
 
 FLAKY_MODULE_FIXTURE = """
 import os, pytest
@@ -133,15 +137,14 @@ def test_retried_teardown_error_is_one_junit_testcase(pytester: pytest.Pytester)
     assert xml.count("<testcase ") == 2 and 'tests="2"' in xml
 
 
-@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["serial", "n2"])
 def test_a_result_written_as_the_session_runs_holds_every_attempt(
-    pytester: pytest.Pytester, dome_run, mode: list[str]
+    pytester: pytest.Pytester, dome_run, mode: Mode
 ) -> None:
     """Result files are written while the session runs; a task whose teardown failed
     and was retried ends with a file that holds both attempts, and its hash in
     the manifest is that file's."""
     pytester.makepyfile(TEARDOWN_FAILS_ONCE + "def test_fail(): assert False\n")
-    pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    pytester.runpytest("--dome-run-id=r1", *mode.args)
     run = dome_run()  # every file hashed in the manifest, the decision replays
     tasks = {node.rsplit("::", 1)[1]: t for node, t in run.tasks.items()}
     td = tasks["test_td"]
@@ -247,10 +250,10 @@ def test_redacted_url_credentials_are_not_found_again() -> None:
     assert again.redact(once) == once and not again.counts
 
 
-def test_secret_in_a_failing_test_id_stays_off_the_terminal(pytester: pytest.Pytester) -> None:
+def test_secret_in_a_failing_test_id_stays_off_the_terminal(pytester: pytest.Pytester, mode: Mode) -> None:
     key = "ghp_" + "K" * 36
     pytester.makepyfile(f"import pytest\n@pytest.mark.parametrize('k', ['{key}'])\ndef test_x(k): assert 0\n")
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", "-n", "2")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
     assert key not in result.stdout.str() and "test_x[[REDACTED:github_token]]" in result.stdout.str()
 
 

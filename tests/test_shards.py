@@ -79,11 +79,22 @@ def test_bad_shard_is_a_usage_error(pytester: pytest.Pytester, bad: str) -> None
     result.stderr.fnmatch_lines([f"ERROR: --dome-shard: '{bad}' is not K/N*"])
 
 
-def test_shard_assignment_is_stable_when_tasks_are_added() -> None:
-    from pytest_dome.plan import in_shard
-
-    ids = [f"task-{i}" for i in range(200)]
-    before = {t: next(k for k in range(1, 5) if in_shard(t, k, 4)) for t in ids}
-    after = {t: next(k for k in range(1, 5) if in_shard(t, k, 4)) for t in [*ids, "new-1", "new-2"]}
-    assert all(after[t] == before[t] for t in ids)
-    assert len(set(before.values())) == 4
+def test_adding_tests_moves_no_task_to_another_shard(pytester: pytest.Pytester, dome_run) -> None:
+    """Shard 1/3 of a suite, planned and run; then tests are added before, among
+    and after the others and shard 1/3 is planned and run again: it runs the same
+    old tasks as before (and whatever new ones fall to it)."""
+    old = [f"test_{i:02}" for i in range(0, 24, 2)]
+    pytester.makepyfile(test_m="".join(f"def {name}(): pass\n" for name in old))
+    pytester.runpytest("--dome-run-id=before", "--dome-shard=1/3")
+    before = set(dome_run("before").tasks)
+    old_ids = {f"test_m.py::{name}" for name in old}
+    assert before and before < old_ids  # a proper part of the suite: the comparison means something
+    new = [f"test_{i:02}" for i in range(1, 24, 2)]
+    pytester.makepyfile(
+        test_a="def test_first(): pass\n",  # collected before every old task
+        test_m="".join(f"def {name}(): pass\n" for name in sorted(old + new)),
+    )
+    pytester.runpytest("--dome-run-id=after", "--dome-shard=1/3")
+    after = set(dome_run("after").tasks)
+    assert after & old_ids == before
+    assert len(dome_run("after").plan["tasks"]) == len(old) + len(new) + 1

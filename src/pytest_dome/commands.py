@@ -20,7 +20,10 @@ KEEP_BYTES = 64 * 1024
 
 
 class _TailReader(threading.Thread):
-    """Drains a pipe, keeping only its last ``KEEP_BYTES`` bytes."""
+    """Drains a pipe, keeping only its last ``KEEP_BYTES`` bytes, and closes it at its
+    end. It owns the pipe: closing it from another thread would wait for the end of
+    a read, that is for every process holding the pipe's other end (a child the
+    command left running) to exit."""
 
     def __init__(self, pipe: object) -> None:
         super().__init__(daemon=True)
@@ -29,13 +32,14 @@ class _TailReader(threading.Thread):
         self.total = 0
 
     def run(self) -> None:
-        read = self.pipe.read  # type: ignore[attr-defined]
+        read = self.pipe.read1  # type: ignore[attr-defined]  # what is there, not a full 64 KiB
         while chunk := read(65536):
             self.total += len(chunk)
             self.data += chunk
             if len(self.data) > 2 * KEEP_BYTES:
                 del self.data[:-KEEP_BYTES]
         del self.data[:-KEEP_BYTES]
+        self.pipe.close()  # type: ignore[attr-defined]
 
 
 def run_command(
@@ -84,9 +88,7 @@ def run_command(
         _kill_group(proc)
         proc.wait()
         raise
-    reader.join(timeout=5)
-    if proc.stdout is not None:
-        proc.stdout.close()
+    reader.join(timeout=5)  # then what it has read so far: a child may hold the pipe open
     text = bytes(reader.data).decode("utf-8", errors="replace")
     if reader.total > len(reader.data):
         text = f"[dome: {reader.total - len(reader.data)} earlier bytes not kept]\n" + text

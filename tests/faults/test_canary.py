@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Mode
 
 ENV_CANARY = "dome-canary-env-5f1e9a7c"
 GITHUB_CANARY = "ghp_" + "C4nary" * 6
@@ -12,7 +16,9 @@ AWS_CANARY = "AKIA" + "CANARY7QX2LM4NPZ"
 CANARIES = (ENV_CANARY, GITHUB_CANARY, AWS_CANARY)
 
 
-def test_no_canary_reaches_evidence_junit_or_terminal(pytester: pytest.Pytester, monkeypatch) -> None:
+def test_no_canary_reaches_evidence_junit_or_terminal(
+    pytester: pytest.Pytester, monkeypatch, mode: Mode
+) -> None:
     monkeypatch.setenv("DEPLOY_TOKEN", ENV_CANARY)
     pytester.makepyfile(
         f"""
@@ -47,8 +53,7 @@ def test_no_canary_reaches_evidence_junit_or_terminal(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess(
         "--dome-run-id=r1",
         "--dome-packet=packet.json",
-        "-n",
-        "2",
+        *mode.args,
         "-rA",
         "--junitxml=junit.xml",
         f'--dome-verify=python -c "{printer}"',

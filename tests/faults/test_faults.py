@@ -7,7 +7,17 @@ the manifest and replays.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING
+
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Mode
 
 N2 = ["-n", "2", "-p", "no:randomly"]
 
@@ -26,8 +36,7 @@ def pytest_configure(config):
 """
 
 
-@pytest.mark.parametrize("mode", [[], N2], ids=["serial", "n2"])
-def test_sigterm(pytester: pytest.Pytester, dome_run, mode) -> None:
+def test_sigterm(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makeconftest(PID_FILE)
     pytester.makepyfile(
         """
@@ -38,24 +47,59 @@ def test_sigterm(pytester: pytest.Pytester, dome_run, mode) -> None:
         def test_other(): pass
         """
     )
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
     assert result.ret != 0
     rejects(dome_run(), "SESSION_INTERRUPTED")
 
 
-def test_ctrl_c(pytester: pytest.Pytester, dome_run) -> None:
-    pytester.makepyfile("def test_a(): raise KeyboardInterrupt\ndef test_b(): pass\n")
-    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret == pytest.ExitCode.INTERRUPTED
-    rejects(dome_run(), "SESSION_INTERRUPTED", "TASK_RESULT_MISSING")
+WAITS = """
+import pathlib, time
+def test_before(): pass
+def test_waits():
+    pathlib.Path("ready").write_text("")
+    time.sleep(300)
+def test_after(): pass
+"""
+
+
+def test_ctrl_c(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
+    """A real SIGINT while a test runs, sent as a terminal's Ctrl-C sends it: to the
+    whole process group (pytest and its workers)."""
+    pytester.makepyfile(test_waits=WAITS)
+    argv = [sys.executable, "-m", "pytest", "--dome-run-id=r1", "--dome-verify=python -c pass", *mode.args]
+    with (pytester.path / "output.txt").open("wb") as output:
+        proc = pytester.popen(argv, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not (pytester.path / "ready").exists():
+                assert proc.poll() is None and time.monotonic() < deadline, "test_waits never started"
+                time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGINT)
+            status = proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:  # never leave it behind, even when the test fails
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    shown = (pytester.path / "output.txt").read_text()
+    assert status == pytest.ExitCode.INTERRUPTED, shown
+    assert "decision: REJECT" in shown
+    run = dome_run()
+    rejects(run, "SESSION_INTERRUPTED", "TASK_RESULT_MISSING")
+    assert run.gate["checks"]["session"]["interrupted"] is True
+    assert run.outcomes["test_waits.py::test_waits"] == "missing"
+    assert [c["status"] for c in run.verify["commands"]] == ["not_run"]
 
 
 def test_worker_death_leaves_tasks_unreported(pytester: pytest.Pytester, dome_run) -> None:
+    """Each of the two workers dies in its first test; with no restart allowed, the
+    tests they were given and never ran have no result."""
     pytester.makepyfile("import os\n" + "".join(f"def test_{i}(): os._exit(1)\n" for i in range(4)))
     result = pytester.runpytest_subprocess("--dome-run-id=r1", *N2, "--max-worker-restart=0")
     assert result.ret != 0
     run = dome_run()
-    rejects(run, "WORKER_CRASHED")
-    assert "missing" in run.outcomes.values() or "failed" in run.outcomes.values()
+    rejects(run, "WORKER_CRASHED", "TASK_FAILED", "TASK_RESULT_MISSING")
+    assert run.gate["checks"]["session"]["worker_crashes"] == 2
+    assert sorted(run.outcomes.values()) == ["failed", "failed", "missing", "missing"]
 
 
 def test_segfault_in_a_worker(pytester: pytest.Pytester, dome_run) -> None:
@@ -80,8 +124,9 @@ def test_worker_internal_error_leaves_a_task_without_report(pytester: pytest.Pyt
     pytester.makepyfile("def test_ok(): pass\ndef test_lost(): pass\n")
     assert pytester.runpytest_subprocess("--dome-run-id=r1", *N2).ret != 0
     run = dome_run()
-    assert run.gate["status"] == "REJECT" and run.manifest["exit_status"] != 0
-    assert run.outcomes["test_worker_internal_error_leaves_a_task_without_report.py::test_lost"] != "passed"
+    rejects(run, "INTERNAL_ERROR", "TASK_RESULT_MISSING")
+    assert run.gate["checks"]["session"]["internal_error"] is True
+    assert run.outcomes["test_worker_internal_error_leaves_a_task_without_report.py::test_lost"] == "missing"
 
 
 DOME_BUG = """
@@ -92,11 +137,10 @@ aggregate.Aggregator.verdict = broken
 """
 
 
-@pytest.mark.parametrize("mode", [[], N2], ids=["serial", "n2"])
-def test_a_bug_inside_dome_still_decides(pytester: pytest.Pytester, dome_run, mode) -> None:
+def test_a_bug_inside_dome_still_decides(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makeconftest(DOME_BUG)
     pytester.makepyfile("def test_ok(): pass")
-    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode)
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*internal error in pytest-dome: ZeroDivisionError: a bug in dome*"])
     rejects(dome_run(), "INTERNAL_ERROR", "TASK_RESULT_MISSING")
