@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .checkers import check
 from .evidence import MANIFEST, PLAN, POLICY
 from .replay import RecordedRun
 
@@ -190,7 +191,7 @@ def statements(
         "test-result": test_result_predicate(recorded, extension),
         "vsa": vsa_predicate(recorded, extension, resource_uri or run_uri(recorded.manifest.run_id)),
     }
-    return {
+    made = {
         stem: {
             "_type": STATEMENT_TYPE,
             "subject": subjects,
@@ -199,6 +200,10 @@ def statements(
         }
         for stem, predicate in predicates.items()
     }
+    for stem, statement in made.items():
+        for problem in check("intoto.statement", statement):  # our own contract: a bug if not
+            raise AttestError(f"the {stem} statement breaks its schema ({problem}); please report it")
+    return made
 
 
 # --- checking a statement against its run and subjects ---------------------------
@@ -209,7 +214,6 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
     folder that does not verify, or a statement that its run does not give (any more).
     ``run_dir``: the run, when not the one the statement names in ``runtime_dir``."""
     from .audit import verify_run
-    from .checkers import check
     from .replay import RunReadError, find_run, load_run
 
     problems = [f"statement: {p}" for p in check("intoto.statement", statement)]
