@@ -14,6 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from google.protobuf import json_format
+from hypothesis import given
+from hypothesis import strategies as st
 from in_toto.exceptions import SignatureVerificationError
 from in_toto.models.metadata import Envelope, Metadata
 from in_toto_attestation.predicates.test_result.v0 import test_result_pb2
@@ -22,6 +24,8 @@ from in_toto_attestation.v1.statement import Statement
 from in_toto_attestation.v1.statement_pb2 import Statement as StatementProto
 from securesystemslib.signer import SSlibKey
 
+from pytest_dome.aggregate import TaskResult
+from pytest_dome.attest import classify
 from pytest_dome.checkers import check
 from pytest_dome.cli import main
 
@@ -242,3 +246,106 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
     assert (out, len(err.splitlines())) == ("", 1), err
     assert err.startswith("dome attest: ") and message in err, err
     assert not OUT.exists()
+
+
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing")
+
+
+@given(st.dictionaries(st.text(min_size=1), st.tuples(st.sampled_from(OUTCOMES), st.booleans())))
+def test_every_test_lands_in_one_list_and_a_flaky_pass_is_only_warned(tasks: dict[str, Any]) -> None:
+    results = [
+        TaskResult(f"t{i}", node, out, flaky, 0.0, None, ())
+        for i, (node, (out, flaky)) in enumerate(tasks.items())
+    ]
+    passed, warned, failed = classify(results)
+    assert passed == sorted(passed) and warned == sorted(warned) and failed == sorted(failed)
+    assert set(passed) | set(warned) | set(failed) == {
+        node for node, (out, _) in tasks.items() if out not in ("skipped", "xfailed")
+    }
+    assert len(passed) + len(warned) + len(failed) == len(set(passed) | set(warned) | set(failed))
+    assert set(failed) == {node for node, (out, _) in tasks.items() if out in ("failed", "error", "missing")}
+    assert not {node for node, (out, flaky) in tasks.items() if flaky} & set(passed)
+
+
+def test_openssh_and_encrypted_keys(pytester: pytest.Pytester, monkeypatch, capsys) -> None:
+    gated(pytester)
+    private = ed25519.Ed25519PrivateKey.generate()
+    ssh = pytester.path / "id_ed25519"
+    ssh.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    ssh_pub = pytester.path / "id_ed25519.pub"
+    ssh_pub.write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    assert main(["attest", "r1", "--key", str(ssh)]) == 0
+    assert main(["verify-attestation", str(OUT / "vsa.intoto.json"), "--key", str(ssh_pub)]) == 0
+    encrypted = pytester.path / "encrypted.pem"
+    encrypted.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    capsys.readouterr()
+    assert main(["attest", "r1", "--key", str(encrypted)]) == 2
+    assert "the key is encrypted; put its password in DOME_ATTEST_KEY_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("DOME_ATTEST_KEY_PASSWORD", "s3cret")
+    assert main(["attest", "r1", "--key", str(encrypted), "--out", "again"]) == 0
+    # the same key, so the same signature over the same statement (ed25519 is deterministic)
+    assert Path("again/vsa.intoto.json").read_bytes() == (OUT / "vsa.intoto.json").read_bytes()
+
+
+def test_subjects_and_run_can_be_elsewhere_when_verifying(
+    pytester: pytest.Pytester, tmp_path_factory
+) -> None:
+    run = gated(pytester)
+    (pytester.path / "app.whl").write_bytes(b"v1")
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv), "--subject", "app.whl"]) == 0
+    downloads = tmp_path_factory.mktemp("downloads")
+    (downloads / "app.whl").write_bytes(b"v1")
+    (pytester.path / "app.whl").unlink()
+    moved = downloads / "evidence"
+    run.rename(moved)
+    path = str(OUT / "vsa.intoto.json")
+    assert main(["verify-attestation", path, "--key", str(pub)]) == 1  # neither is where it was
+    assert (
+        main(
+            [
+                "verify-attestation",
+                path,
+                "--key",
+                str(pub),
+                "--subject-dir",
+                str(downloads),
+                "--run",
+                str(moved),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize("case", ["no file", "not json", "envelope without key", "private key", "no run"])
+def test_verify_attestation_bad_input_is_one_line(pytester: pytest.Pytester, capsys, case: str) -> None:
+    gated(pytester)
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv)]) == 0
+    (pytester.path / "notes.json").write_text("not json")
+    envelope = str(OUT / "vsa.intoto.json")
+    args, message = {
+        "no file": (["absent.json", "--key", str(pub)], "absent.json: no such file"),
+        "not json": (["notes.json", "--key", str(pub)], "notes.json: Expecting value"),
+        "envelope without key": ([envelope], "is a signed envelope: give --key PUBLIC_KEY"),
+        "private key": ([envelope, "--key", str(priv)], "a private key; verify with the public key"),
+        "no run": ([envelope, "--key", str(pub), "--run", "r9"], "no such run folder"),
+    }[case]
+    capsys.readouterr()
+    assert main(["verify-attestation", *args]) == 2
+    out, err = capsys.readouterr()
+    assert (out, len(err.splitlines())) == ("", 1), err
+    assert err.startswith("dome verify-attestation: ") and message in err, err

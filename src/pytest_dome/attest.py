@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import glob
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .aggregate import TaskResult
 from .checkers import check
 from .evidence import MANIFEST, PLAN, POLICY
 from .replay import RecordedRun
@@ -125,15 +126,24 @@ def run_extension(recorded: RecordedRun, manifest_sha256: str) -> dict[str, Any]
     }
 
 
-def test_result_predicate(recorded: RecordedRun, extension: dict[str, Any]) -> dict[str, Any]:
-    passed, warned, failed = [], [], []
-    for result in sorted(recorded.results, key=lambda r: r.node_id):
+def classify(results: Iterable[TaskResult]) -> tuple[list[str], list[str], list[str]]:
+    """The node ids that passed, warned (flaky passes, xpassed) and failed (failed,
+    error, missing), each sorted; skipped and xfailed tasks are in none."""
+    passed: list[str] = []
+    warned: list[str] = []
+    failed: list[str] = []
+    for result in sorted(results, key=lambda r: r.node_id):
         if result.outcome in FAILED_OUTCOMES:
             failed.append(result.node_id)
         elif result.outcome in WARNED_OUTCOMES or (result.outcome == "passed" and result.flaky):
             warned.append(result.node_id)
         elif result.outcome == "passed":
             passed.append(result.node_id)
+    return passed, warned, failed
+
+
+def test_result_predicate(recorded: RecordedRun, extension: dict[str, Any]) -> dict[str, Any]:
+    passed, warned, failed = classify(recorded.results)
     assert recorded.gate is not None
     incident = any(recorded.gate.checks.session.model_dump().values())  # crashes, collection errors, ...
     outcome = "FAILED" if failed or incident else "WARNED" if warned else "PASSED"
