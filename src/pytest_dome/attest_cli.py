@@ -107,6 +107,8 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any, command: Any) -> None:
     """Register the two subcommands; ``command`` is cli's subcommand factory."""
+    from .cli import DEFAULT_RUNTIME
+
     p = command(
         sub, "attest", cmd_attest, "a run's decision as in-toto attestations (DSSE-signed with --key)"
     )
@@ -138,4 +140,4 @@ def add_commands(sub: Any, command: Any) -> None:
         "--subject-dir", default=".", metavar="DIR", help="where the subject files are (default .)"
     )
     p.add_argument("--run", metavar="RUN", help="the run folder or id (default: the run the statement names)")
-    p.add_argument("--runtime-dir", default="ops/runtime/runs", help="where run ids are looked up")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
