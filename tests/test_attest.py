@@ -223,10 +223,18 @@ def _write_ed448(folder: Path) -> str:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing key", "wrong key type", "public key to sign", "run does not verify", "no subject", "outside"],
+    [
+        "missing key",
+        "wrong key type",
+        "public key to sign",
+        "run does not verify",
+        "no subject",
+        "outside",
+        "shard",
+    ],
 )
 def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory, capsys, case: str) -> None:
-    run = gated(pytester)
+    run = gated(pytester, *(["--dome-shard=1/2"] if case == "shard" else []))
     outside = tmp_path_factory.mktemp("elsewhere")
     (outside / "app.whl").write_bytes(b"not here")
     _, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
@@ -237,6 +245,7 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "run does not verify": ([], "run r1 does not verify: EVIDENCE_HASH_MISMATCH plan.json"),
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
+        "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
     }[case]
     if case == "run does not verify":
         (run / "plan.json").write_text((run / "plan.json").read_text() + " ")

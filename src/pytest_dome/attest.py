@@ -245,16 +245,19 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
             *problems,
             f"run {run_id}: its manifest changed since the attestation (an override?); attest again",
         ]
-    recorded = load_run(run_dir)
+    try:
+        recorded = load_run(run_dir)
+        stem = next(s for s, t in PREDICATES.items() if t == statement["predicateType"])
+        resource_uri = statement["predicate"].get("resourceUri")
+        expected = statements(recorded, statement["subject"], resource_uri)[stem]["predicate"]
+    except (RunReadError, AttestError) as exc:
+        return [*problems, f"run {run_id}: {exc}"]
     commit = recorded.evidence.change_set.head_commit
     for subject in statement["subject"]:
         if subject["digest"].get("gitCommit", commit) != commit:
             problems.append(
                 f"subject gitCommit {subject['digest']['gitCommit']}: run {run_id} tested {commit}"
             )
-    stem = next(s for s, t in PREDICATES.items() if t == statement["predicateType"])
-    resource_uri = statement["predicate"].get("resourceUri")
-    expected = statements(recorded, statement["subject"], resource_uri)[stem]["predicate"]
     given = statement["predicate"]
     differing = sorted(k for k in expected.keys() | given.keys() if expected.get(k) != given.get(k))
     if differing:
@@ -268,7 +271,7 @@ def _subject_problems(subject: dict[str, Any], base: Path) -> list[str]:
         return []
     path = base / name if name else None
     if path is None or not path.is_file():
-        return [f"subject {name or '(unnamed)'}: no such file under the current folder"]
+        return [f"subject {name or '(unnamed)'}: no such file under {base}"]
     if file_sha256(path) != digest["sha256"]:
         return [f"subject {name}: sha256 differs: the file changed since it was attested"]
     return []
