@@ -344,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")
     p.add_argument("--replace", action="store_true", help="replace an existing merged run")
     p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
+
+    from .attest_cli import add_commands  # dome attest, dome verify-attestation
+
+    add_commands(sub, _command)
     return parser
 
 

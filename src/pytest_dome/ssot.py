@@ -33,6 +33,8 @@ SCHEMA_FILES: dict[str, str] = {
     "run.started": "run.started.schema.json",
     "override": "override.schema.json",
     "xtrlv2.envelope": "xtrlv2.envelope.schema.json",
+    "intoto.statement": "intoto.statement.schema.json",
+    "dsse.envelope": "dsse.envelope.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -1,0 +1,143 @@
+"""``dome attest`` and ``dome verify-attestation``: the shell over attest.py and dsse.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT = Path("ops/runtime/attestations")
+URI = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$")
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"dome {command}: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_attest(args: argparse.Namespace) -> int:
+    from .attest import AttestError, commit_subject, file_subjects, statements
+    from .audit import verify_run
+    from .canonical import canonical_json
+    from .dsse import KeyFileError, load_signer, sign
+    from .evidence import atomic_write, render
+    from .replay import RunReadError, find_run, load_run
+
+    if args.resource_uri is not None and not URI.match(args.resource_uri):
+        return _fail("attest", f"--resource-uri {args.resource_uri!r}: not a URI (e.g. pkg:pypi/NAME@1.0)", 2)
+    try:
+        run_dir = find_run(args.run, Path(args.runtime_dir))
+        signer = load_signer(Path(args.key)) if args.key else None
+    except (RunReadError, KeyFileError) as exc:
+        return _fail("attest", str(exc), 2)
+    problems = verify_run(run_dir)
+    if problems:
+        more = f" (and {len(problems) - 1} more: dome verify {args.run})" if len(problems) > 1 else ""
+        return _fail("attest", f"run {args.run} does not verify: {problems[0]}{more}", 1)
+    try:
+        recorded = load_run(run_dir)
+        subjects = file_subjects(args.subject, Path.cwd()) if args.subject else commit_subject(recorded)
+        documents = statements(recorded, subjects, args.resource_uri)
+    except (RunReadError, AttestError) as exc:
+        return _fail("attest", str(exc), 2)
+    out = Path(args.out) if args.out else DEFAULT_OUT / recorded.manifest.run_id
+    if out.resolve() == run_dir.resolve() or run_dir.resolve() in out.resolve().parents:
+        return _fail("attest", f"--out {out}: inside the run folder, whose manifest lists every file", 2)
+    out.mkdir(parents=True, exist_ok=True)
+    for stem, statement in documents.items():
+        if signer is None:
+            path, document = out / f"{stem}.statement.json", statement
+        else:
+            path, document = out / f"{stem}.intoto.json", sign(canonical_json(statement), signer)
+        atomic_write(path, render(document))
+        print(f"{path}: {statement['predicateType']}" + (" (unsigned)" if signer is None else ""))
+    names = ", ".join(s.get("name") or next(iter(s["digest"].values())) for s in subjects)
+    signed = f"signed with key id {signer.public_key.keyid[:16]}..." if signer else "unsigned"
+    print(f"run {recorded.manifest.run_id}: attested for {names}; {signed}")
+    return 0
+
+
+def cmd_verify_attestation(args: argparse.Namespace) -> int:
+    from .attest import statement_problems
+    from .dsse import KeyFileError, SignatureProblem, is_envelope, load_public_key, verified_payload
+    from .replay import RunReadError, find_run
+
+    try:
+        document = json.loads(Path(args.file).read_bytes())
+        run_dir = find_run(args.run, Path(args.runtime_dir)) if args.run else None
+        key = load_public_key(Path(args.key)) if args.key else None
+    except FileNotFoundError:
+        return _fail("verify-attestation", f"{args.file}: no such file", 2)
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, a bad key file or run
+        message = str(exc) if isinstance(exc, (KeyFileError, RunReadError)) else f"{args.file}: {exc}"
+        return _fail("verify-attestation", message.splitlines()[0], 2)
+    how = "unsigned"
+    if is_envelope(document):
+        if key is None:
+            return _fail("verify-attestation", f"{args.file} is a signed envelope: give --key PUBLIC_KEY", 2)
+        try:
+            statement: Any = json.loads(verified_payload(document, key))
+        except (SignatureProblem, ValueError) as exc:
+            return _fail("verify-attestation", f"{args.file}: {exc}", 1)
+        how = f"signature verified with key id {key.keyid[:16]}..."
+    elif not args.unsigned:
+        return _fail(
+            "verify-attestation",
+            f"{args.file} is not a signed envelope; check its signature with cosign and pass --unsigned",
+            2,
+        )
+    else:
+        statement = document
+    problems = statement_problems(statement, Path(args.subject_dir), run_dir, Path(args.runtime_dir))
+    for problem in problems:
+        print(f"dome verify-attestation: {args.file}: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    predicate = statement["predicate"]
+    verdict = predicate.get("result") or f"{predicate['verificationResult']} {predicate['verifiedLevels'][0]}"
+    print(
+        f"{args.file} verified: {how}; {len(statement['subject'])} subject(s) match; run "
+        f"{predicate['urn:pytest-dome:run']['run_id']} verifies and gives this statement ({verdict})"
+    )
+    return 0
+
+
+def add_commands(sub: Any, command: Any) -> None:
+    """Register the two subcommands; ``command`` is cli's subcommand factory."""
+    from .cli import DEFAULT_RUNTIME
+
+    p = command(
+        sub, "attest", cmd_attest, "a run's decision as in-toto attestations (DSSE-signed with --key)"
+    )
+    p.add_argument(
+        "--subject",
+        metavar="GLOB",
+        action="append",
+        help="released files (repeatable; named relative to the current folder); default: the git commit",
+    )
+    p.add_argument("--key", metavar="PRIVATE_KEY", help="sign with this key file (PEM or OpenSSH)")
+    p.add_argument("--out", metavar="DIR", help="where to write (default ops/runtime/attestations/RUN_ID)")
+    p.add_argument(
+        "--resource-uri", metavar="URI", help="the VSA's resourceUri (default urn:pytest-dome:run:ID)"
+    )
+
+    p = command(
+        sub,
+        "verify-attestation",
+        cmd_verify_attestation,
+        "check an attestation, its subjects and run",
+        run=None,
+    )
+    p.add_argument("file", metavar="FILE", help="a *.intoto.json envelope (or, with --unsigned, a statement)")
+    p.add_argument("--key", metavar="PUBLIC_KEY", help="the public key of the signer (PEM or OpenSSH)")
+    p.add_argument(
+        "--unsigned", action="store_true", help="accept a bare statement (its signature checked elsewhere)"
+    )
+    p.add_argument(
+        "--subject-dir", default=".", metavar="DIR", help="where the subject files are (default .)"
+    )
+    p.add_argument("--run", metavar="RUN", help="the run folder or id (default: the run the statement names)")
+    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")

@@ -1,0 +1,138 @@
+"""DSSE envelopes (github.com/secure-systems-lab/dsse) signed with a key the user holds.
+
+The signing and the key handling are securesystemslib's, the library of the in-toto
+project (its ``Envelope`` computes the pre-authentication encoding, its
+``CryptoSigner`` signs with pyca/cryptography): an envelope written here verifies
+with in-toto's own tools. Keys: ed25519, ECDSA on P-256/P-384/P-521, RSA (signed
+with RSASSA-PSS and SHA-256), as PEM (PKCS#8, or the traditional OpenSSL forms) or
+OpenSSH files; an encrypted private key takes its password from
+``DOME_ATTEST_KEY_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from securesystemslib.dsse import Envelope
+from securesystemslib.exceptions import UnverifiedSignatureError
+from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+"""The payload type in-toto gives an envelope holding a Statement."""
+
+PASSWORD_ENV = "DOME_ATTEST_KEY_PASSWORD"
+KEY_TYPES = "ed25519, ECDSA (P-256, P-384, P-521) or RSA"
+
+
+class KeyFileError(ValueError):
+    """A key file cannot be used: one line naming the file, the trouble and the fix."""
+
+
+class SignatureProblem(ValueError):
+    """An envelope is not well formed, or no signature in it verifies with the key."""
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(f"{path}: no such key file") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def load_signer(path: Path) -> CryptoSigner:
+    """The signer of the private key in ``path``."""
+    data = _read(path)
+    if b"PRIVATE KEY" not in data:
+        raise KeyFileError(f"{path}: not a private key file (PEM or OpenSSH); sign with your private key")
+    password = os.environ.get(PASSWORD_ENV)
+    secret = password.encode() if password else None
+    load = (
+        serialization.load_ssh_private_key
+        if b"BEGIN OPENSSH PRIVATE KEY" in data
+        else serialization.load_pem_private_key
+    )
+    try:
+        key = load(data, secret)
+    except TypeError:  # encrypted without a password, or a password for a plain key
+        raise KeyFileError(
+            f"{path}: the key is encrypted; put its password in {PASSWORD_ENV}"
+            if secret is None
+            else f"{path}: the key is not encrypted; unset {PASSWORD_ENV}"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFileError(f"{path}: cannot load the private key ({_first_line(exc)})") from None
+    try:
+        return CryptoSigner(key)
+    except ValueError:
+        raise KeyFileError(
+            f"{path}: unsupported key type {type(key).__name__}; use an {KEY_TYPES} key"
+        ) from None
+
+
+def load_public_key(path: Path) -> SSlibKey:
+    """The public key in ``path`` (PEM, or one OpenSSH public key line)."""
+    data = _read(path)
+    if b"PRIVATE KEY" in data:
+        raise KeyFileError(
+            f"{path}: a private key; verify with the public key (openssl pkey -in KEY -pubout -out KEY.pub)"
+        )
+    try:
+        key = (
+            serialization.load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_ssh_public_key(data)
+        )
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise KeyFileError(f"{path}: cannot load the public key ({_first_line(exc)})") from None
+    try:
+        return SSlibKey.from_crypto(key)
+    except ValueError:
+        raise KeyFileError(
+            f"{path}: unsupported key type {type(key).__name__}; use an {KEY_TYPES} key"
+        ) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def sign(payload: bytes, signer: CryptoSigner) -> dict[str, Any]:
+    """A DSSE envelope of ``payload`` (an in-toto Statement) with one signature."""
+    envelope = Envelope(payload, PAYLOAD_TYPE, {})
+    envelope.sign(signer)
+    document: dict[str, Any] = envelope.to_dict()
+    return document
+
+
+def is_envelope(document: Any) -> bool:
+    return isinstance(document, dict) and "payload" in document and "signatures" in document
+
+
+def verified_payload(document: dict[str, Any], key: SSlibKey) -> bytes:
+    """The payload of the envelope ``document`` once a signature in it verifies with
+    ``key`` over the pre-authentication encoding of its type and payload. Key ids
+    are hints only (DSSE): every signature is tried with the key."""
+    try:
+        envelope = Envelope.from_dict(copy.deepcopy(document))  # from_dict edits the signatures
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SignatureProblem(f"not a DSSE envelope ({_first_line(exc)})") from None
+    if envelope.payload_type != PAYLOAD_TYPE:
+        raise SignatureProblem(f"payloadType is {envelope.payload_type!r}, not {PAYLOAD_TYPE!r}")
+    pae = envelope.pae()
+    for signature in envelope.signatures.values():
+        try:
+            key.verify_signature(Signature(key.keyid, signature.signature), pae)
+        except UnverifiedSignatureError:
+            continue
+        return envelope.payload
+    raise SignatureProblem(
+        f"no signature verifies with this key (key id {key.keyid[:16]}...); "
+        "the payload was changed, or another key signed it"
+    )

@@ -1,0 +1,360 @@
+"""dome attest / verify-attestation: in-toto attestations that the in-toto project's own
+Python libraries read and verify (in_toto, in_toto_attestation, securesystemslib)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from google.protobuf import json_format
+from hypothesis import given
+from hypothesis import strategies as st
+from in_toto.exceptions import SignatureVerificationError
+from in_toto.models.metadata import Envelope, Metadata
+from in_toto_attestation.predicates.test_result.v0 import test_result_pb2
+from in_toto_attestation.predicates.vsa.v1.vsa_pb2 import VerificationSummary
+from in_toto_attestation.v1.statement import Statement
+from in_toto_attestation.v1.statement_pb2 import Statement as StatementProto
+from securesystemslib.signer import SSlibKey
+
+from pytest_dome.aggregate import TaskResult
+from pytest_dome.attest import classify
+from pytest_dome.checkers import check
+from pytest_dome.cli import main
+
+REASON = "risk accepted: the skipped UI tests are tracked in REL-42"
+OUT = Path("ops/runtime/attestations/r1")
+EXTENSION = "urn:pytest-dome:run"
+KEYS = {
+    "ed25519": ed25519.Ed25519PrivateKey.generate,
+    "ecdsa-p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+}
+
+
+def gated(pytester: pytest.Pytester, *args: str, tests: str = "def test_ok(): pass") -> Path:
+    """A gated run r1 of a git checkout (the default subject is its commit)."""
+    pytester.makepyfile(tests)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q"], cwd=pytester.path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=pytester.path, check=True)
+    subprocess.run([*git, "commit", "-qm", "release"], cwd=pytester.path, check=True)
+    pytester.runpytest("--dome-run-id=r1", *args)
+    return pytester.path / "ops/runtime/runs/r1"
+
+
+def key_files(folder: Path, private: Any) -> tuple[Path, Path]:
+    priv, pub = folder / "signing.pem", folder / "signing.pub"
+    priv.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    pub.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return priv, pub
+
+
+def in_toto_key(pub: Path) -> dict[str, Any]:
+    """The public key as in-toto's verify_signature takes it."""
+    key = SSlibKey.from_crypto(serialization.load_pem_public_key(pub.read_bytes()))
+    return {"keyid": key.keyid, **key.to_dict()}
+
+
+def read_statement(payload: bytes) -> dict[str, Any]:
+    """A statement as in_toto_attestation reads it: every field of the Statement and of
+    the test-result predicate known to its protos, a valid Statement; schema-valid."""
+    statement = Statement.copy_from_pb(json_format.Parse(payload, StatementProto()))
+    statement.validate()
+    doc: dict[str, Any] = json.loads(payload)
+    predicate = {k: v for k, v in doc["predicate"].items() if k != EXTENSION}  # a URI extension field
+    if doc["predicateType"] == "https://in-toto.io/attestation/test-result/v0.1":
+        json_format.ParseDict(
+            predicate, test_result_pb2.TestResult()
+        )  # no field the predicate does not define
+    else:
+        # verifier.version is VSA 1.1, newer than the library's 1.0 proto; verifiedLevels
+        # is a string in in-toto-attestation 0.9.3's proto (fixed upstream in abb6190,
+        # "Make verifiedLevels field repeated to match spec"): checked by the schema.
+        predicate.pop("verifiedLevels")
+        json_format.ParseDict(predicate, VerificationSummary(), ignore_unknown_fields=True)
+    assert check("intoto.statement", doc) == []
+    return doc
+
+
+def pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE's pre-authentication encoding, written from the protocol text."""
+    kind = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+
+
+@pytest.mark.parametrize("kind", sorted(KEYS))
+def test_signed_envelopes_verify_with_in_toto(pytester: pytest.Pytester, capsys, kind: str) -> None:
+    gated(pytester)
+    (pytester.path / "dist").mkdir()
+    (pytester.path / "dist/app-1.0-py3-none-any.whl").write_bytes(b"the wheel")
+    private = KEYS[kind]()
+    priv, pub = key_files(pytester.path, private)
+    assert main(["attest", "r1", "--key", str(priv), "--subject", "dist/*.whl"]) == 0
+    for stem in ("test-result", "vsa"):
+        path = OUT / f"{stem}.intoto.json"
+        assert check("dsse.envelope", json.loads(path.read_text())) == []
+        envelope = Metadata.load(str(path))
+        assert isinstance(envelope, Envelope)
+        envelope.verify_signature(in_toto_key(pub))  # in-toto's own verification
+        doc = read_statement(envelope.payload)
+        assert doc["subject"] == [
+            {
+                "name": "dist/app-1.0-py3-none-any.whl",
+                "digest": {"sha256": hashlib.sha256(b"the wheel").hexdigest()},
+            }
+        ]
+        if kind == "ed25519":  # and the signature is over DSSE's PAE, checked without any library
+            sig = base64.b64decode(json.loads(path.read_text())["signatures"][0]["sig"])
+            private.public_key().verify(sig, pae("application/vnd.in-toto+json", envelope.payload))
+        assert main(["verify-attestation", str(path), "--key", str(pub)]) == 0
+    assert "signature verified" in capsys.readouterr().out
+
+
+def test_unsigned_statements_name_the_commit_and_read_with_in_toto(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=pytester.path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert main(["attest", "r1"]) == 0
+    result = read_statement((OUT / "test-result.statement.json").read_bytes())
+    vsa = read_statement((OUT / "vsa.statement.json").read_bytes())
+    assert result["subject"] == vsa["subject"] == [{"digest": {"gitCommit": head}}]
+    assert result["predicate"]["result"] == "PASSED"
+    assert result["predicate"]["passedTests"] == [
+        "test_unsigned_statements_name_the_commit_and_read_with_in_toto.py::test_ok"
+    ]
+    predicate = vsa["predicate"]
+    assert (predicate["verificationResult"], predicate["verifiedLevels"]) == ("PASSED", ["DOME_GATE_APPROVE"])
+    assert predicate["inputAttestations"][0]["digest"]["sha256"] == predicate[EXTENSION]["manifest_sha256"]
+    assert predicate["verifier"]["id"] == "urn:pytest-dome:verifier:gate"
+    for stem in ("test-result", "vsa"):
+        assert main(["verify-attestation", str(OUT / f"{stem}.statement.json"), "--unsigned"]) == 0
+    assert main(["verify-attestation", str(OUT / "vsa.statement.json")]) == 2  # not without --unsigned
+    assert "is not a signed envelope" in capsys.readouterr().err
+
+
+def test_a_tampered_payload_or_subject_fails(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester)
+    (pytester.path / "app.whl").write_bytes(b"v1")
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv), "--subject", "app.whl"]) == 0
+    path = OUT / "vsa.intoto.json"
+    original = json.loads(path.read_text())
+    statement = json.loads(base64.b64decode(original["payload"]))
+    statement["subject"][0]["digest"]["sha256"] = "0" * 64  # claim another file
+    forged = {**original, "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
+    path.write_text(json.dumps(forged))
+    with pytest.raises(SignatureVerificationError):
+        Metadata.load(str(path)).verify_signature(in_toto_key(pub))
+    assert main(["verify-attestation", str(path), "--key", str(pub)]) == 1
+    assert "no signature verifies with this key" in capsys.readouterr().err
+    path.write_text(json.dumps(original))
+    (pytester.path / "app.whl").write_bytes(b"v2")  # the released file is not the attested one
+    assert main(["verify-attestation", str(path), "--key", str(pub)]) == 1
+    assert "subject app.whl: sha256 differs" in capsys.readouterr().err
+    (pytester.path / "app.whl").write_bytes(b"v1")
+    assert main(["verify-attestation", str(path), "--key", str(pub)]) == 0
+
+
+def test_an_unsigned_statement_must_be_what_its_run_gives(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester, tests="def test_ok(): pass\ndef test_bad(): assert False")
+    assert main(["attest", "r1"]) == 0
+    path = OUT / "test-result.statement.json"
+    statement = json.loads(path.read_text())
+    assert statement["predicate"]["result"] == "FAILED"
+    assert statement["predicate"]["failedTests"][0].endswith("::test_bad")
+    vsa = json.loads((OUT / "vsa.statement.json").read_text())["predicate"]
+    assert (vsa["verificationResult"], vsa["verifiedLevels"]) == ("FAILED", ["FAILED"])
+    statement["predicate"]["result"], statement["predicate"]["failedTests"] = "PASSED", []
+    path.write_text(json.dumps(statement))
+    assert main(["verify-attestation", str(path), "--unsigned"]) == 1
+    assert "predicate: failedTests, result differ from what run r1 gives" in capsys.readouterr().err
+
+
+def test_an_overridden_run_passes_with_the_override_recorded(pytester: pytest.Pytester, capsys) -> None:
+    run = gated(pytester, "--dome-risk-threshold=0")
+    assert main(["attest", "r1", "--out", "before"]) == 0
+    vsa = json.loads(Path("before/vsa.statement.json").read_text())["predicate"]
+    assert (vsa["verificationResult"], vsa[EXTENSION]["gate_status"]) == ("FAILED", "NEEDS_HUMAN")
+    assert main(["override", str(run), "--actor", "release-manager", "--reason", REASON]) == 0
+    assert main(["attest", "r1"]) == 0
+    vsa = json.loads((OUT / "vsa.statement.json").read_text())["predicate"]
+    assert (vsa["verificationResult"], vsa["verifiedLevels"]) == (
+        "PASSED",
+        ["DOME_GATE_NEEDS_HUMAN_OVERRIDDEN"],
+    )
+    override = vsa[EXTENSION]["override"]
+    assert (override["actor"], override["reason"], vsa["timeVerified"]) == (
+        "release-manager",
+        REASON,
+        override["at"],
+    )
+    capsys.readouterr()
+    assert main(["verify-attestation", "before/vsa.statement.json", "--unsigned"]) == 1
+    assert "its manifest changed since the attestation" in capsys.readouterr().err
+
+
+def _write_ed448(folder: Path) -> str:
+    key = ed448.Ed448PrivateKey.generate()
+    path = folder / "ed448.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing key",
+        "wrong key type",
+        "public key to sign",
+        "run does not verify",
+        "no subject",
+        "outside",
+        "shard",
+    ],
+)
+def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory, capsys, case: str) -> None:
+    run = gated(pytester, *(["--dome-shard=1/2"] if case == "shard" else []))
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "app.whl").write_bytes(b"not here")
+    _, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    args, message = {
+        "missing key": (["--key", "absent.pem"], "absent.pem: no such key file"),
+        "wrong key type": (["--key", _write_ed448(pytester.path)], "unsupported key type Ed448PrivateKey"),
+        "public key to sign": (["--key", str(pub)], "not a private key file"),
+        "run does not verify": ([], "run r1 does not verify: EVIDENCE_HASH_MISMATCH plan.json"),
+        "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
+        "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
+        "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
+    }[case]
+    if case == "run does not verify":
+        (run / "plan.json").write_text((run / "plan.json").read_text() + " ")
+    capsys.readouterr()
+    assert main(["attest", "r1", *args]) in (1, 2)
+    out, err = capsys.readouterr()
+    assert (out, len(err.splitlines())) == ("", 1), err
+    assert err.startswith("dome attest: ") and message in err, err
+    assert not OUT.exists()
+
+
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing")
+
+
+@given(st.dictionaries(st.text(min_size=1), st.tuples(st.sampled_from(OUTCOMES), st.booleans())))
+def test_every_test_lands_in_one_list_and_a_flaky_pass_is_only_warned(tasks: dict[str, Any]) -> None:
+    results = [
+        TaskResult(f"t{i}", node, out, flaky, 0.0, None, ())
+        for i, (node, (out, flaky)) in enumerate(tasks.items())
+    ]
+    passed, warned, failed = classify(results)
+    assert passed == sorted(passed) and warned == sorted(warned) and failed == sorted(failed)
+    assert set(passed) | set(warned) | set(failed) == {
+        node for node, (out, _) in tasks.items() if out not in ("skipped", "xfailed")
+    }
+    assert len(passed) + len(warned) + len(failed) == len(set(passed) | set(warned) | set(failed))
+    assert set(failed) == {node for node, (out, _) in tasks.items() if out in ("failed", "error", "missing")}
+    assert not {node for node, (out, flaky) in tasks.items() if flaky} & set(passed)
+
+
+def test_openssh_and_encrypted_keys(pytester: pytest.Pytester, monkeypatch, capsys) -> None:
+    gated(pytester)
+    private = ed25519.Ed25519PrivateKey.generate()
+    ssh = pytester.path / "id_ed25519"
+    ssh.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        )
+    )
+    ssh_pub = pytester.path / "id_ed25519.pub"
+    ssh_pub.write_bytes(
+        private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    )
+    assert main(["attest", "r1", "--key", str(ssh)]) == 0
+    assert main(["verify-attestation", str(OUT / "vsa.intoto.json"), "--key", str(ssh_pub)]) == 0
+    encrypted = pytester.path / "encrypted.pem"
+    encrypted.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    capsys.readouterr()
+    assert main(["attest", "r1", "--key", str(encrypted)]) == 2
+    assert "the key is encrypted; put its password in DOME_ATTEST_KEY_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("DOME_ATTEST_KEY_PASSWORD", "s3cret")
+    assert main(["attest", "r1", "--key", str(encrypted), "--out", "again"]) == 0
+    # the same key, so the same signature over the same statement (ed25519 is deterministic)
+    assert Path("again/vsa.intoto.json").read_bytes() == (OUT / "vsa.intoto.json").read_bytes()
+
+
+def test_subjects_and_run_can_be_elsewhere_when_verifying(
+    pytester: pytest.Pytester, tmp_path_factory
+) -> None:
+    run = gated(pytester)
+    (pytester.path / "app.whl").write_bytes(b"v1")
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv), "--subject", "app.whl"]) == 0
+    downloads = tmp_path_factory.mktemp("downloads")
+    (downloads / "app.whl").write_bytes(b"v1")
+    (pytester.path / "app.whl").unlink()
+    moved = downloads / "evidence"
+    run.rename(moved)
+    path = str(OUT / "vsa.intoto.json")
+    assert main(["verify-attestation", path, "--key", str(pub)]) == 1  # neither is where it was
+    assert (
+        main(
+            [
+                "verify-attestation",
+                path,
+                "--key",
+                str(pub),
+                "--subject-dir",
+                str(downloads),
+                "--run",
+                str(moved),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize("case", ["no file", "not json", "envelope without key", "private key", "no run"])
+def test_verify_attestation_bad_input_is_one_line(pytester: pytest.Pytester, capsys, case: str) -> None:
+    gated(pytester)
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv)]) == 0
+    (pytester.path / "notes.json").write_text("not json")
+    envelope = str(OUT / "vsa.intoto.json")
+    args, message = {
+        "no file": (["absent.json", "--key", str(pub)], "absent.json: no such file"),
+        "not json": (["notes.json", "--key", str(pub)], "notes.json: Expecting value"),
+        "envelope without key": ([envelope], "is a signed envelope: give --key PUBLIC_KEY"),
+        "private key": ([envelope, "--key", str(priv)], "a private key; verify with the public key"),
+        "no run": ([envelope, "--key", str(pub), "--run", "r9"], "no such run folder"),
+    }[case]
+    capsys.readouterr()
+    assert main(["verify-attestation", *args]) == 2
+    out, err = capsys.readouterr()
+    assert (out, len(err.splitlines())) == ("", 1), err
+    assert err.startswith("dome verify-attestation: ") and message in err, err
