@@ -274,15 +274,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if recorded.gate is None or recorded.promotion is None:
         print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
         return 2
-    results = recorded.results
-    where = str(recorded.run_dir)
+    results, where, base = recorded.results, str(recorded.run_dir), recorded.evidence.comparison()
     if args.html:
-        atomic_write(Path(args.html), run_html(recorded.gate, recorded.promotion, results, where).encode())
+        atomic_write(
+            Path(args.html), run_html(recorded.gate, recorded.promotion, results, where, base).encode()
+        )
         print(f"written to {args.html}")
     elif args.markdown:
-        print(markdown(recorded.gate, recorded.promotion, results, where))
+        print(markdown(recorded.gate, recorded.promotion, results, where, base))
     else:
-        print("\n".join(review_lines(recorded.gate, recorded.promotion, results, where)))
+        print("\n".join(review_lines(recorded.gate, recorded.promotion, results, where, base)))
     return 0
 
 
@@ -338,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")
     p.add_argument("--replace", action="store_true", help="replace an existing merged run")
     p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
+
+    from .baseline import add_diff_command
+
+    add_diff_command(sub, str(DEFAULT_RUNTIME))
     return parser
 
 

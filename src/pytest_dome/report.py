@@ -6,11 +6,17 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ssot
 from .aggregate import TaskResult
+from .baseline import html_section as baseline_html
+from .baseline import lines as baseline_lines
+from .baseline import markdown as baseline_markdown
 from .models import GateDecision, PromotionDecision, TaskOutcome
+
+if TYPE_CHECKING:
+    from .comparison import Comparison
 
 TOP_FACTORS = 3
 FIRST_TASKS = 5
@@ -37,7 +43,11 @@ def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[Tas
 
 
 def review_lines(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision,
+    promotion: PromotionDecision,
+    results: Sequence[TaskResult],
+    where: str,
+    baseline: Comparison | None = None,
 ) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), reason codes with their meanings, evidence."""
@@ -54,6 +64,7 @@ def review_lines(
             shown = ", ".join(r.node_id for r in tasks[:FIRST_TASKS])
             more = f" and {len(tasks) - FIRST_TASKS} more" if len(tasks) > FIRST_TASKS else ""
             lines.append(f"{label} tasks ({len(tasks)}): {shown}{more}")
+    lines += baseline_lines(baseline) if baseline else []
     lines.append("reason codes:")
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
@@ -61,7 +72,11 @@ def review_lines(
 
 
 def markdown(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision,
+    promotion: PromotionDecision,
+    results: Sequence[TaskResult],
+    where: str,
+    baseline: Comparison | None = None,
 ) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
@@ -86,6 +101,7 @@ def markdown(
                 f"- `{r.node_id}`: {(r.summary or '').splitlines()[0] if r.summary else ''}"
                 for r in tasks[:FIRST_TASKS]
             ]
+    out += baseline_markdown(baseline) if baseline else []
     out += ["", "| reason code | meaning |", "|---|---|"]
     out += [f"| `{code}` | {_meaning(code)} |" for code in gate.reason_codes]
     out += ["", f"Evidence: `{where}`", ""]
@@ -132,7 +148,11 @@ def _bars(items: Sequence[tuple[str, float]], maximum: float, unit: str = "") ->
 
 
 def run_html(
-    gate: GateDecision, promotion: PromotionDecision, results: Sequence[TaskResult], where: str
+    gate: GateDecision,
+    promotion: PromotionDecision,
+    results: Sequence[TaskResult],
+    where: str,
+    baseline: Comparison | None = None,
 ) -> str:
     e = html.escape
     failed, flaky = _troubled(results)
@@ -165,7 +185,8 @@ def run_html(
         f"<p>Risk score <strong>{gate.risk.score:g}</strong> against threshold "
         f"<strong>{gate.risk.threshold:g}</strong> (policy <code>{e(gate.risk.policy_id)}</code>).</p>"
         f"<h2>Risk factors (contribution to the score)</h2>{chart}"
-        f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
+        + (baseline_html(baseline) if baseline else "")
+        + f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
         f"<h2>Human override</h2>{override}"
         f"<h2>Tasks ({len(results)}; failed {len(failed)}, flaky {len(flaky)})</h2>"
         f"<table><tr><th>task</th><th>outcome</th><th>attempts</th><th>summary</th></tr>{rows}</table>"

@@ -33,6 +33,7 @@ SCHEMA_FILES: dict[str, str] = {
     "run.started": "run.started.schema.json",
     "override": "override.schema.json",
     "xtrlv2.envelope": "xtrlv2.envelope.schema.json",
+    "baseline.summary": "baseline.summary.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -44,11 +44,11 @@ class GateReporter:
             )
             return
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        first, *rest = review_lines(gate, promotion, outcome.named, where)
+        first, *rest = review_lines(gate, promotion, outcome.named, where, outcome.comparison)
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
             tr.write_line(line)
-        problem = step_summary(markdown(gate, promotion, outcome.named, where))
+        problem = step_summary(markdown(gate, promotion, outcome.named, where, outcome.comparison))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
 
