@@ -125,7 +125,7 @@ def headline(c: Comparison) -> str:
 def _kinds(c: Comparison) -> list[tuple[str, list[str]]]:
     """Each kind of change with the node ids of its tasks (slower: with durations)."""
     slower = [
-        f"{c.name(s.task_id)} {s.before_s:g} s -> {s.after_s:g} s ({_times(s.ratio)}x)" for s in c.slower
+        f"{c.name(s.task_id)} {s.before_s:.3g} s -> {s.after_s:.3g} s ({_times(s.ratio)}x)" for s in c.slower
     ]
     return [
         (label, names)
