@@ -136,6 +136,12 @@ def test_a_run_with_a_baseline_shows_scores_and_replays_what_got_worse(
 
     assert main(["report", "r1", "--markdown"]) == 0
     assert "**Compared with baseline run `r0` (APPROVE)**: 1 new failure" in capsys.readouterr().out
+    assert main(["report", "r1", "--html", "r1.html"]) == 0
+    page = (pytester.path / "r1.html").read_text()
+    assert (
+        '<p id="baseline">1 new failure, 1 task removed, 1 task ' in page
+        and "test_suite.py::test_gone" in page
+    )
 
     # Replay reads the recorded summary, never the baseline's folder: gone, same decision.
     shutil.rmtree(pytester.path / RUNS / "r0")
@@ -160,6 +166,21 @@ def test_nothing_got_worse_against_itself_and_input_digest_names_the_baseline(
     assert [f["name"] for f in plain["risk"]["factors"]][-1] == "base_ref_unresolved"  # as before
     assert main(["diff", "r0", "r1"]) == 0
     assert "nothing got worse" in capsys.readouterr().out
+
+
+def test_serial_and_two_workers_record_the_same_comparison(pytester: pytest.Pytester, dome_run) -> None:
+    """The decision records counts, not measured durations: the same outcomes and
+    counts give the same decision digest under any -n."""
+    baseline_run(pytester)
+    (pytester.path / "p.json").write_text(json.dumps(POLICY))
+    pytester.makepyfile(test_suite=AFTER)
+    for run_id, mode in (("serial", "-p no:xdist"), ("n2", "-n 2")):
+        pytester.runpytest(
+            f"--dome-run-id={run_id}", "--dome-baseline=r0", "--dome-policy=p.json", *mode.split()
+        )
+    serial, n2 = dome_run("serial").gate, dome_run("n2").gate
+    assert serial["checks"]["baseline"]["slower"] == 1
+    assert serial["decision_digest"] == n2["decision_digest"]
 
 
 def test_shards_share_the_baseline_and_the_merged_run_compares(pytester: pytest.Pytester, dome_run) -> None:

@@ -201,6 +201,7 @@ def as_json(c: Comparison, run_id: str) -> dict[str, Any]:
         "headline": headline(c),
         "worse": c.worse,
         "check": c.check().model_dump(mode="json"),
+        "suite_median_ratio": c.suite.median_ratio,
         **{label.replace(" ", "_"): names for label, names in _kinds(c) if label != "slower"},
         "slower": [
             {"node_id": c.name(s.task_id), "before_s": s.before_s, "after_s": s.after_s, "ratio": s.ratio}

@@ -49,7 +49,6 @@ class SuiteCheck(Model):
     tasks: int = Field(ge=0)
     slower_tasks: int = Field(ge=0)
     p_value: float = Field(ge=0, le=1)
-    median_ratio: float | None = Field(ge=0)
     slower: bool
 
 

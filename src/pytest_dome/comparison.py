@@ -176,7 +176,6 @@ class Comparison:
                 tasks=suite.tasks,
                 slower_tasks=suite.slower_tasks,
                 p_value=round(float(suite.p_value), 6),
-                median_ratio=None if suite.median_ratio is None else round(suite.median_ratio, 6),
                 slower=suite.slower,
             ),
         )
