@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import comb
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from . import reasons as rc
 from .baseline_models import SuiteCheck
@@ -45,6 +45,11 @@ class Recorded(NamedTuple):
     @classmethod
     def of(cls, summary: BaselineSummary) -> Recorded:
         return cls(summary, digest(summary.model_dump(mode="json")))
+
+    @classmethod
+    def read(cls, document: Any) -> Recorded:
+        """A schema-checked ``inputs/baseline.summary.json`` document."""
+        return cls.of(BaselineSummary.model_validate(document))
 
 
 class Task(Protocol):

@@ -20,7 +20,6 @@ from .audit import verify_run
 from .comparison import Recorded
 from .evidence import BASELINE, CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
 from .models import (
-    BaselineSummary,
     ChangeSet,
     Execution,
     PluginFactor,
@@ -129,9 +128,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
         # The shards share one input_digest, so one baseline (or none): the merged run
         # compares all the tasks with it.
-        baseline=Recorded.of(BaselineSummary.model_validate(_load(base.folder / BASELINE)))
-        if (base.folder / BASELINE).is_file()
-        else None,
+        baseline=Recorded.read(_load(base.folder / BASELINE)) if (base.folder / BASELINE).is_file() else None,
         durations={r.task_id: r.duration_s for r in results},
     )
     execution = Execution(

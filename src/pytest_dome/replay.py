@@ -35,7 +35,6 @@ from .evidence import (
 from .gate import decision_digest, evaluate
 from .models import (
     SCHEMA_VERSION,
-    BaselineSummary,
     ChangeSet,
     GateDecision,
     PromotionDecision,
@@ -167,7 +166,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         outcomes=outcomes_of(results),
         verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
         session=SessionRecord.model_validate(read_artifact(run_dir, SESSION, "session")),
-        baseline=_baseline(read_artifact(run_dir, BASELINE, "baseline.summary"))
+        baseline=Recorded.read(read_artifact(run_dir, BASELINE, "baseline.summary"))
         if (run_dir / BASELINE).exists()
         else None,
         durations={r.task_id: r.duration_s for r in results},
@@ -177,10 +176,6 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         gate = GateDecision.model_validate(read_artifact(run_dir, GATE, "gate.decision"))
         promotion = PromotionDecision.model_validate(read_artifact(run_dir, PROMOTION, "promotion.decision"))
     return RecordedRun(run_dir, manifest, evidence, gate, promotion, results)
-
-
-def _baseline(doc: Any) -> Recorded:
-    return Recorded.of(BaselineSummary.model_validate(doc))
 
 
 @dataclass(frozen=True)
