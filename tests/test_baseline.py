@@ -370,3 +370,24 @@ def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
 
     doc = {k: v for k, v in ssot.default_policy_document().items() if k != "baseline"}
     assert "baseline" not in RiskPolicy.model_validate(doc).model_dump(mode="json")
+
+
+def test_the_headline_says_what_got_worse_in_one_line() -> None:
+    from pytest_dome.baseline import headline, lines
+
+    base = recorded(
+        *((f"slow{i}", "passed", False, 1.0) for i in range(2)),
+        *((f"gone{i}", "passed", False, 0.0) for i in range(7)),
+        ("was-broken", "failed", False, 0.0),
+    )
+    c = compare(
+        base,
+        [now("slow0", duration=3.0), now("slow1", duration=2.5), now("was-broken"), now("new")],
+        DEFAULTS,
+    )
+    assert headline(c) == "7 tasks removed, 2 tasks up to 3x slower (1 fixed, 1 added)"
+    assert (
+        "  removed (7): t.py::gone0, t.py::gone1, t.py::gone2, t.py::gone3, t.py::gone4 and 2 more"
+        in lines(c)
+    )
+    assert headline(compare(base, [now("slow0", duration=1.0)], DEFAULTS)) == "9 tasks removed"

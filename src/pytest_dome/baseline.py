@@ -142,9 +142,9 @@ def _kinds(c: Comparison) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _first(names: list[str]) -> str:
+def _first(names: list[str], quote: str = "") -> str:
     more = f" and {len(names) - FIRST} more" if len(names) > FIRST else ""
-    return ", ".join(names[:FIRST]) + more
+    return ", ".join(f"{quote}{n}{quote}" for n in names[:FIRST]) + more
 
 
 def _suite(c: Comparison) -> str:
@@ -170,10 +170,7 @@ def markdown(c: Comparison) -> list[str]:
         f"**Compared with baseline run `{c.baseline.run_id}` ({c.baseline.gate_status})**: {headline(c)}",
         "",
     ]
-    out += [
-        f"- {label} ({len(names)}): " + ", ".join(f"`{n}`" for n in names[:FIRST])
-        for label, names in _kinds(c)
-    ]
+    out += [f"- {label} ({len(names)}): " + _first(names, "`") for label, names in _kinds(c)]
     out.append(f"- {_suite(c)}")
     return out
 

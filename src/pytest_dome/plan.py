@@ -202,7 +202,8 @@ def input_digest(
 ) -> str:
     """SHA-256 of the canonical input contract: packet, change set, policy and plan,
     and the digest of the baseline summary of a run compared with one (``baseline``;
-    absent, not null, without one, so such a run's digest is what it was before)."""
+    absent, not null, without one: the same inputs without a baseline give the same
+    digest as before the baseline existed)."""
     change = change_set.model_dump(mode="json")
     head = {
         "packet": packet_document,
