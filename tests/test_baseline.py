@@ -17,7 +17,7 @@ from pytest_dome import ssot
 from pytest_dome.canonical import sha256_hex
 from pytest_dome.checkers import check
 from pytest_dome.cli import main
-from pytest_dome.comparison import Recorded, compare, markedly_slower, sign_test, suite_shift
+from pytest_dome.comparison import RecordedBaseline, compare, markedly_slower, sign_test, suite_shift
 from pytest_dome.gate import GateInputs, TaskVerdict, evaluate
 from pytest_dome.inputs import load_policy
 from pytest_dome.models import BaselinePolicy, BaselineRun, BaselineSummary, BaselineTask
@@ -253,12 +253,12 @@ RUN = BaselineRun(
 )
 
 
-def recorded(*tasks: tuple[str, str, bool, float]) -> Recorded:
+def recorded(*tasks: tuple[str, str, bool, float]) -> RecordedBaseline:
     rows = tuple(
         BaselineTask(task_id=t, node_id=f"t.py::{t}", outcome=o, flaky=f, duration_s=d)
         for t, o, f, d in tasks
     )  # type: ignore[arg-type]
-    return Recorded.of(BaselineSummary(baseline=RUN, tasks=rows))
+    return RecordedBaseline.of(BaselineSummary(baseline=RUN, tasks=rows))
 
 
 def now(task_id: str, outcome: str = "passed", flaky: bool = False, duration: float = 0.0) -> TaskVerdict:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: `dome` builds its parser with this module
-    from .comparison import Comparison, Recorded
+    from .comparison import Comparison, RecordedBaseline
     from .models import BaselineSummary
     from .replay import RecordedRun
 
@@ -78,12 +78,12 @@ def summarize(recorded: RecordedRun) -> BaselineSummary:
     return BaselineSummary(baseline=run, tasks=tuple(tasks))
 
 
-def read_baseline(source: str, runtime_dir: Path, invocation_dir: Path) -> Recorded:
+def read_baseline(source: str, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline:
     """``--dome-baseline``: a run folder (relative to the invocation folder) or a run id."""
-    from .comparison import Recorded
+    from .comparison import RecordedBaseline
 
     path = invocation_dir / source
-    return Recorded.of(
+    return RecordedBaseline.of(
         summarize(open_run(str(path) if path.is_dir() else source, runtime_dir, "--dome-baseline"))
     )
 
@@ -213,7 +213,7 @@ def as_json(c: Comparison, run_id: str) -> dict[str, Any]:
 def cmd_diff(args: argparse.Namespace) -> int:
     """``dome diff RUN_A RUN_B``: what got worse from A to B, under B's policy; exit 1
     when something did, 2 when a run cannot be read."""
-    from .comparison import Recorded
+    from .comparison import RecordedBaseline
 
     runtime_dir = Path(args.runtime_dir)
     try:
@@ -222,7 +222,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except BaselineError as exc:
         print(exc, file=sys.stderr)
         return 2
-    comparison = after.evidence.comparison(Recorded.of(summarize(before)))
+    comparison = after.evidence.comparison(RecordedBaseline.of(summarize(before)))
     assert comparison is not None
     if args.json:
         print(json.dumps(as_json(comparison, after.manifest.run_id), indent=2, sort_keys=True))

@@ -36,18 +36,18 @@ RESOLUTION_S = 0.001
 """A baseline duration below this counts as this in a ratio (a timer's resolution)."""
 
 
-class Recorded(NamedTuple):
+class RecordedBaseline(NamedTuple):
     """A baseline summary with its digest, computed once (at configure, or on reading)."""
 
     summary: BaselineSummary
     digest: str
 
     @classmethod
-    def of(cls, summary: BaselineSummary) -> Recorded:
+    def of(cls, summary: BaselineSummary) -> RecordedBaseline:
         return cls(summary, digest(summary.model_dump(mode="json")))
 
     @classmethod
-    def read(cls, document: Any) -> Recorded:
+    def read(cls, document: Any) -> RecordedBaseline:
         """A schema-checked ``inputs/baseline.summary.json`` document."""
         return cls.of(BaselineSummary.model_validate(document))
 
@@ -215,7 +215,7 @@ class Comparison:
 
 
 def compare(
-    baseline: Recorded,
+    baseline: RecordedBaseline,
     current: Iterable[Task],
     policy: BaselinePolicy,
     names: Mapping[str, str] | None = None,

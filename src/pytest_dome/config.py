@@ -20,7 +20,7 @@ from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
 if TYPE_CHECKING:
-    from .comparison import Recorded
+    from .comparison import RecordedBaseline
     from .models import GateStatus, Packet, RiskPolicy, Shard
 
 DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
@@ -53,7 +53,7 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     shard: Shard | None = None
     redact_reports: bool = True
-    baseline: Recorded | None = None
+    baseline: RecordedBaseline | None = None
     """The summary of the ``--dome-baseline`` run, read once here."""
 
     @property
@@ -225,7 +225,7 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path) -> Settings:
     return settings
 
 
-def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> Recorded | None:
+def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:
     """The ``--dome-baseline`` run's summary (imported only when one is given)."""
     if source is None:
         return None

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import reasons as rc
 from .canonical import digest, json_string, list_digest
-from .comparison import Recorded, compare
+from .comparison import RecordedBaseline, compare
 from .models import (
     TASK_OUTCOMES,
     ChangeSetCheck,
@@ -88,7 +88,7 @@ class GateInputs:
     change_set: ChangeSetCheck = NOT_REQUESTED
     plugin_factors: Sequence[PluginFactor] = ()
     input_digest: str = NO_INPUT_DIGEST
-    baseline: Recorded | None = None
+    baseline: RecordedBaseline | None = None
 
     @classmethod
     def from_outcomes(cls, outcomes: Mapping[str, TaskOutcome], **kwargs: Any) -> GateInputs:

@@ -19,7 +19,7 @@ from typing import Any
 from . import changes
 from .aggregate import TaskResult, render_task_result
 from .canonical import digest
-from .comparison import Comparison, Recorded, compare
+from .comparison import Comparison, RecordedBaseline, compare
 from .evidence import (
     BASELINE,
     CHANGE_SET,
@@ -101,7 +101,7 @@ class Evidence:
     of its own only): what the gate reads of a task result."""
     verify: VerifyResults
     session: SessionRecord
-    baseline: Recorded | None = None
+    baseline: RecordedBaseline | None = None
     """The recorded summary of the baseline run (``--dome-baseline``), if any."""
     durations: Mapping[str, float] = field(default_factory=dict)
     """Task id -> the task result's ``duration_s`` (the session fills it only for a
@@ -125,7 +125,7 @@ class Evidence:
             )
         return verdicts
 
-    def comparison(self, baseline: Recorded | None = None) -> Comparison | None:
+    def comparison(self, baseline: RecordedBaseline | None = None) -> Comparison | None:
         """The comparison with ``baseline`` (default: the run's own), with node ids for
         people; the gate's own comparison, made again."""
         baseline = baseline or self.baseline
