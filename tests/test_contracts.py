@@ -27,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "run.manifest": models.RunManifest,
     "verify.results": models.VerifyResults,
     "risk.policy": models.RiskPolicy,
+    "baseline.summary": models.BaselineSummary,
 }
 
 

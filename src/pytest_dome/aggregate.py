@@ -172,6 +172,11 @@ class Aggregator:
         outcome: TaskOutcome = attempts[-1][1]
         return outcome, _flaky(outcome, attempts)
 
+    def duration(self, node_id: str) -> float:
+        """A result's ``duration_s``: its attempts' durations, added up, without building it."""
+        total: float = sum(a[3] for a in self.attempts[node_id])
+        return round(total, 6)
+
     def result(self, node_id: str, task_id: str) -> TaskResult:
         """The result of a node's attempts so far, as task ``task_id``."""
         attempts = tuple(map(Attempt._make, self.attempts[node_id]))
@@ -181,7 +186,7 @@ class Aggregator:
             node_id=node_id,
             outcome=final.outcome,
             flaky=_flaky(final.outcome, self.attempts[node_id]),
-            duration_s=round(sum(a.duration_s for a in attempts), 6),
+            duration_s=self.duration(node_id),
             summary=final.summary,
             attempts=attempts,
         )

@@ -281,6 +281,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         recorded.results,
         recorded.evidence.verify.commands,
         str(recorded.run_dir),
+        recorded.evidence.comparison(),
     )
     if args.html:
         atomic_write(Path(args.html), run_html(review).encode())
@@ -348,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .attest_cli import add_commands  # dome attest, dome verify-attestation
 
     add_commands(sub, _command)
+
+    from .baseline import add_diff_command
+
+    add_diff_command(sub, str(DEFAULT_RUNTIME))
     return parser
 
 

@@ -21,6 +21,7 @@ from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
 if TYPE_CHECKING:
+    from .comparison import RecordedBaseline
     from .models import GateStatus, Packet, RiskPolicy, Shard
 
 DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
@@ -54,6 +55,8 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     shard: Shard | None = None
     redact_reports: bool = True
+    baseline: RecordedBaseline | None = None
+    """The summary of the ``--dome-baseline`` run, read once here."""
 
     @property
     def threshold(self) -> float:
@@ -222,7 +225,20 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValue
         else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
         shard=options.shard,
         redact_reports=bool(table.get("redact_reports", True)),
+        baseline=_baseline(options.baseline, runtime_dir, invocation_dir),
     )
     check_redact_patterns(settings.policy)
     check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
     return settings
+
+
+def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:
+    """The ``--dome-baseline`` run's summary (imported only when one is given)."""
+    if source is None:
+        return None
+    from .baseline import BaselineError, read_baseline
+
+    try:
+        return read_baseline(source, runtime_dir, invocation_dir)
+    except BaselineError as exc:
+        raise ConfigError(str(exc)) from None

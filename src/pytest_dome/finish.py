@@ -69,7 +69,9 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
     packet_document = end.redactor.redact_value(s.packet_document)  # as it is written
     plan = Plan(
         packet_id=s.packet.packet_id if s.packet else None,
-        input_digest=input_digest(packet_document, end.change_set, s.policy, end.tasks),
+        input_digest=input_digest(
+            packet_document, end.change_set, s.policy, end.tasks, s.baseline and s.baseline.digest
+        ),
         tasks=tuple(end.tasks),
     )
     shard = s.shard
@@ -114,6 +116,10 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
         outcomes=outcomes,
         verify=VerifyResults(run_id=s.run_id, timeout_s=s.verify_timeout, commands=commands),
         session=SessionRecord(run_id=s.run_id, facts=end.facts, plugin_factors=factors),
+        baseline=s.baseline,
+        durations={t.task_id: agg.duration(t.node_id) for t in mine if t.task_id in outcomes}
+        if s.baseline is not None  # durations are read only to compare with a baseline
+        else {},
     )
     return write_run(
         s.run_dir,

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import reasons as rc
 from .canonical import digest, json_string, list_digest
+from .comparison import RecordedBaseline, compare
 from .models import (
     TASK_OUTCOMES,
     ChangeSetCheck,
@@ -33,7 +34,7 @@ from .models import (
     TaskOutcome,
     VerifyCheck,
 )
-from .risk import factor_values, score
+from .risk import baseline_policy, factor_values, score
 
 PROMOTION: Mapping[GateStatus, PromotionAction] = {
     "APPROVE": "promote",
@@ -65,6 +66,8 @@ class TaskVerdict:
     flaky: bool = False
     critical: bool = False
     risk_weight: float = 0.0
+    duration_s: float = 0.0
+    """Read only in a run compared with a baseline (then recorded in the task result)."""
 
     @property
     def clean(self) -> bool:
@@ -76,7 +79,8 @@ class TaskVerdict:
 class GateInputs:
     """Everything a gate decision depends on: one verdict per planned task
     ('missing' when no final result arrived), the verify checks, what happened
-    to the session, the change set, plugin factors and the input digest."""
+    to the session, the change set, plugin factors, the input digest and, when the
+    run is compared with one, the recorded baseline summary."""
 
     tasks: Sequence[TaskVerdict]
     verify: Sequence[VerifyCheck] = ()
@@ -84,6 +88,7 @@ class GateInputs:
     change_set: ChangeSetCheck = NOT_REQUESTED
     plugin_factors: Sequence[PluginFactor] = ()
     input_digest: str = NO_INPUT_DIGEST
+    baseline: RecordedBaseline | None = None
 
     @classmethod
     def from_outcomes(cls, outcomes: Mapping[str, TaskOutcome], **kwargs: Any) -> GateInputs:
@@ -171,16 +176,22 @@ def evaluate(inputs: GateInputs, policy: RiskPolicy) -> dict[str, Any]:
     when the risk score is not below the threshold (equal is not below), or
     when no task was planned; otherwise APPROVE. The threshold is the policy's.
     """
+    comparison = None
+    if inputs.baseline is not None:  # with a baseline: its check, factors and codes too
+        comparison = compare(inputs.baseline, inputs.tasks, baseline_policy(policy))
     checks = Checks(
         tasks=count_tasks(inputs.tasks),
         verify=tuple(inputs.verify),
         session=inputs.session,
         change_set=inputs.change_set,
+        baseline=comparison.check() if comparison else None,
     )
     declared = sum((t.risk_weight for t in inputs.tasks if not t.clean), 0.0)
     values = factor_values(checks, declared, policy.change_set.saturate_at)
+    if comparison is not None:
+        values.update(comparison.factor_values(baseline_policy(policy)))
     risk = score(values, policy, inputs.plugin_factors)
-    codes = _check_codes(checks)
+    codes = _check_codes(checks) | (comparison.codes() if comparison else set())
     at_or_above = risk.score >= policy.threshold
     codes.add(rc.RISK_AT_OR_ABOVE_THRESHOLD if at_or_above else rc.RISK_BELOW_THRESHOLD)
     status: GateStatus

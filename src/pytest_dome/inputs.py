@@ -92,6 +92,7 @@ def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
         )
     doc["factors"] = {**base["factors"], **doc["factors"]}
     doc["change_set"] = {**base["change_set"], **doc.get("change_set", {})}
+    doc["baseline"] = {**base["baseline"], **doc.get("baseline", {})}
     return RiskPolicy.model_validate(doc)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 from . import report
 from .aggregate import read_task_result
 from .audit import verify_run
-from .evidence import CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
+from .comparison import RecordedBaseline
+from .evidence import BASELINE, CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
 from .models import (
     ChangeSet,
     Execution,
@@ -125,6 +126,12 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
+        # The shards share one input_digest, so one baseline (or none): the merged run
+        # compares all the tasks with it.
+        baseline=RecordedBaseline.read(_load(base.folder / BASELINE))
+        if (base.folder / BASELINE).is_file()
+        else None,
+        durations={r.task_id: r.duration_s for r in results},
     )
     execution = Execution(
         mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",

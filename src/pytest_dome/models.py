@@ -2,52 +2,31 @@
 
 The JSON Schemas are authoritative; these models are how the code builds and
 reads artifacts. ``tests/test_contracts.py`` keeps the two from drifting apart.
+The base classes and shared types live in ``modelbase``, the baseline's models in
+``baseline_models``; both are re-exported here.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
-SCHEMA_VERSION: Final = "1.0.0"
-
-GateStatus = Literal["APPROVE", "NEEDS_HUMAN", "REJECT"]
-PromotionAction = Literal["promote", "hold", "stop"]
-TaskOutcome = Literal["passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing"]
-VerifyStatus = Literal["passed", "failed", "timeout", "error", "not_run"]
-Phase = Literal["setup", "call", "teardown", "crash"]
-
-GATE_STATUSES: tuple[GateStatus, ...] = ("APPROVE", "NEEDS_HUMAN", "REJECT")
-"""Gate statuses from least to most severe."""
-
-TASK_OUTCOMES: tuple[TaskOutcome, ...] = (
-    "passed",
-    "failed",
-    "error",
-    "skipped",
-    "xfailed",
-    "xpassed",
-    "missing",
-)
-
-
-class Model(BaseModel):
-    # defer_build: a model's validator is built when first used, not at import; a
-    # gated session uses a third of these, and builds them after its tests.
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class OptionalFieldsModel(Model):
-    """A model whose optional ``description`` is left out, not written as null."""
-
-    @model_serializer(mode="wrap")
-    def _omit_missing_description(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        if data.get("description") is None:
-            data.pop("description", None)
-        return data
-
+from .baseline_models import BaselineCheck as BaselineCheck
+from .baseline_models import BaselinePolicy as BaselinePolicy
+from .baseline_models import BaselineRun as BaselineRun
+from .baseline_models import BaselineSummary as BaselineSummary
+from .baseline_models import BaselineTask as BaselineTask
+from .modelbase import GATE_STATUSES as GATE_STATUSES
+from .modelbase import SCHEMA_VERSION as SCHEMA_VERSION
+from .modelbase import TASK_OUTCOMES as TASK_OUTCOMES
+from .modelbase import GateStatus as GateStatus
+from .modelbase import Model as Model
+from .modelbase import OptionalFieldsModel as OptionalFieldsModel
+from .modelbase import Phase as Phase
+from .modelbase import PromotionAction as PromotionAction
+from .modelbase import TaskOutcome as TaskOutcome
+from .modelbase import VerifyStatus as VerifyStatus
 
 # --- risk policy -----------------------------------------------------------
 
@@ -75,7 +54,11 @@ class RiskPolicy(OptionalFieldsModel):
     threshold: float = Field(ge=0, le=100)
     factors: dict[str, PolicyFactor]
     change_set: ChangeSetPolicy = ChangeSetPolicy()
+    baseline: BaselinePolicy | None = None
+    """None (left out) in a policy of a version without it: ``risk.baseline_policy``."""
     redact_patterns: tuple[RedactPattern, ...] = ()
+
+    omitted_when_none = ("description", "baseline")
 
 
 # --- packet and plan ---------------------------------------------------------
@@ -228,11 +211,15 @@ class SessionRecord(Model):
     plugin_factors: tuple[PluginFactor, ...] = ()
 
 
-class Checks(Model):
+class Checks(OptionalFieldsModel):
     tasks: TaskCounts
     verify: tuple[VerifyCheck, ...]
     session: SessionFacts
     change_set: ChangeSetCheck
+    baseline: BaselineCheck | None = None
+    """Only in a run compared with a baseline (left out, not null, otherwise)."""
+
+    omitted_when_none = ("baseline",)
 
 
 class GateDecision(Model):
@@ -340,6 +327,7 @@ ArtifactKind = Literal[
     "run.started",
     "xtrlv2.envelope",
     "overrides",
+    "baseline.summary",
 ]
 
 

@@ -49,6 +49,7 @@ class Options:
     max_retries: int | None = None
     max_workers: int | None = None
     shard: Shard | None = None
+    baseline: str | None = None
 
 
 def check_run_id(value: str) -> str:

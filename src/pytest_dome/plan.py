@@ -194,15 +194,24 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
 
 
 def input_digest(
-    packet_document: Any, change_set: ChangeSet, policy: RiskPolicy, tasks: Iterable[PlannedTask]
+    packet_document: Any,
+    change_set: ChangeSet,
+    policy: RiskPolicy,
+    tasks: Iterable[PlannedTask],
+    baseline: str | None = None,
 ) -> str:
-    """SHA-256 of the canonical input contract: packet, change set, policy and plan."""
+    """SHA-256 of the canonical input contract: packet, change set, policy and plan,
+    and the digest of the baseline summary of a run compared with one (``baseline``;
+    absent, not null, without one: the same inputs without a baseline give the same
+    digest as before the baseline existed)."""
     change = change_set.model_dump(mode="json")
     head = {
         "packet": packet_document,
         "change_set": {k: change[k] for k in ("base_ref", "base_commit", "head_commit", "files")},
         "policy": policy.model_dump(mode="json"),
     }
+    if baseline is not None:
+        head["baseline"] = baseline
     return canonical_digest(head, "tasks", list(tasks), planned_canonical)
 
 

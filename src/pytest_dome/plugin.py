@@ -144,6 +144,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run only shard K of N of the plan and write a partial run for `dome merge`.",
     )
     add(
+        "--dome-baseline",
+        metavar="RUN",
+        help="Compare with this earlier run (a run folder, or a run id in the runtime folder): "
+        "new failures, removed tasks, slower tasks; recorded and scored (see docs/baseline.md).",
+    )
+    add(
         "--dome-replace",
         action="store_true",
         default=False,

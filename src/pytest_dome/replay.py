@@ -16,7 +16,9 @@ from typing import Any, NamedTuple
 
 from . import ssot
 from .aggregate import TaskResult, read_task_result
+from .comparison import RecordedBaseline
 from .evidence import (
+    BASELINE,
     CHANGE_SET,
     GATE,
     MANIFEST,
@@ -164,6 +166,10 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         outcomes=outcomes_of(results),
         verify=VerifyResults.model_validate(read_artifact(run_dir, VERIFY, "verify.results")),
         session=SessionRecord.model_validate(read_artifact(run_dir, SESSION, "session")),
+        baseline=RecordedBaseline.read(read_artifact(run_dir, BASELINE, "baseline.summary"))
+        if (run_dir / BASELINE).exists()
+        else None,
+        durations={r.task_id: r.duration_s for r in results},
     )
     gate = promotion = None
     if complete:

@@ -8,11 +8,17 @@ import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ssot
 from .aggregate import TaskResult
+from .baseline import html_section as baseline_html
+from .baseline import lines as baseline_lines
+from .baseline import markdown as baseline_markdown
 from .models import GateDecision, PromotionDecision, TaskOutcome, VerifyCommandResult
+
+if TYPE_CHECKING:
+    from .comparison import Comparison
 
 TOP_FACTORS = 3
 FIRST_TASKS = 5
@@ -28,6 +34,8 @@ class Review(NamedTuple):
     verify: Sequence[VerifyCommandResult]
     """The verify commands as recorded in ``checks/verify.results.json``, in run order."""
     where: str
+    baseline: Comparison | None = None
+    """The comparison with the run's baseline (a run with one)."""
 
 
 def _meaning(code: str) -> str:
@@ -86,7 +94,7 @@ def review_lines(review: Review) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), the verify commands (with the output tail of
     each that did not pass), reason codes with their meanings, evidence."""
-    gate, promotion, results, verify, where = review
+    gate, promotion, results, verify, where, _ = review
     lines = [f"decision: {gate.status}  (promotion: {promotion.action})"]
     top = sorted((f for f in gate.risk.factors if f.contribution), key=lambda f: -f.contribution)
     factors = ", ".join(f"{f.name} {f.contribution:g}" for f in top[:TOP_FACTORS])
@@ -108,6 +116,7 @@ def review_lines(review: Review) -> list[str]:
         lines.append(f"  {c.status}: {command_line(c)} ({code}, {c.duration_s:.2f} s){output}")
         if output:
             lines += [f"    {line}" if line else "" for line in output_lines(c)]
+    lines += baseline_lines(review.baseline) if review.baseline else []
     lines.append("reason codes:")
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
@@ -130,7 +139,7 @@ def md_block(lines: list[str]) -> list[str]:
 
 def markdown(review: Review) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
-    gate, promotion, results, verify, where = review
+    gate, promotion, results, verify, where, _ = review
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
     out = [
         f"## {icon} dome release gate: {gate.status} (promotion: {promotion.action})",
@@ -163,6 +172,7 @@ def markdown(review: Review) -> str:
         for c in filter(shows_output, verify):
             out += ["", f"Output tail of {md_code(command_line(c))} ({c.status}):", ""]
             out += md_block(output_lines(c))
+    out += baseline_markdown(review.baseline) if review.baseline else []
     out += ["", "| reason code | meaning |", "|---|---|"]
     out += [f"| `{code}` | {_meaning(code)} |" for code in gate.reason_codes]
     out += ["", f"Evidence: `{where}`", ""]
@@ -231,7 +241,7 @@ def _verify_html(verify: Sequence[VerifyCommandResult]) -> str:
 
 def run_html(review: Review) -> str:
     e = html.escape
-    gate, promotion, results, verify, where = review
+    gate, promotion, results, verify, where, _ = review
     failed, flaky = _troubled(results)
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
@@ -263,7 +273,8 @@ def run_html(review: Review) -> str:
         f"<strong>{gate.risk.threshold:g}</strong> (policy <code>{e(gate.risk.policy_id)}</code>).</p>"
         f"<h2>Risk factors (contribution to the score)</h2>{chart}"
         f"<h2>Verify commands ({len(verify)})</h2>{_verify_html(verify)}"
-        f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
+        + (baseline_html(review.baseline) if review.baseline else "")
+        + f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
         f"<h2>Human override</h2>{override}"
         f"<h2>Tasks ({len(results)}; failed {len(failed)}, flaky {len(flaky)})</h2>"
         f"<table><tr><th>task</th><th>outcome</th><th>attempts</th><th>summary</th></tr>{rows}</table>"

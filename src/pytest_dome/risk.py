@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from .canonical import digest
-from .models import Checks, PluginFactor, Risk, RiskFactor, RiskPolicy
+from .models import BaselinePolicy, Checks, PluginFactor, Risk, RiskFactor, RiskPolicy
 
 FACTORS: tuple[str, ...] = (
     "task_failure_rate",
@@ -31,7 +31,19 @@ FACTORS: tuple[str, ...] = (
     "sensitive_paths",
     "base_ref_unresolved",
 )
-"""Every policy factor the score knows, in the order they are listed in a decision."""
+"""The policy factors of every decision, in the order they are listed in it."""
+
+BASELINE_FACTORS: tuple[str, ...] = (
+    "baseline_new_failures",
+    "baseline_newly_flaky",
+    "baseline_removed_tasks",
+    "baseline_slower_tasks",
+    "baseline_suite_slower",
+)
+"""The factors of a run compared with a baseline (``comparison.py``), listed after
+:data:`FACTORS` in its decision only: a run without a baseline decides as before."""
+
+ALL_FACTORS = FACTORS + BASELINE_FACTORS
 
 _CENT = Decimal("0.01")
 
@@ -73,6 +85,11 @@ def factor_values(checks: Checks, declared_risk: float, saturate_at: int) -> dic
     }
 
 
+def baseline_policy(policy: RiskPolicy) -> BaselinePolicy:
+    """The policy's ``baseline`` settings (the defaults for a policy without them)."""
+    return policy.baseline or BaselinePolicy()
+
+
 def to_cents(value: Decimal | Fraction | float) -> float:
     """Round half-up to two decimals, as a float (the artifacts' number format)."""
     if isinstance(value, Fraction):
@@ -93,7 +110,8 @@ def score(values: dict[str, Fraction], policy: RiskPolicy, extra: Sequence[Plugi
     """Score the factor ``values`` (and plugin factors) under ``policy``."""
     factors = [
         _factor(name, policy.factors[name].weight if name in policy.factors else 0.0, values[name])
-        for name in FACTORS
+        for name in ALL_FACTORS
+        if name in values
     ]
     factors += [
         _factor(f"plugin.{f.name}", f.weight, Fraction(Decimal(str(f.value))))

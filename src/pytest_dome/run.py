@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +19,9 @@ from typing import Any
 from . import changes
 from .aggregate import TaskResult, render_task_result
 from .canonical import digest
+from .comparison import Comparison, RecordedBaseline, compare
 from .evidence import (
+    BASELINE,
     CHANGE_SET,
     ENVELOPE,
     GATE,
@@ -54,6 +56,7 @@ from .models import (
     Versions,
 )
 from .plan import Plan, PlannedTask, planned_pretty
+from .risk import baseline_policy
 
 
 def utc_now() -> str:
@@ -99,15 +102,42 @@ class Evidence:
     of its own only): what the gate reads of a task result."""
     verify: VerifyResults
     session: SessionRecord
+    baseline: RecordedBaseline | None = None
+    """The recorded summary of the baseline run (``--dome-baseline``), if any."""
+    durations: Mapping[str, float] = field(default_factory=dict)
+    """Task id -> the task result's ``duration_s`` (the session fills it only for a
+    run with a baseline: the gate reads durations only then)."""
 
-    def gate_inputs(self) -> GateInputs:
+    def verdicts(self) -> list[TaskVerdict]:
         missing: tuple[TaskOutcome, bool] = ("missing", False)
         verdicts = []
+        durations = self.durations
         for task in self.plan.tasks:
             outcome, flaky = self.outcomes.get(task.task_id, missing)
-            verdicts.append(TaskVerdict(task.task_id, outcome, flaky, task.critical, task.risk_weight))
+            verdicts.append(
+                TaskVerdict(
+                    task.task_id,
+                    outcome,
+                    flaky,
+                    task.critical,
+                    task.risk_weight,
+                    durations.get(task.task_id, 0.0),
+                )
+            )
+        return verdicts
+
+    def comparison(self, baseline: RecordedBaseline | None = None) -> Comparison | None:
+        """The comparison with ``baseline`` (default: the run's own), with node ids for
+        people; the gate's own comparison, made again."""
+        baseline = baseline or self.baseline
+        if baseline is None:
+            return None
+        names = {t.task_id: t.node_id for t in self.plan.tasks}
+        return compare(baseline, self.verdicts(), baseline_policy(self.policy), names)
+
+    def gate_inputs(self) -> GateInputs:
         return GateInputs(
-            tasks=verdicts,
+            tasks=self.verdicts(),
             verify=tuple(
                 VerifyCheck(argv=c.argv, status=c.status, exit_code=c.exit_code) for c in self.verify.commands
             ),
@@ -115,6 +145,7 @@ class Evidence:
             change_set=changes.summary(self.change_set),
             plugin_factors=self.session.plugin_factors,
             input_digest=self.plan.input_digest,
+            baseline=self.baseline,
         )
 
     def decide(self, decided_at: str) -> tuple[GateDecision, PromotionDecision]:
@@ -155,6 +186,8 @@ class RunOutcome:
     200,000 objects)."""
     verify: tuple[VerifyCommandResult, ...] = ()
     """The verify commands as written to ``checks/verify.results.json``."""
+    comparison: Comparison | None = None
+    """The comparison with the baseline (a run with one, not a shard)."""
 
 
 def write_run(
@@ -206,13 +239,17 @@ def write_run(
         writer.write_document(PACKET, "packet", evidence.packet_document)
     writer.write(VERIFY, "verify.results", evidence.verify)
     writer.write(SESSION, "session", evidence.session)
+    if evidence.baseline is not None:
+        writer.write(BASELINE, "baseline.summary", evidence.baseline.summary)
     gate = promotion = None
+    comparison = None
     if shard is None:
         gate, promotion = evidence.decide(utc_now())
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
         writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
         exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
+        comparison = evidence.comparison()
     head = RunManifest.model_validate(
         dict(
             run_id=evidence.run_id,
@@ -234,7 +271,15 @@ def write_run(
     ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
     digest_value = writer.commit(head)
     return RunOutcome(
-        gate, promotion, digest_value, config, exit_status, run_dir, named, evidence.verify.commands
+        gate,
+        promotion,
+        digest_value,
+        config,
+        exit_status,
+        run_dir,
+        named,
+        evidence.verify.commands,
+        comparison,
     )
 
 

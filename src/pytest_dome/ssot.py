@@ -35,6 +35,7 @@ SCHEMA_FILES: dict[str, str] = {
     "xtrlv2.envelope": "xtrlv2.envelope.schema.json",
     "intoto.statement": "intoto.statement.schema.json",
     "dsse.envelope": "dsse.envelope.schema.json",
+    "baseline.summary": "baseline.summary.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -44,7 +44,7 @@ class GateReporter:
             )
             return
         color = {"APPROVE": "green", "NEEDS_HUMAN": "yellow", "REJECT": "red"}[gate.status]
-        review = Review(gate, promotion, outcome.named, outcome.verify, where)
+        review = Review(gate, promotion, outcome.named, outcome.verify, where, outcome.comparison)
         first, *rest = review_lines(review)
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
