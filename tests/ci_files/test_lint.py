@@ -304,3 +304,19 @@ def test_gitlab_template_structure() -> None:
     assert "environment" in override and override["rules"][0]["allow_failure"] is True
     assert "pytest_dome override" in override["script"][0] and "pytest_dome status" in override["script"][1]
     assert "pytest_dome status" in jobs["dome-deploy"]["script"][0]  # before the deploy command
+
+
+def _table_names(heading: str) -> list[str]:
+    """The first column of the table under ``heading`` in docs/ci.md."""
+    section = (ROOT / "docs/ci.md").read_text().split(f"\n{heading}\n", 1)[1]
+    rows = re.findall(r"^\| `([\w-]+)` \|", section.split("\n#", 1)[0], re.M)
+    return rows
+
+
+def test_the_manual_lists_the_action_inputs_outputs_and_gitlab_jobs() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert _table_names("### Inputs") == list(action["inputs"])
+    assert sorted(_table_names("### Outputs")) == sorted(action["outputs"])
+    merge = yaml.safe_load((ROOT / "actions/merge/action.yml").read_text())
+    assert set(merge["outputs"]) == set(action["outputs"])  # "the same outputs as the gate action"
+    assert _table_names("## The GitLab CI template") == list(_gitlab_jobs(_gitlab()))
