@@ -105,6 +105,14 @@ def test_a_bad_input_fails_the_job_with_no_decision(tmp_path: Path, store: Path)
     assert not (store / "dome-run").exists()  # nothing to keep
 
 
+def test_a_version_that_is_not_one_stops_at_the_install(tmp_path: Path, store: Path) -> None:
+    workspace = machine(tmp_path, "job")
+    job = gate(workspace, store, **{"pytest-dome-version": "0.1; touch pwned"})
+    assert job.failed_step == "Install pytest-dome"
+    assert "pytest-dome-version must be a version such as 0.1.0, empty or none" in job.log
+    assert "Gated pytest session" not in job.log and not list(workspace.glob("pwned*"))
+
+
 def test_shards_merge_into_one_decision_and_a_missing_shard_rejects(tmp_path: Path, store: Path) -> None:
     for k in (1, 2, 3):  # three machines of one workflow run
         shard = gate(machine(tmp_path, f"shard-{k}"), store, shard=f"{k}/3")
