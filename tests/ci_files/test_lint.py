@@ -284,7 +284,7 @@ def test_gitlab_template_structure() -> None:
     for name, job in jobs.items():
         assert job.get("stage", "test") in stages, f"{name}: stage {job.get('stage')} is not in stages"
         assert job["script"], name
-        for need in job.get("needs", []):
+        for need in [*job.get("needs", []), *job.get("dependencies", [])]:
             need = need["job"] if isinstance(need, dict) else need
             assert need in jobs, f"{name} needs {need}, which is not a job"
             assert stages.index(jobs[need]["stage"]) < stages.index(job["stage"]), f"{name} needs a later job"

@@ -39,6 +39,10 @@ def gate(workspace: Path, store: Path, **inputs: str) -> Job:
     return run_action(ROOT, {**defaults, **inputs}, workspace, store)
 
 
+def decision(job: Job) -> tuple[str, str, str]:
+    return job.outputs["gate-status"], job.outputs["promotion"], job.outputs["verified"]
+
+
 def test_action_approves_keeps_the_evidence_and_summarises(tmp_path: Path, store: Path) -> None:
     workspace = machine(tmp_path, "job")
     job = gate(workspace, store, verify=f'{sys.executable} -c "print(1)"\n\n{sys.executable} -c pass')
@@ -63,11 +67,7 @@ def test_action_fails_the_job_on_reject_after_keeping_the_evidence(tmp_path: Pat
     workspace = machine(tmp_path, "job", PASSING + "\ndef test_bad():\n    assert False\n")
     job = gate(workspace, store)
     assert job.failed_step == "Fail the job on REJECT", job.log
-    assert (job.outputs["gate-status"], job.outputs["promotion"], job.outputs["exit-code"]) == (
-        "REJECT",
-        "stop",
-        "1",
-    )
+    assert decision(job) == ("REJECT", "stop", "true") and job.outputs["exit-code"] == "1"
     assert load_run(store / "dome-run").gate["status"] == "REJECT"
     assert "::error title=pytest-dome::run gh-77-2: REJECT" in job.log
     assert "⛔ dome release gate: REJECT" in job.summary
@@ -79,7 +79,7 @@ def test_needs_human_holds_and_fails_the_job_only_with_fail_on(
 ) -> None:
     job = gate(machine(tmp_path, "job"), store, threshold="0", **{"fail-on": fail_on})
     assert job.failed_step == failed, job.log
-    assert (job.outputs["gate-status"], job.outputs["promotion"]) == ("NEEDS_HUMAN", "hold")
+    assert decision(job) == ("NEEDS_HUMAN", "hold", "true")
 
 
 def test_inputs_are_never_run_by_a_shell(tmp_path: Path, store: Path) -> None:
@@ -128,11 +128,7 @@ def test_shards_merge_into_one_decision_and_a_missing_shard_rejects(tmp_path: Pa
         store,
     )
     assert merged.failed_step is None, merged.log
-    assert (merged.outputs["gate-status"], merged.outputs["promotion"], merged.outputs["verified"]) == (
-        "APPROVE",
-        "promote",
-        "true",
-    )
+    assert decision(merged) == ("APPROVE", "promote", "true")
     assert load_run(store / "dome-run").manifest["run_id"] == "gh-77-2"
     assert "## ✅ dome release gate: APPROVE" in merged.summary
     partial = run_action(
