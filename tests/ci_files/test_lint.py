@@ -198,6 +198,13 @@ def _expressions(node: Any) -> list[str]:
     return EXPRESSION.findall(str(node))
 
 
+def _script(step: dict[str, Any]) -> Path:
+    """The script file a run: step of our actions runs."""
+    match = re.fullmatch(r'bash "\$DOME_ACTION_ROOT/actions/scripts/([\w.]+)"', step["run"].strip())
+    assert match, f"{step['name']}: run: is not one of actions/scripts/"
+    return ROOT / "actions/scripts" / match.group(1)
+
+
 @pytest.mark.parametrize("path", ACTIONS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_action_metadata_matches_its_scripts(path: Path) -> None:
     action = yaml.safe_load(path.read_text())
@@ -210,6 +217,7 @@ def test_action_metadata_matches_its_scripts(path: Path) -> None:
             assert step["shell"] == "bash", step["name"]
             # Inputs reach a script through env:, never spliced into it (injection).
             assert "${{" not in step["run"], f"{step['name']}: an expression inside run:"
+            assert _script(step).is_file(), step["run"]
         else:
             assert re.fullmatch(r"actions/[a-z-]+@v\d+", step["uses"]), step["uses"]
     used = {m.group(1) for e in _expressions(action["runs"]) for m in re.finditer(r"inputs\.([\w-]+)", e)}
@@ -220,8 +228,7 @@ def test_action_metadata_matches_its_scripts(path: Path) -> None:
     for name, spec in action["outputs"].items():
         match = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.([\w-]+) \}\}", spec["value"])
         assert match, f"output {name}: {spec['value']}"
-        step = by_id[match.group(1)]
-        script = ROOT / "actions/scripts" / re.search(r"actions/scripts/([\w.]+)", step["run"]).group(1)
+        script = _script(by_id[match.group(1)])
         assert re.search(rf"^\s*put {re.escape(match.group(2))} ", script.read_text(), re.M), (
             f"output {name}: {script.name} never writes {match.group(2)}"
         )
@@ -239,6 +246,17 @@ def _subcommand_options() -> dict[str, set[str]]:
     return {name: set(parser._option_string_actions) for name, parser in action.choices.items()}
 
 
+SCRIPT_KEYS = ("before_script", "script", "after_script")
+
+
+def _command_lines(path: Path) -> list[str]:
+    """One command a line; a GitLab script entry is one command however it is folded."""
+    if path != GITLAB:
+        return path.read_text().splitlines()
+    jobs = _gitlab().values()
+    return [line for job in jobs if isinstance(job, dict) for key in SCRIPT_KEYS for line in job.get(key, [])]
+
+
 def test_ci_files_name_only_real_options_and_subcommands(tmp_path: Path) -> None:
     options, subcommands = _pytest_options(tmp_path), _subcommand_options()
     seen: set[str] = set()
@@ -246,11 +264,7 @@ def test_ci_files_name_only_real_options_and_subcommands(tmp_path: Path) -> None
         text = path.read_text()
         for option in re.findall(r"--dome-[a-z-]+", text):
             assert option in options, f"{path.name}: {option} is not a pytest-dome option"
-        for line in (
-            re.sub(r"\n\s*", " ", text.replace(">-\n", "")).split(" - ")
-            if path == GITLAB
-            else text.splitlines()
-        ):
+        for line in _command_lines(path):
             for sub, rest in re.findall(r"pytest_dome\s+([a-z][a-z-]*)(.*)", line):
                 assert sub in subcommands, f"{path.name}: dome {sub} is not a subcommand"
                 seen.add(sub)
