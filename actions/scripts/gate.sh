@@ -43,9 +43,8 @@ except ValueError as exc:
     sys.exit(f"::error title=pytest-dome::pytest-args: {exc}")
 sys.stdout.write("".join(w + "\0" for w in words))
 ' >"$words"
-  mapfile -d '' -t extra <"$words"
+  while IFS= read -r -d '' word; do args+=("$word"); done <"$words"
   rm -f "$words"
-  args+=("${extra[@]}")
 fi
 
 put run-id "$run_id"

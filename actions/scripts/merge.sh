@@ -16,7 +16,9 @@ put artifact-name "${DOME_ARTIFACT_NAME:-dome-run}"
 
 shards=()
 if [[ -d $shards_dir ]]; then
-  mapfile -d '' -t shards < <(find "$shards_dir" -name run.manifest.json -printf '%h\0' | sort -z)
+  while IFS= read -r -d '' manifest; do
+    shards+=("$(dirname "$manifest")")
+  done < <(find "$shards_dir" -name run.manifest.json -print0 | sort -z)
 fi
 if [[ ${#shards[@]} -eq 0 ]]; then
   echo "::error title=pytest-dome::no shard run folder (with a run.manifest.json) under $shards_dir"
