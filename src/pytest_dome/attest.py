@@ -87,7 +87,11 @@ def file_subjects(patterns: Sequence[str], base: Path) -> list[dict[str, Any]]:
             raise AttestError(f"--subject {pattern}: matches no file (build the release files first?)")
         for match in matches:
             name = relative_name(match, base)
-            subjects[name] = {"name": name, "digest": {"sha256": file_sha256(base / name)}}
+            try:
+                sha = file_sha256(base / name)
+            except OSError as exc:
+                raise AttestError(f"--subject {pattern}: cannot read {name}: {exc.strerror or exc}") from exc
+            subjects[name] = {"name": name, "digest": {"sha256": sha}}
     return [subjects[name] for name in sorted(subjects)]
 
 
@@ -272,6 +276,10 @@ def _subject_problems(subject: dict[str, Any], base: Path) -> list[str]:
     path = base / name if name else None
     if path is None or not path.is_file():
         return [f"subject {name or '(unnamed)'}: no such file under {base}"]
-    if file_sha256(path) != digest["sha256"]:
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        return [f"subject {name}: cannot read it: {exc.strerror or exc}"]
+    if sha != digest["sha256"]:
         return [f"subject {name}: sha256 differs: the file changed since it was attested"]
     return []

@@ -46,13 +46,23 @@ def cmd_attest(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else DEFAULT_OUT / recorded.manifest.run_id
     if out.resolve() == run_dir.resolve() or run_dir.resolve() in out.resolve().parents:
         return _fail("attest", f"--out {out}: inside the run folder, whose manifest lists every file", 2)
-    out.mkdir(parents=True, exist_ok=True)
-    for stem, statement in documents.items():
-        if signer is None:
-            path, document = out / f"{stem}.statement.json", statement
-        else:
-            path, document = out / f"{stem}.intoto.json", sign(canonical_json(statement), signer)
-        atomic_write(path, render(document))
+    files = {  # made (and signed) before anything is written
+        out / f"{stem}.{'statement' if signer is None else 'intoto'}.json": render(
+            statement if signer is None else sign(canonical_json(statement), signer)
+        )
+        for stem, statement in documents.items()
+    }
+    written: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, data in files.items():
+            atomic_write(path, data)
+            written.append(path)
+    except OSError as exc:  # not one of the pair without the other
+        for path in written:
+            path.unlink(missing_ok=True)
+        return _fail("attest", f"--out {out}: cannot write there: {exc.strerror or exc}", 2)
+    for path, statement in zip(files, documents.values()):
         print(f"{path}: {statement['predicateType']}" + (" (unsigned)" if signer is None else ""))
     names = ", ".join(s.get("name") or next(iter(s["digest"].values())) for s in subjects)
     signed = f"signed with key id {signer.public_key.keyid[:16]}..." if signer else "unsigned"

@@ -142,9 +142,13 @@ def _kinds(c: Comparison) -> list[tuple[str, list[str]]]:
     ]
 
 
-def _first(names: list[str], quote: str = "") -> str:
+def _first(names: list[str], markdown: bool = False) -> str:
+    """The first few node ids, each as the reviewer's summary shows one (control
+    characters shown as ``\\xNN``; in Markdown, a code span that holds in a list)."""
+    from .report import md_code, one_line
+
     more = f" and {len(names) - FIRST} more" if len(names) > FIRST else ""
-    return ", ".join(f"{quote}{n}{quote}" for n in names[:FIRST]) + more
+    return ", ".join((md_code if markdown else one_line)(n) for n in names[:FIRST]) + more
 
 
 def _suite(c: Comparison) -> str:
@@ -170,7 +174,7 @@ def markdown(c: Comparison) -> list[str]:
         f"**Compared with baseline run `{c.baseline.run_id}` ({c.baseline.gate_status})**: {headline(c)}",
         "",
     ]
-    out += [f"- {label} ({len(names)}): " + _first(names, "`") for label, names in _kinds(c)]
+    out += [f"- {label} ({len(names)}): " + _first(names, markdown=True) for label, names in _kinds(c)]
     out.append(f"- {_suite(c)}")
     return out
 

@@ -30,16 +30,23 @@ class _TailReader(threading.Thread):
         self.pipe = pipe
         self.data = bytearray()
         self.total = 0
+        self._lock = threading.Lock()
 
     def run(self) -> None:
         read = self.pipe.read1  # type: ignore[attr-defined]  # what is there, not a full 64 KiB
         while chunk := read(65536):
-            self.total += len(chunk)
-            self.data += chunk
-            if len(self.data) > 2 * KEEP_BYTES:
-                del self.data[:-KEEP_BYTES]
-        del self.data[:-KEEP_BYTES]
+            with self._lock:
+                self.total += len(chunk)
+                self.data += chunk
+                if len(self.data) > 2 * KEEP_BYTES:
+                    del self.data[:-KEEP_BYTES]
         self.pipe.close()  # type: ignore[attr-defined]
+
+    def tail(self) -> tuple[bytes, int]:
+        """The last ``KEEP_BYTES`` bytes read so far and how many were read in all, as
+        one consistent pair (a child the command left running may still be writing)."""
+        with self._lock:
+            return bytes(self.data[-KEEP_BYTES:]), self.total
 
 
 def run_command(
@@ -89,9 +96,10 @@ def run_command(
         proc.wait()
         raise
     reader.join(timeout=5)  # then what it has read so far: a child may hold the pipe open
-    text = bytes(reader.data).decode("utf-8", errors="replace")
-    if reader.total > len(reader.data):
-        text = f"[dome: {reader.total - len(reader.data)} earlier bytes not kept]\n" + text
+    data, total = reader.tail()
+    text = data.decode("utf-8", errors="replace")
+    if total > len(data):
+        text = f"[dome: {total - len(data)} earlier bytes not kept]\n" + text
     return VerifyCommandResult(
         argv=shown,
         status=status,

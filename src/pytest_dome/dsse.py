@@ -105,9 +105,13 @@ def _first_line(exc: Exception) -> str:
 
 def sign(payload: bytes, signer: CryptoSigner) -> dict[str, Any]:
     """A DSSE envelope of ``payload`` (an in-toto Statement) with one signature."""
+    from .checkers import check
+
     envelope = Envelope(payload, PAYLOAD_TYPE, {})
     envelope.sign(signer)
     document: dict[str, Any] = envelope.to_dict()
+    for problem in check("dsse.envelope", document):  # our own contract: a bug if not
+        raise ValueError(f"the signed envelope breaks its schema ({problem}); please report it")
     return document
 
 
