@@ -231,6 +231,7 @@ def _write_ed448(folder: Path) -> str:
         "no subject",
         "outside",
         "shard",
+        "out is a file",
     ],
 )
 def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory, capsys, case: str) -> None:
@@ -246,7 +247,9 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
         "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
+        "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there"),
     }[case]
+    (pytester.path / "taken").write_text("a file where the folder would go\n")
     if case == "run does not verify":
         (run / "plan.json").write_text((run / "plan.json").read_text() + " ")
     capsys.readouterr()

@@ -22,9 +22,10 @@ else
   fields=$(printf '%s' "$json" | "$python" -c '
 import json, sys
 doc = json.load(sys.stdin)
-print(doc.get("gate_status") or "", doc.get("action") or "", str(doc["verified"]).lower())
+print(doc.get("gate_status") or "", doc.get("action") or "", str(doc["verified"]).lower(), sep="\n")
 ')
-  read -r gate_status promotion verified <<<"$fields"
+  # One field a line: read splits a line on blanks and would shift an empty field.
+  { read -r gate_status; read -r promotion; read -r verified; } <<<"$fields"
   if [[ $verified != true ]]; then
     summary "⛔ **dome release gate**: the evidence in \`$run_dir\` does not verify: $(printf '%s' "$json" | "$python" -c 'import json, sys; print(json.load(sys.stdin).get("problem"))')"
   fi

@@ -62,7 +62,7 @@ def cmd_attest(args: argparse.Namespace) -> int:
         for path in written:
             path.unlink(missing_ok=True)
         return _fail("attest", f"--out {out}: cannot write there: {exc.strerror or exc}", 2)
-    for path, statement in zip(files, documents.values()):
+    for path, statement in zip(files, documents.values(), strict=True):
         print(f"{path}: {statement['predicateType']}" + (" (unsigned)" if signer is None else ""))
     names = ", ".join(s.get("name") or next(iter(s["digest"].values())) for s in subjects)
     signed = f"signed with key id {signer.public_key.keyid[:16]}..." if signer else "unsigned"

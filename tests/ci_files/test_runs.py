@@ -5,6 +5,7 @@ for what stands in for the hosted services)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -172,3 +173,25 @@ def test_gitlab_template_shards_merge_holds_and_a_manual_override_deploys(tmp_pa
     override = json.loads((workspace / "ops/runtime/runs/gl-501/promotion/overrides.jsonl").read_text())
     assert (override["actor"], override["reason"]) == ("alice", "UI flakiness tracked in REL-7")
     assert load_run(workspace / "ops/runtime/runs/gl-501").promotion["action"] == "promote"
+
+
+def test_status_of_evidence_that_does_not_verify_says_so(tmp_path: Path, store: Path) -> None:
+    workspace = machine(tmp_path, "job")
+    job = gate(workspace, store, upload="false")
+    run_dir = Path(job.outputs["run-dir"])
+    (run_dir / "plan.json").write_text("{}\n")  # tampered: the manifest's hash no longer matches
+    outputs, summary = tmp_path / "outputs", tmp_path / "summary"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DOME_PYTHON": sys.executable,
+        "DOME_RUN_DIR": str(run_dir),
+        "DOME_EXIT_CODE": "0",
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "actions/scripts/status.sh")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert outputs.read_text().splitlines() == ["gate-status=", "promotion=", "verified=false"]
+    assert "does not verify" in summary.read_text()
