@@ -365,11 +365,15 @@ def test_the_gate_scores_a_baseline_and_decides_without_one_as_before() -> None:
 
 
 def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
-    """A policy recorded before the baseline existed replays with the same digest."""
+    """A policy recorded before the baseline existed (the built-in policy of 26a41d4,
+    as a run of then recorded it) has the digest that release's code gave it."""
     from pytest_dome.models import RiskPolicy
+    from pytest_dome.risk import policy_digest
 
-    doc = {k: v for k, v in ssot.default_policy_document().items() if k != "baseline"}
-    assert "baseline" not in RiskPolicy.model_validate(doc).model_dump(mode="json")
+    doc = json.loads((Path(__file__).parent / "data/risk.policy.before-baseline.json").read_text())
+    policy = RiskPolicy.model_validate(doc)
+    assert "baseline" not in policy.model_dump(mode="json")
+    assert policy_digest(policy) == "bc15ba7a1f2027fe54f6f19417aa356436b56bb16e64486ab3ac57b5cb1e3da7"
 
 
 def test_the_headline_says_what_got_worse_in_one_line() -> None:
