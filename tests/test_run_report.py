@@ -19,7 +19,7 @@ SUITE = """
 import pytest
 def test_ok(): pass
 @pytest.mark.parametrize("x", ["<script>alert(1)</script>"])
-def test_hostile(x): assert 0, "boom"
+def test_hostile(x): assert 0, "boom | [click](https://example.invalid)"
 """
 FAIL = """
 import sys
@@ -118,7 +118,10 @@ def test_markdown_report_has_the_verify_table_and_the_output_tail_in_a_block(
     out = capsys.readouterr().out
     failed = commands(run)["failed"]
     assert out.startswith("## ⛔ dome release gate: REJECT (promotion: stop)")
-    assert f"- `{HOSTILE_ID}`: " in out
+    # The failure's first line is a code span: no table cell break, no live link.
+    (item,) = [line for line in out.splitlines() if line.startswith(f"- `{HOSTILE_ID}`: ")]
+    assert item.endswith("AssertionError: boom \\| [click](https://example.invalid)`"), item
+    assert item.removeprefix(f"- `{HOSTILE_ID}`: ").startswith("`test_report.py:"), item
     assert "| command | status | exit code | duration |" in out
     assert f"| `python fail.py` | failed | 3 | {failed['duration_s']:.2f} s |" in out
     assert f"| `{SLEEP}` | timeout | - | " in out

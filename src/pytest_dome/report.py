@@ -94,7 +94,7 @@ def review_lines(review: Review) -> list[str]:
     """The reviewer's summary as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), the verify commands (with the output tail of
     each that did not pass), reason codes with their meanings, evidence."""
-    gate, promotion, results, verify, where, _ = review
+    gate, promotion, results, verify, where, baseline = review
     lines = [f"decision: {gate.status}  (promotion: {promotion.action})"]
     top = sorted((f for f in gate.risk.factors if f.contribution), key=lambda f: -f.contribution)
     factors = ", ".join(f"{f.name} {f.contribution:g}" for f in top[:TOP_FACTORS])
@@ -116,7 +116,7 @@ def review_lines(review: Review) -> list[str]:
         lines.append(f"  {c.status}: {command_line(c)} ({code}, {c.duration_s:.2f} s){output}")
         if output:
             lines += [f"    {line}" if line else "" for line in output_lines(c)]
-    lines += baseline_lines(review.baseline) if review.baseline else []
+    lines += baseline_lines(baseline) if baseline else []
     lines.append("reason codes:")
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
@@ -139,7 +139,7 @@ def md_block(lines: list[str]) -> list[str]:
 
 def markdown(review: Review) -> str:
     """The same summary for ``$GITHUB_STEP_SUMMARY``."""
-    gate, promotion, results, verify, where, _ = review
+    gate, promotion, results, verify, where, baseline = review
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
     out = [
         f"## {icon} dome release gate: {gate.status} (promotion: {promotion.action})",
@@ -159,7 +159,7 @@ def markdown(review: Review) -> str:
         if tasks:
             out += ["", f"**{label} tasks ({len(tasks)})**", ""]
             out += [
-                f"- {md_code(r.node_id)}: {(r.summary or '').splitlines()[0] if r.summary else ''}"
+                f"- {md_code(r.node_id)}: {md_code(r.summary.splitlines()[0]) if r.summary else ''}"
                 for r in tasks[:FIRST_TASKS]
             ]
     if verify:
@@ -172,7 +172,7 @@ def markdown(review: Review) -> str:
         for c in filter(shows_output, verify):
             out += ["", f"Output tail of {md_code(command_line(c))} ({c.status}):", ""]
             out += md_block(output_lines(c))
-    out += baseline_markdown(review.baseline) if review.baseline else []
+    out += baseline_markdown(baseline) if baseline else []
     out += ["", "| reason code | meaning |", "|---|---|"]
     out += [f"| `{code}` | {_meaning(code)} |" for code in gate.reason_codes]
     out += ["", f"Evidence: `{where}`", ""]
@@ -241,7 +241,7 @@ def _verify_html(verify: Sequence[VerifyCommandResult]) -> str:
 
 def run_html(review: Review) -> str:
     e = html.escape
-    gate, promotion, results, verify, where, _ = review
+    gate, promotion, results, verify, where, baseline = review
     failed, flaky = _troubled(results)
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
@@ -273,7 +273,7 @@ def run_html(review: Review) -> str:
         f"<strong>{gate.risk.threshold:g}</strong> (policy <code>{e(gate.risk.policy_id)}</code>).</p>"
         f"<h2>Risk factors (contribution to the score)</h2>{chart}"
         f"<h2>Verify commands ({len(verify)})</h2>{_verify_html(verify)}"
-        + (baseline_html(review.baseline) if review.baseline else "")
+        + (baseline_html(baseline) if baseline else "")
         + f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
         f"<h2>Human override</h2>{override}"
         f"<h2>Tasks ({len(results)}; failed {len(failed)}, flaky {len(flaky)})</h2>"
