@@ -24,12 +24,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import comb
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import reasons as rc
 from .baseline_models import SuiteCheck
 from .canonical import digest
 from .models import BaselineCheck, BaselinePolicy, BaselineRun, BaselineSummary, TaskOutcome
+
+if TYPE_CHECKING:  # gate imports this module
+    from .gate import TaskVerdict
 
 FAILING: frozenset[str] = frozenset({"failed", "error", "missing"})
 RESOLUTION_S = 0.001
@@ -52,21 +55,8 @@ class RecordedBaseline(NamedTuple):
         return cls.of(BaselineSummary.model_validate(document))
 
 
-class Task(Protocol):
-    """What the comparison reads of a task of either run."""
-
-    @property
-    def task_id(self) -> str: ...
-    @property
-    def outcome(self) -> TaskOutcome: ...
-    @property
-    def flaky(self) -> bool: ...
-    @property
-    def duration_s(self) -> float: ...
-
-
-def _clean(task: Task) -> bool:
-    return task.outcome == "passed" and not task.flaky
+def _clean(outcome: TaskOutcome, flaky: bool) -> bool:
+    return outcome == "passed" and not flaky
 
 
 class Slower(NamedTuple):
@@ -216,7 +206,7 @@ class Comparison:
 
 def compare(
     baseline: RecordedBaseline,
-    current: Iterable[Task],
+    current: Iterable[TaskVerdict],
     policy: BaselinePolicy,
     names: Mapping[str, str] | None = None,
 ) -> Comparison:
@@ -243,7 +233,7 @@ def compare(
             flaky.append(task.task_id)
         if old is None:
             added.append(task.task_id)
-        elif _clean(task) and _clean(old):
+        elif _clean(task.outcome, task.flaky) and _clean(old.outcome, old.flaky):
             pairs.append((old.duration_s, task.duration_s))
             if markedly_slower(old.duration_s, task.duration_s, policy):
                 slower.append(Slower(task.task_id, old.duration_s, task.duration_s))
