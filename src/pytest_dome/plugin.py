@@ -7,6 +7,8 @@ the deciding side in ``controller.py``.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Generator
 from typing import Any, Literal
 
 import pytest
@@ -160,7 +162,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # --- default fanout: `work.queue.max_workers` becomes `-n` -----------------------
 
-_XDIST_FLAGS = ("-n", "--numprocesses", "--tx", "--dist", "-d")
+_XDIST_FLAGS = ("-n", "--numprocesses", "--tx")
+"""The user chose the workers: no fanout. A scheduling mode alone (``--dist
+loadscope``, ``-d``) keeps the fanout; ``--dist no`` asks for none."""
 
 
 def _given(args: list[str], flags: tuple[str, ...]) -> bool:
@@ -177,6 +181,21 @@ def _given(args: list[str], flags: tuple[str, ...]) -> bool:
     return False
 
 
+def _dist(args: list[str]) -> str | None:
+    """The last ``--dist`` mode given (``-d`` is ``load``), or None."""
+    mode = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "-d":
+            mode = "load"
+        elif arg.startswith("--dist="):
+            mode = arg.split("=", 1)[1]
+        elif arg == "--dist" and i + 1 < len(args):
+            mode = args[i + 1]
+    return mode
+
+
 def default_workers(args: list[str], table: dict[str, Any]) -> int:
     """How many workers the default fanout asks for (0: none)."""
     for arg in reversed(args):
@@ -190,22 +209,41 @@ def default_workers(args: list[str], table: dict[str, Any]) -> int:
     return int(queue.get("max_workers", 2))
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
-) -> None:
-    """Prepend ``-n <max_workers>`` to a gated run: not when the user chose (-n, --tx,
-    --dist), not without xdist (or with -p no:xdist), not under --pdb.
+) -> Generator[None, None, None]:
+    """Prepend ``-n <max_workers>`` to a gated run: not when the user chose the
+    workers (-n, --tx) or none (--dist no), not without xdist (or with -p no:xdist),
+    not under --pdb.
 
-    An xdist worker gets only the positional arguments (its options come from the
-    controller and overwrite ours), so a worker never fans out again.
+    A wrapper, so that the fanout is decided before any plugin's implementation of
+    this hook reads the arguments (pytest-cov picks its distributed mode in its own,
+    which is ``tryfirst`` too). An xdist worker gets only the positional arguments
+    (its options come from the controller and overwrite ours), so a worker never
+    fans out again.
     """
+    workers = _fanout(early_config, args)
+    if workers > 0:
+        args[:0] = ["-n", str(workers)]
+        # pytest parsed the known arguments before this hook, and plugins read that
+        # parse here: parse again, so every plugin sees the fanout as if typed.
+        parsed = parser.parse_known_args(args, namespace=copy.copy(early_config.option))
+        parsed.confcutdir = early_config.known_args_namespace.confcutdir  # pytest sets it after its parse
+        early_config.known_args_namespace = parsed
+    return (yield)
+
+
+def _fanout(early_config: pytest.Config, args: list[str]) -> int:
+    """The workers the default fanout adds to ``args`` (0: none)."""
     if not _given(args, ("--dome-run-id",)):
-        return
+        return 0
     if not early_config.pluginmanager.has_plugin("xdist") or _given(args, _XDIST_FLAGS):
-        return
+        return 0
+    if _dist(args) == "no":
+        return 0
     if _given(args, ("--pdb", "--trace", "--collect-only", "--co")):
-        return
+        return 0
     from .inifile import file_table, read_ini
     from .inputs import read_pyproject_table
     from .options import ConfigError
@@ -213,10 +251,8 @@ def pytest_load_initial_conftests(
     try:
         table, _ = file_table(read_pyproject_table(early_config.rootpath), read_ini(early_config))
     except ConfigError:
-        return  # reported in pytest_configure, with the run's other settings
-    workers = default_workers(args, table)
-    if workers > 0:
-        args[:0] = ["-n", str(workers)]
+        return 0  # reported in pytest_configure, with the run's other settings
+    return default_workers(args, table)
 
 
 # --- wiring ---------------------------------------------------------------------
@@ -244,7 +280,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
-    """A non-final attempt of a retried task is shown as R (rerun), never as a failure."""
-    if str(report.outcome) == "rerun" and hasattr(report, "dome_attempt"):
+    """An attempt that is retried (by dome, or logged so for flaky) is shown as R
+    (rerun), never as a failure; as pytest-rerunfailures shows its own."""
+    if str(report.outcome) == "rerun":
         return "rerun", "R", ("RERUN", {"yellow": True})
     return None
