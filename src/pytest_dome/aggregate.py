@@ -2,8 +2,9 @@
 
 Runs on the controller only (or the single process when serial). Reports are
 keyed by node id, never by "the last report seen", because under xdist the
-reports of different items interleave. A report with outcome 'rerun' (ours,
-or pytest-rerunfailures') ends a non-final attempt.
+reports of different items interleave. An attempt ends with its teardown
+report; a report with outcome 'rerun' (dome's retry, pytest-rerunfailures', or
+one of flaky's that the task runner logs) makes it one that is not the last.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class PhaseReport(NamedTuple):
     worker: str | None
     summary: str | None
     subtest: bool = False
+    retried: bool = False
+    """A teardown that closes an attempt which is not the last (a plugin ran the
+    test again after it without logging the attempt's failure as a rerun)."""
 
 
 class Attempt(NamedTuple):
@@ -67,8 +71,11 @@ class _Open:
     duration: float = 0.0
     worker: str | None = None
     summary: str | None = None
-    subtest_failure: str | None = None
     called: bool = False
+    rerun: bool = False
+    """A report of this attempt was logged as a rerun: the test runs again."""
+    phase: int = -1
+    """The order of the last phase reported (see ``_ORDER``)."""
 
 
 def _phase_outcome(report: PhaseReport) -> TaskOutcome:
@@ -82,6 +89,9 @@ def _phase_outcome(report: PhaseReport) -> TaskOutcome:
         return "xpassed" if report.wasxfail else "passed"
     return "failed"
 
+
+_ORDER = {"setup": 0, "call": 1, "teardown": 2}
+"""The phases of an attempt in their order; a crash (3) ends it."""
 
 _PASSING: frozenset[TaskOutcome] = frozenset({"passed", "skipped", "xfailed", "xpassed"})
 
@@ -99,35 +109,50 @@ class Aggregator:
     its first look (it keeps tracking a named tuple), so kept attempts add nothing
     to pytest's full collections."""
     _open: dict[str, _Open] = field(default_factory=dict)
+    _subtest_failure: dict[str, str] = field(default_factory=dict)
+    """Node id -> its first failed subtest's summary, until the call report that it
+    fails. Kept apart from the open attempt: a plugin that logs an attempt's phase
+    reports after the attempt (dome's retry, rerunfailures) logs its subtests, which
+    log themselves as they run, before that attempt's setup report."""
     on_final: Callable[[str], None] | None = None
     """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
 
     def add(self, report: PhaseReport) -> None:
+        """One report. An attempt is closed by its teardown report (or a worker's
+        crash); it is not the last when one of its reports was logged as a rerun
+        (by dome's retry or pytest-rerunfailures) or its teardown says so."""
+        if report.subtest:
+            # A failed subtest fails its task; passing subtests say nothing new.
+            if report.outcome in ("failed", "rerun"):
+                self._subtest_failure.setdefault(report.node_id, report.summary or "a subtest failed")
+            return
         current = self._open.get(report.node_id)
         if current is None:
             current = self._open[report.node_id] = _Open()
-        if report.subtest:
-            # A failed subtest fails its task; passing subtests say nothing new.
-            if report.outcome == "failed" and current.subtest_failure is None:
-                current.subtest_failure = report.summary or "a subtest failed"
-            return
+        elif _ORDER.get(report.when, 3) <= current.phase:
+            # A phase again: a new attempt, while a plugin logged no teardown for the last.
+            self._close(report.node_id, final=False)
+            current = self._open[report.node_id] = _Open()
+        current.rerun = current.rerun or report.outcome == "rerun"
+        current.phase = _ORDER.get(report.when, 3)
         current.duration += max(report.duration, 0.0)
         current.worker = report.worker or current.worker
         outcome = _phase_outcome(report)
         if report.when == "teardown":
             if outcome == "error" and (current.outcome is None or current.outcome in _PASSING):
                 current.outcome, current.when, current.summary = "error", "teardown", report.summary
-            self._close(report.node_id, final=report.outcome != "rerun")  # a retried teardown: not final
+            self._close(report.node_id, final=not (current.rerun or report.retried))
             return
         summary = report.summary
-        if report.when == "call" and outcome in ("passed", "failed") and current.subtest_failure:
+        subtest_failure = self._subtest_failure.pop(report.node_id, None) if report.when == "call" else None
+        if subtest_failure is not None and outcome in ("passed", "failed"):
             # The first failed subtest says more than "contains 1 failed subtest".
-            outcome, summary = "failed", current.subtest_failure
+            outcome, summary = "failed", subtest_failure
         if current.outcome is None or outcome != "passed" or report.when == "call":
             current.outcome, current.when, current.summary = outcome, report.when, summary
         current.called = current.called or report.when in ("call", "crash")
-        if report.when == "crash" or report.outcome == "rerun":
-            self._close(report.node_id, final=report.when == "crash")
+        if report.when == "crash":
+            self._close(report.node_id, final=True)
 
     def _close(self, node_id: str, final: bool = False) -> None:
         current = self._open.pop(node_id)

@@ -110,6 +110,7 @@ class ReportIntake:
                 worker=node.gateway.id if node is not None else None,
                 summary=summarize(report, self.settings.rootdir, self.redactor),
                 subtest=type(report).__name__ == "SubtestReport",
+                retried=report.__dict__.pop("dome_retried", False),
             )
         )
 

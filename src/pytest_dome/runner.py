@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from .compat import FLAKY, retried_by, retriers
 from .plan import COMMAND_PREFIX, CollectedTest, PlannedTask, in_shard, make_plan
 from .redact import Redactor
 from .speedups import gc_paused
@@ -104,6 +105,70 @@ def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Re
         report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
 
 
+class _Attempt:
+    """The attempt of a test that dome is running, while it runs."""
+
+    def __init__(self, item: pytest.Item, max_retries: int) -> None:
+        self.item = item
+        self.max_retries = max_retries
+        self.number = 1
+        self.failed = False
+
+    @property
+    def more(self) -> bool:
+        """A failure of this attempt will be retried."""
+        return self.number <= self.max_retries
+
+    def next(self) -> None:
+        self.number += 1
+        self.failed = False
+
+
+class FlakyAttempts:
+    """Logs the reports flaky keeps back, so that every attempt it runs is recorded.
+
+    flaky logs none of an attempt's setup and call reports when it will run the
+    test again. At that attempt's teardown they are logged here, a failure as a
+    rerun (as pytest-rerunfailures logs it), and the teardown report is marked
+    as closing an attempt that is not the last: a pass after a failure is then
+    flaky in the decision. Registered only when flaky is.
+    """
+
+    def __init__(self, active: tuple[str, ...]) -> None:
+        self.active = active
+        self.made: dict[str, list[pytest.TestReport]] = {}
+        """Node id -> its attempt's setup and call reports so far (flaky's tests only)."""
+        self.logged: set[int] = set()
+        """The ``id()`` of those that were logged."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if retried_by(item, self.active) != FLAKY:
+            return report
+        made = self.made.setdefault(item.nodeid, [])
+        if report.when != "teardown":
+            made.append(report)
+            return report
+        made = self.made.pop(item.nodeid)
+        hidden = [r for r in made if id(r) not in self.logged]
+        self.logged.difference_update(id(r) for r in made)
+        for earlier in hidden:
+            if earlier.failed:
+                earlier.outcome = "rerun"  # type: ignore[assignment]
+            item.ihook.pytest_runtest_logreport(report=earlier)
+        if hidden:
+            report.dome_retried = True  # type: ignore[attr-defined]
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            self.logged.add(id(report))
+
+
 class TaskRunner:
     """Registered on every process of a gated run that collects and runs tests."""
 
@@ -129,6 +194,11 @@ class TaskRunner:
         """Node id -> task id of the planned items: each report carries its task id."""
         self.ids_clean = False
         """No collected node id holds anything to redact (checked in one search)."""
+        self.retriers = retriers(config)
+        """The plugins that rerun tests themselves (their tests are not retried by dome)."""
+        self._attempt: _Attempt | None = None
+        if FLAKY in self.retriers:
+            config.pluginmanager.register(FlakyAttempts(self.retriers), "dome-flaky")
 
     def take_plan(self) -> tuple[PlannedTask, ...] | None:
         """The plan as named tuples, for the finish (the same on a second read).
@@ -215,6 +285,13 @@ class TaskRunner:
         report = yield
         if self.redact_reports:
             redact_report(report, self.redactor)
+        attempt = self._attempt
+        if attempt is not None and attempt.item is item and report.failed and attempt.more:
+            # A failing phase (or subtest) of an attempt dome will retry: logged as a
+            # rerun, never counted as a failure (nor by -x, --lf, or the subtests'
+            # count that fails the test).
+            attempt.failed = True
+            report.outcome = "rerun"  # type: ignore[assignment]
         task_id = self.task_of.get(item.nodeid) if call.when == "teardown" else None
         if task_id is not None:  # sent along by xdist: the controller needs no guess
             # On the report that closes an attempt only: under xdist the controller
@@ -231,37 +308,72 @@ class TaskRunner:
             redact_report(report, self.redactor)
         return report
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-        """Run an item with up to ``max_retries`` retries; earlier failed attempts
-        are reported with outcome 'rerun' (never counted as failures)."""
-        if self.max_retries <= 0 or item.config.option.usepdb:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        """Retry a failed item up to ``max_retries`` times, each attempt a whole call
+        of this hook: every plugin's wrapper (timeouts, warnings, faulthandler) and
+        fixture finalizer runs for each attempt as for the first.
+
+        The outermost wrapper: the first attempt is the call in progress; a retry
+        calls the hook again once every other wrapper of the first has finished.
+        A failing report of an attempt that will be retried is logged with outcome
+        'rerun' (see :meth:`pytest_runtest_makereport`). Tests that another plugin
+        reruns (:mod:`compat`) are left to it.
+        """
+        if (
+            self._attempt is not None  # a retry, in progress: run it as it comes
+            or self.max_retries <= 0
+            or item.config.option.usepdb
+            or (self.retriers and retried_by(item, self.retriers))
+        ):
+            return (yield)
+        attempt = self._attempt = _Attempt(item, self.max_retries)
+        try:
+            result = yield
+            while attempt.failed and attempt.number <= self.max_retries:
+                # A retry starts from scratch: a fixture (of any scope) or a collector
+                # whose setup failed must run again, not hand back its cached error.
+                # Tearing everything down costs a setup only on a failure, and gives
+                # the same outcome whatever the next item, so under any -n.
+                item.session._setupstate.teardown_exact(None)
+                attempt.next()
+                item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        finally:
+            self._attempt = None
+        return result
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_runtest_protocol")
+    def pytest_runtest_protocol_attempt(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        """One attempt of a test that dome retries, in place of pytest's own runner.
+
+        The same phases, logged as pytest logs them, but for an attempt that will be
+        retried: only its failing report is logged, as a rerun. Reporters then see
+        one test (junit XML: one test case; the terminal: one pass), and the
+        attempt is recorded all the same.
+        """
+        attempt = self._attempt
+        if attempt is None or attempt.item is not item:
             return None
         ihook = item.ihook
-        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        for attempt in range(1, self.max_retries + 2):
-            final = attempt == self.max_retries + 1
-            # Every attempt tears down as if the next item followed: a retry sets up
-            # again what it needs, and a passing attempt leaves the state pytest expects.
-            reports = runtestprotocol(item, nextitem=nextitem, log=False)
-            failing = next((r for r in reports if r.failed), None)
-            if failing is None or final:
-                for report in reports:
-                    report.dome_attempt = attempt  # type: ignore[attr-defined]
-                    ihook.pytest_runtest_logreport(report=report)
-                break
+        if attempt.number == 1:  # one start and one finish per test, as reporters expect
+            ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        last = not (attempt.failed and attempt.more)
+        if not last:
+            # The failing phase; a failed subtest fails the call (its own report is logged).
+            failing = next((r for r in reports if str(r.outcome) == "rerun"), None)
+            failing = failing or next((r for r in reports if r.when == "call"), reports[0])
             failing.outcome = "rerun"  # type: ignore[assignment]
-            failing.dome_attempt = attempt  # type: ignore[attr-defined]
             if failing.when == "teardown":  # junitxml closes a test case on a teardown report
                 failing.dome_when = "teardown"  # type: ignore[attr-defined]
                 failing.when = "call"
-            ihook.pytest_runtest_logreport(report=failing)
-            # A retry starts from scratch: a fixture (of any scope) or a collector whose
-            # setup failed must run again, not hand back its cached error. Tearing down
-            # everything costs a setup only on a failure, and gives the same outcome
-            # whatever the next item, so under any -n.
-            item.session._setupstate.teardown_exact(None)
-        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+            reports = [failing]
+        for report in reports:
+            ihook.pytest_runtest_logreport(report=report)
+        if last:
+            ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

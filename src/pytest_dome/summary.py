@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from .compat import announce
 from .report import Review, markdown, review_lines
 
 if TYPE_CHECKING:
@@ -17,6 +20,15 @@ class GateReporter:
 
     def __init__(self, controller: DomeController) -> None:
         self.controller = controller
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Say who retries which tests when another plugin does (also under -q)."""
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            c = self.controller
+            for line in announce(session.config, c.settings.max_retries, serial=c.runner is not None):
+                tr.write_line(line, yellow=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr, c = terminalreporter, self.controller

@@ -23,6 +23,7 @@ PLUGIN_NAMES = (
     "dome-summary",
     "dome-xdist",
     "dome-runner",
+    "dome-flaky",
     "dome-gc-pause",
 )
 

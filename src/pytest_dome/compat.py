@@ -1,0 +1,74 @@
+"""What dome knows of other pytest plugins that retry tests or end the process.
+
+pytest-rerunfailures and flaky rerun tests themselves. Where one of them reruns
+a test, dome's own retry steps aside for that test (the user's counts hold),
+and the reruns are read as the task's attempts: rerunfailures logs a rerun
+attempt's failing report with outcome ``rerun``; flaky logs none of a rerun
+attempt's setup or call reports, and the task runner logs them in its place
+(see ``runner.TaskRunner``). Known by their registered names (the ``pytest11``
+entry point names), so nothing here imports them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+RERUNFAILURES = "rerunfailures"
+FLAKY = "flaky"
+TIMEOUT = "timeout"
+RECORDED = "each of its runs is recorded as an attempt"
+
+
+def retriers(config: pytest.Config) -> tuple[str, ...]:
+    """The retrying plugins active in this session, by registered name."""
+    return tuple(name for name in (RERUNFAILURES, FLAKY) if config.pluginmanager.has_plugin(name))
+
+
+def retried_by(item: pytest.Item, active: tuple[str, ...]) -> str | None:
+    """The plugin of ``active`` that reruns ``item`` itself, or None."""
+    config = item.config
+    if RERUNFAILURES in active:
+        plugin: Any = config.pluginmanager.get_plugin(RERUNFAILURES)
+        excluded = getattr(plugin, "_is_rerun_path_excluded", None)
+        count = getattr(plugin, "get_reruns_count", None)
+        if count is not None and count(item) is not None and not (excluded and excluded(item)):
+            return RERUNFAILURES
+    if FLAKY in active:
+        marked = any(
+            getattr(holder, "_flaky_max_runs", None) is not None
+            for holder in (getattr(item, "obj", None), getattr(item, "cls", None))
+        )
+        if marked or config.getoption("force_flaky", False):
+            return FLAKY
+    return None
+
+
+def announce(config: pytest.Config, max_retries: int, serial: bool) -> list[str]:
+    """The lines that say, at the session's start, who retries which tests, and
+    what a serial run cannot survive."""
+    active = retriers(config)
+    ours = f"dome's own retries (max_retries {max_retries})"
+    lines = []
+    if RERUNFAILURES in active:
+        plugin: Any = config.pluginmanager.get_plugin(RERUNFAILURES)
+        global_reruns = getattr(plugin, "_get_global_reruns", None)  # --reruns or the ini's reruns
+        reruns = global_reruns(config) if global_reruns is not None else config.getoption("reruns", None)
+        which = f"every test (--reruns {reruns})" if reruns is not None else "the tests marked flaky for it"
+        lines.append(f"dome: pytest-rerunfailures reruns {which} in place of {ours}; {RECORDED}")
+    if FLAKY in active:
+        which = (
+            "every test (--force-flaky)" if config.getoption("force_flaky", False) else "tests marked @flaky"
+        )
+        lines.append(f"dome: flaky reruns {which} in place of {ours}; its reruns are recorded as attempts")
+    timeout: Any = config.pluginmanager.get_plugin(TIMEOUT)
+    settings = getattr(timeout, "get_env_settings", None)
+    if serial and settings is not None:
+        found = settings(config)
+        if found.timeout and found.method == "thread":
+            lines.append(
+                "dome: pytest-timeout's thread method ends the whole process when a test times out: "
+                "a serial run then ends without a decision (use --timeout-method=signal, or workers)"
+            )
+    return lines
