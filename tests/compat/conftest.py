@@ -30,9 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header() -> str:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The versions this run tested (docs/compatibility.md names the ones it was written with)."""
     plugins = sorted({row.plugin for row in TABLE.values()} - NOT_A_PLUGIN | {"django"})
-    return "compat: " + ", ".join(f"{p} {version(p)}" for p in plugins)
+    terminalreporter.write_line("compat: " + ", ".join(f"{p} {version(p)}" for p in plugins))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

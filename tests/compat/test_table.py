@@ -7,8 +7,8 @@ installs the newest release of each plugin (the extra only has floors), so
 a test that wanted exactly the documented version would fail the day a
 plugin releases. Instead: the documented version may not be newer than the
 one installed (the table would claim a run that did not happen) nor older
-than the extra's floor (the extra would exclude it); the versions the suite
-really ran on are in the header of every compat run (``compat: ...``)."""
+than the extra's floor (the extra would exclude it). The last line of every
+compat run lists the versions it really ran on (``compat: ...``)."""
 
 from __future__ import annotations
 
