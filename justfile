@@ -5,6 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 python := env_var_or_default("PYTHON", "python3")
 run_id := "pkt-dome-demo-0001"
 run_dir := "ops/runtime/runs/" + run_id
+compat_venv := "ops/runtime/compat-venv"
 
 # List the recipes.
 default:
@@ -17,6 +18,13 @@ validate-ssot:
 # Run the whole test suite.
 test *args:
     {{python}} -m pytest -q -n 2 {{args}}
+
+# The compatibility suite (tests/compat, docs/compatibility.md): the newest release of each plugin of the `compat` extra, in their own virtual environment (ops/runtime/compat-venv).
+compat *args:
+    test -x {{compat_venv}}/bin/python || {{python}} -m venv {{compat_venv}}
+    {{compat_venv}}/bin/python -m pip install -q --upgrade pip
+    {{compat_venv}}/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[compat]"
+    PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {{compat_venv}}/bin/python -m pytest -p xdist -p pytester -q -n 2 tests/compat {{args}}
 
 # A gated run of the demo suite (run id pkt-dome-demo-0001), then every artifact checked against its schema and the manifest.
 smoke:
