@@ -58,10 +58,9 @@ def announce(config: pytest.Config, max_retries: int, serial: bool) -> list[str]
         which = f"every test (--reruns {reruns})" if reruns is not None else "the tests marked flaky for it"
         lines.append(f"dome: pytest-rerunfailures reruns {which} in place of {ours}; {RECORDED}")
     if FLAKY in active:
-        which = (
-            "every test (--force-flaky)" if config.getoption("force_flaky", False) else "tests marked @flaky"
-        )
-        lines.append(f"dome: flaky reruns {which} in place of {ours}; its reruns are recorded as attempts")
+        forced = config.getoption("force_flaky", False)
+        which = "every test (--force-flaky)" if forced else "the tests marked @flaky"
+        lines.append(f"dome: flaky reruns {which} in place of {ours}; {RECORDED}")
     timeout: Any = config.pluginmanager.get_plugin(TIMEOUT)
     settings = getattr(timeout, "get_env_settings", None)
     if serial and settings is not None:

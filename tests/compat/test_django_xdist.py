@@ -88,15 +88,15 @@ def _workers_by(ev, key) -> dict[str, set[str]]:
 
 
 def _xdist_args(how: str, dist: str) -> tuple[str, ...]:
-    """Serially, --dist alone (dome adds no -n when --dist is given: a serial run);
-    at the fanout, with an explicit -n 2 as xdist needs."""
-    return ("--dist", dist) if how == "serial" else ("-n", "2", "--dist", dist)
+    """The scheduling mode alone: dome's default fanout adds -n 2 to it (serially,
+    --dome-max-workers=0 keeps it from adding any)."""
+    return ("--dist", dist)
 
 
 @pytest.mark.compat("pytest-xdist", "--dist loadscope")
 def test_dist_loadscope(pytester, gated, row, how):
     pytester.makepyfile(test_scoped=CLASSES)
-    run = gated(how, *_xdist_args(how, "loadscope"), default_serial=False)
+    run = gated(how, *_xdist_args(how, "loadscope"))
     ev = check_decision(run, row)
     assert len(ev.tasks) == 6
     workers = _workers_by(ev, lambda node: node.rsplit("::", 1)[0])
@@ -111,7 +111,7 @@ def test_dist_loadgroup(pytester, gated, row, how):
     does not on pytest 9.2: it renames items through ``item._nodeid``, which
     pytest 9.2 no longer reads); the same run without pytest-dome says which."""
     pytester.makepyfile(test_grouped=GROUPS)
-    run = gated(how, *_xdist_args(how, "loadgroup"), default_serial=False)
+    run = gated(how, *_xdist_args(how, "loadgroup"))
     ev = check_decision(run, row)
     assert len(ev.tasks) == 5
     grouped = _workers_by(ev, lambda node: "db" if "test_g" in node else node)
@@ -125,7 +125,7 @@ def test_dist_loadgroup(pytester, gated, row, how):
 @pytest.mark.compat("pytest-xdist", "--dist worksteal")
 def test_dist_worksteal(pytester, gated, row, how):
     pytester.makepyfile(test_scoped=CLASSES, test_grouped=GROUPS)
-    run = gated(how, *_xdist_args(how, "worksteal"), default_serial=False)
+    run = gated(how, *_xdist_args(how, "worksteal"))
     ev = check_decision(run, row)
     assert len(ev.tasks) == 11
     assert set(ev.outcomes.values()) == {"passed"}
