@@ -39,13 +39,18 @@ KEYS = {
 }
 
 
-def gated(pytester: pytest.Pytester, *args: str, tests: str = "def test_ok(): pass") -> Path:
-    """A gated run r1 of a git checkout (the default subject is its commit)."""
-    pytester.makepyfile(tests)
+def gated(
+    pytester: pytest.Pytester, *args: str, tests: str = "def test_ok(): pass", local: str | None = None
+) -> Path:
+    """A gated run r1 of a git checkout (the default subject is its commit); ``local``:
+    the test file as edited after the commit (an uncommitted change)."""
+    test_file = pytester.makepyfile(tests)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(["git", "init", "-q"], cwd=pytester.path, check=True)
     subprocess.run([*git, "add", "-A"], cwd=pytester.path, check=True)
     subprocess.run([*git, "commit", "-qm", "release"], cwd=pytester.path, check=True)
+    if local is not None:
+        test_file.write_text(local)
     pytester.runpytest("--dome-run-id=r1", *args)
     return pytester.path / "ops/runtime/runs/r1"
 
@@ -232,6 +237,7 @@ def _write_ed448(folder: Path) -> str:
         "outside",
         "shard",
         "out is a file",
+        "second file cannot be written",
     ],
 )
 def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory, capsys, case: str) -> None:
@@ -247,17 +253,22 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
         "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
-        "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there"),
+        "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there: Not a directory"),
+        "second file cannot be written": (["--out", "half"], "--out half: cannot write there: Is a directory"),
     }[case]
     (pytester.path / "taken").write_text("a file where the folder would go\n")
+    # test-result.statement.json is written first, then vsa.statement.json fails (a folder
+    # holds its name): the first must be taken back, not left as half of a pair
+    (pytester.path / "half/vsa.statement.json").mkdir(parents=True)
     if case == "run does not verify":
         (run / "plan.json").write_text((run / "plan.json").read_text() + " ")
     capsys.readouterr()
-    assert main(["attest", "r1", *args]) in (1, 2)
+    assert main(["attest", "r1", *args]) == (1 if case == "run does not verify" else 2)
     out, err = capsys.readouterr()
     assert (out, len(err.splitlines())) == ("", 1), err
     assert err.startswith("dome attest: ") and message in err, err
     assert not OUT.exists()
+    assert sorted(p.name for p in (pytester.path / "half").iterdir()) == ["vsa.statement.json"]
 
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing")
