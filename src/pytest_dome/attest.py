@@ -18,12 +18,12 @@ Every name is relative and every test name comes from the (redacted) evidence.
 from __future__ import annotations
 
 import glob
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .aggregate import TaskResult
+from .canonical import file_sha256
 from .checkers import check
 from .evidence import MANIFEST, PLAN, POLICY
 from .replay import RecordedRun
@@ -52,14 +52,6 @@ def run_uri(run_id: str) -> str:
 
 
 # --- subjects ------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def relative_name(path: str, base: Path) -> str:
