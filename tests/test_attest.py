@@ -39,13 +39,18 @@ KEYS = {
 }
 
 
-def gated(pytester: pytest.Pytester, *args: str, tests: str = "def test_ok(): pass") -> Path:
-    """A gated run r1 of a git checkout (the default subject is its commit)."""
-    pytester.makepyfile(tests)
+def gated(
+    pytester: pytest.Pytester, *args: str, tests: str = "def test_ok(): pass", local: str | None = None
+) -> Path:
+    """A gated run r1 of a git checkout (the default subject is its commit); ``local``:
+    the test file as edited after the commit (an uncommitted change)."""
+    test_file = pytester.makepyfile(tests)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(["git", "init", "-q"], cwd=pytester.path, check=True)
     subprocess.run([*git, "add", "-A"], cwd=pytester.path, check=True)
     subprocess.run([*git, "commit", "-qm", "release"], cwd=pytester.path, check=True)
+    if local is not None:
+        test_file.write_text(local)
     pytester.runpytest("--dome-run-id=r1", *args)
     return pytester.path / "ops/runtime/runs/r1"
 
@@ -232,6 +237,7 @@ def _write_ed448(folder: Path) -> str:
         "outside",
         "shard",
         "out is a file",
+        "second file unwritable",
     ],
 )
 def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory, capsys, case: str) -> None:
@@ -247,17 +253,22 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
         "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
-        "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there"),
+        "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there: Not a directory"),
+        "second file unwritable": (["--out", "half"], "--out half: cannot write there: Is a directory"),
     }[case]
     (pytester.path / "taken").write_text("a file where the folder would go\n")
+    # test-result.statement.json is written first, then vsa.statement.json fails (a folder
+    # holds its name): the first must be taken back, not left as half of a pair
+    (pytester.path / "half/vsa.statement.json").mkdir(parents=True)
     if case == "run does not verify":
         (run / "plan.json").write_text((run / "plan.json").read_text() + " ")
     capsys.readouterr()
-    assert main(["attest", "r1", *args]) in (1, 2)
+    assert main(["attest", "r1", *args]) == (1 if case == "run does not verify" else 2)
     out, err = capsys.readouterr()
     assert (out, len(err.splitlines())) == ("", 1), err
     assert err.startswith("dome attest: ") and message in err, err
     assert not OUT.exists()
+    assert sorted(p.name for p in (pytester.path / "half").iterdir()) == ["vsa.statement.json"]
 
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "missing")
@@ -361,3 +372,155 @@ def test_verify_attestation_bad_input_is_one_line(pytester: pytest.Pytester, cap
     out, err = capsys.readouterr()
     assert (out, len(err.splitlines())) == ("", 1), err
     assert err.startswith("dome verify-attestation: ") and message in err, err
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line a refusal printed on standard error (and nothing on standard output)."""
+    out, err = capsys.readouterr()
+    assert (out, len(err.splitlines())) == ("", 1), (out, err)
+    assert err.startswith("dome verify-attestation: "), err
+    return err.strip()
+
+
+def test_a_deploy_check_refuses_a_rejected_run_unless_auditing(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester, tests="def test_ok(): pass\ndef test_bad(): assert False")
+    (pytester.path / "app.whl").write_bytes(b"v1")
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv), "--subject", "app.whl"]) == 0  # a record of the failure
+    capsys.readouterr()
+    vsa, result = str(OUT / "vsa.intoto.json"), str(OUT / "test-result.intoto.json")
+    assert main(["verify-attestation", vsa, "--key", str(pub)]) == 1
+    assert _one_line(capsys) == (
+        f"dome verify-attestation: {vsa}: verificationResult is FAILED, not PASSED (run r1: gate REJECT, "
+        "promotion stop); a release takes PASSED only (--accept-failed checks a failed run for an audit)"
+    )
+    assert main(["verify-attestation", result, "--key", str(pub)]) == 1
+    assert "result is FAILED, not PASSED (run r1: gate REJECT, promotion stop)" in _one_line(capsys)
+    for path, verdict in ((vsa, "FAILED FAILED"), (result, "FAILED")):
+        assert main(["verify-attestation", path, "--key", str(pub), "--accept-failed"]) == 0
+        out = capsys.readouterr().out
+        assert out.endswith(f"gives this statement ({verdict}, accepted with --accept-failed)\n"), out
+    # --accept-failed checks everything else still: a changed subject fails
+    (pytester.path / "app.whl").write_bytes(b"v2")
+    assert main(["verify-attestation", vsa, "--key", str(pub), "--accept-failed"]) == 1
+    assert "subject app.whl: sha256 differs" in _one_line(capsys)
+
+
+def test_require_level_tells_an_approval_from_an_override(pytester: pytest.Pytester, capsys) -> None:
+    run = gated(pytester, "--dome-risk-threshold=0")
+    assert main(["override", str(run), "--actor", "release-manager", "--reason", REASON]) == 0
+    assert main(["attest", "r1"]) == 0
+    vsa, result = str(OUT / "vsa.statement.json"), str(OUT / "test-result.statement.json")
+    capsys.readouterr()
+    assert main(["verify-attestation", vsa, "--unsigned", "--require-level", "DOME_GATE_APPROVE"]) == 1
+    assert _one_line(capsys).endswith(
+        f"{vsa}: verifiedLevels DOME_GATE_NEEDS_HUMAN_OVERRIDDEN, not DOME_GATE_APPROVE "
+        "(run r1: gate NEEDS_HUMAN, promotion promote)"
+    )
+    level = "DOME_GATE_NEEDS_HUMAN_OVERRIDDEN"
+    assert main(["verify-attestation", vsa, "--unsigned", "--require-level", level]) == 0
+    assert "(PASSED DOME_GATE_NEEDS_HUMAN_OVERRIDDEN)" in capsys.readouterr().out
+    assert main(["verify-attestation", vsa, "--unsigned", "--require-level", "SLSA_BUILD_LEVEL_3"]) == 2
+    assert _one_line(capsys).endswith(
+        "--require-level SLSA_BUILD_LEVEL_3: not a level; give DOME_GATE_APPROVE or "
+        "DOME_GATE_NEEDS_HUMAN_OVERRIDDEN"
+    )
+    assert main(["verify-attestation", result, "--unsigned", "--require-level", "DOME_GATE_APPROVE"]) == 2
+    assert "a test-result statement has no levels; check the VSA" in _one_line(capsys)
+
+
+def test_require_level_passes_a_clean_approval(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester)
+    assert main(["attest", "r1"]) == 0
+    vsa = str(OUT / "vsa.statement.json")
+    assert main(["verify-attestation", vsa, "--unsigned", "--require-level", "DOME_GATE_APPROVE"]) == 0
+    assert "(PASSED DOME_GATE_APPROVE)" in capsys.readouterr().out
+
+
+def _signed(statement_bytes: bytes, priv: Path, path: Path) -> str:
+    from pytest_dome.dsse import load_signer, sign
+
+    path.write_text(json.dumps(sign(statement_bytes, load_signer(priv))))
+    return str(path)
+
+
+def test_a_signed_payload_must_be_canonical_json(pytester: pytest.Pytester, capsys) -> None:
+    gated(pytester)
+    priv, pub = key_files(pytester.path, ed25519.Ed25519PrivateKey.generate())
+    assert main(["attest", "r1", "--key", str(priv)]) == 0
+    payload = base64.b64decode(json.loads((OUT / "vsa.intoto.json").read_text())["payload"])
+    statement = json.loads(payload)
+    # a reader that keeps the first of two keys reads another statement than one that
+    # keeps the last (Python's json): the signed bytes must mean one thing
+    twice = b'{"_type":"https://example.com/not-in-toto",' + payload[1:]
+    assert json.loads(twice) == statement
+    capsys.readouterr()
+    forged = _signed(twice, priv, pytester.path / "twice.intoto.json")
+    assert main(["verify-attestation", forged, "--key", str(pub)]) == 1
+    assert _one_line(capsys).endswith(
+        "the key '_type' appears twice in one object (readers disagree on which counts)"
+    )
+    spaced = _signed(json.dumps(statement, indent=2).encode(), priv, pytester.path / "spaced.intoto.json")
+    assert main(["verify-attestation", spaced, "--key", str(pub)]) == 1
+    assert "the signed payload is not in canonical JSON form (sorted keys, no spaces)" in _one_line(capsys)
+    canonical = _signed(payload, priv, pytester.path / "same.intoto.json")
+    assert main(["verify-attestation", canonical, "--key", str(pub)]) == 0
+    # an unsigned statement read twice-keyed is refused as bad input
+    (pytester.path / "twice.statement.json").write_bytes(twice)
+    capsys.readouterr()
+    assert main(["verify-attestation", "twice.statement.json", "--unsigned"]) == 2
+    assert _one_line(capsys).endswith(
+        "twice.statement.json: the key '_type' appears twice in one object (readers disagree on which counts)"
+    )
+
+
+def test_a_commit_is_not_attested_from_a_dirty_tree(pytester: pytest.Pytester, capsys) -> None:
+    # the committed test fails; edited locally it passes: the run approves uncommitted code
+    run = gated(pytester, tests="def test_ok(): assert False", local="def test_ok(): pass")
+    tree = json.loads((run / "inputs/change_set.json").read_text())["worktree"]
+    assert (tree["state"], tree["changed_paths"], len(tree["digest"])) == ("dirty", 1, 64)
+    capsys.readouterr()
+    assert main(["attest", "r1"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        "dome attest: run r1 tested uncommitted changes (1 path(s) differ from its commit); commit and "
+        "gate again, or name what you release with --subject GLOB\n",
+    )
+    assert not OUT.exists()
+    (pytester.path / "app.whl").write_bytes(b"built from this tree")
+    assert main(["attest", "r1", "--subject", "app.whl"]) == 0  # what is released, named
+    # a statement of the commit made by hand is refused by the deploy-side check too
+    from pytest_dome.attest import statements
+    from pytest_dome.evidence import render
+    from pytest_dome.replay import load_run
+
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=pytester.path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    made = statements(load_run(run), [{"digest": {"gitCommit": head}}])["vsa"]
+    (pytester.path / "commit.statement.json").write_bytes(render(made))
+    capsys.readouterr()
+    assert main(["verify-attestation", "commit.statement.json", "--unsigned"]) == 1
+    assert _one_line(capsys).endswith(
+        f"subject gitCommit {head}: run r1 tested uncommitted changes (1 path(s) differ from its commit)"
+    )
+
+
+def test_a_commit_is_not_attested_when_the_tree_state_is_not_recorded(pytester: pytest.Pytester) -> None:
+    """A run whose change set has no worktree (git status failed, or a run of an older
+    pytest-dome) cannot vouch for its commit alone."""
+    import dataclasses
+
+    from pytest_dome.attest import AttestError, commit_subject
+    from pytest_dome.replay import load_run
+
+    recorded = load_run(gated(pytester))
+    head = recorded.evidence.change_set.head_commit
+    assert commit_subject(recorded) == [{"digest": {"gitCommit": head}}]  # clean
+    change_set = recorded.evidence.change_set.model_copy(update={"worktree": None})
+    unknown = dataclasses.replace(
+        recorded, evidence=dataclasses.replace(recorded.evidence, change_set=change_set)
+    )
+    with pytest.raises(AttestError, match=r"^run r1 does not record whether its working tree was clean "):
+        commit_subject(unknown)

@@ -18,12 +18,12 @@ Every name is relative and every test name comes from the (redacted) evidence.
 from __future__ import annotations
 
 import glob
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .aggregate import TaskResult
+from .canonical import file_sha256
 from .checkers import check
 from .evidence import MANIFEST, PLAN, POLICY
 from .replay import RecordedRun
@@ -38,6 +38,7 @@ PREDICATES = {"test-result": TEST_RESULT_TYPE, "vsa": VSA_TYPE}
 
 APPROVED, OVERRIDDEN = "DOME_GATE_APPROVE", "DOME_GATE_NEEDS_HUMAN_OVERRIDDEN"
 """``verifiedLevels`` of a PASSED summary: our own names (SLSA reserves ``SLSA_``)."""
+LEVELS = (APPROVED, OVERRIDDEN)
 
 WARNED_OUTCOMES = frozenset({"xpassed"})
 FAILED_OUTCOMES = frozenset({"failed", "error", "missing"})
@@ -52,14 +53,6 @@ def run_uri(run_id: str) -> str:
 
 
 # --- subjects ------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def relative_name(path: str, base: Path) -> str:
@@ -96,14 +89,34 @@ def file_subjects(patterns: Sequence[str], base: Path) -> list[dict[str, Any]]:
 
 
 def commit_subject(recorded: RecordedRun) -> list[dict[str, Any]]:
-    """The default subject: the git commit the run tested."""
+    """The default subject: the git commit the run tested, when it tested that commit
+    alone (its working tree was clean)."""
     commit = recorded.evidence.change_set.head_commit
+    run_id = recorded.manifest.run_id
     if not commit:
         raise AttestError(
-            f"run {recorded.manifest.run_id} records no git commit (it did not run in a git "
+            f"run {run_id} records no git commit (it did not run in a git "
             "checkout); name what you release with --subject GLOB"
         )
+    unclean = tree_problem(recorded)
+    if unclean:
+        raise AttestError(
+            f"run {run_id} {unclean}; commit and gate again, or name what you release with --subject GLOB"
+        )
     return [{"digest": {"gitCommit": commit}}]
+
+
+def tree_problem(recorded: RecordedRun) -> str | None:
+    """Why the run's commit is not all it tested: a dirty working tree, or one whose
+    state is not recorded; None when the tree was clean."""
+    tree = recorded.evidence.change_set.worktree
+    if tree is None:
+        return (
+            "does not record whether its working tree was clean (git status failed, or an older pytest-dome)"
+        )
+    if tree.state == "dirty":
+        return f"tested uncommitted changes ({tree.changed_paths} path(s) differ from its commit)"
+    return None
 
 
 # --- statements ----------------------------------------------------------------
@@ -258,10 +271,14 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
         return [*problems, f"run {run_id}: {exc}"]
     commit = recorded.evidence.change_set.head_commit
     for subject in statement["subject"]:
-        if subject["digest"].get("gitCommit", commit) != commit:
+        if "gitCommit" not in subject["digest"]:
+            continue
+        if subject["digest"]["gitCommit"] != commit:
             problems.append(
                 f"subject gitCommit {subject['digest']['gitCommit']}: run {run_id} tested {commit}"
             )
+        elif tree_problem(recorded):
+            problems.append(f"subject gitCommit {commit}: run {run_id} {tree_problem(recorded)}")
     given = statement["predicate"]
     differing = sorted(k for k in expected.keys() | given.keys() if expected.get(k) != given.get(k))
     if differing:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -71,12 +70,25 @@ def cmd_attest(args: argparse.Namespace) -> int:
 
 
 def cmd_verify_attestation(args: argparse.Namespace) -> int:
-    from .attest import statement_problems
-    from .dsse import KeyFileError, SignatureProblem, is_envelope, load_public_key, verified_payload
+    from .attest import LEVELS, statement_problems
+    from .dsse import (
+        KeyFileError,
+        SignatureProblem,
+        is_envelope,
+        load_public_key,
+        parse_json,
+        signed_statement,
+        verified_payload,
+    )
     from .replay import RunReadError, find_run
 
+    if args.require_level is not None and args.require_level not in LEVELS:
+        levels = " or ".join(LEVELS)
+        return _fail(
+            "verify-attestation", f"--require-level {args.require_level}: not a level; give {levels}", 2
+        )
     try:
-        document = json.loads(Path(args.file).read_bytes())
+        document = parse_json(Path(args.file).read_bytes())
         run_dir = find_run(args.run, Path(args.runtime_dir)) if args.run else None
         key = load_public_key(Path(args.key)) if args.key else None
     except FileNotFoundError:
@@ -89,8 +101,8 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
         if key is None:
             return _fail("verify-attestation", f"{args.file} is a signed envelope: give --key PUBLIC_KEY", 2)
         try:
-            statement: Any = json.loads(verified_payload(document, key))
-        except (SignatureProblem, ValueError) as exc:
+            statement: Any = signed_statement(verified_payload(document, key))
+        except SignatureProblem as exc:
             return _fail("verify-attestation", f"{args.file}: {exc}", 1)
         how = f"signature verified with key id {key.keyid[:16]}..."
     elif not args.unsigned:
@@ -106,13 +118,41 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
         print(f"dome verify-attestation: {args.file}: {problem}", file=sys.stderr)
     if problems:
         return 1
+    refused = _refusal(statement, args.require_level, args.accept_failed)
+    if refused:
+        return _fail("verify-attestation", f"{args.file}: {refused[0]}", refused[1])
     predicate = statement["predicate"]
     verdict = predicate.get("result") or f"{predicate['verificationResult']} {predicate['verifiedLevels'][0]}"
+    accepted = "" if verdict.startswith("PASSED") else ", accepted with --accept-failed"
+    run_id = predicate["urn:pytest-dome:run"]["run_id"]
     print(
         f"{args.file} verified: {how}; {len(statement['subject'])} subject(s) match; run "
-        f"{predicate['urn:pytest-dome:run']['run_id']} verifies and gives this statement ({verdict})"
+        f"{run_id} verifies and gives this statement ({verdict}{accepted})"
     )
     return 0
+
+
+def _refusal(statement: dict[str, Any], level: str | None, accept_failed: bool) -> tuple[str, int] | None:
+    """Why a statement that holds is still not one a release may go on (one line, the
+    exit status): a result other than PASSED, or a VSA without the required level."""
+    from .attest import RUN_EXTENSION, VSA_TYPE
+
+    predicate = statement["predicate"]
+    run = predicate[RUN_EXTENSION]
+    gate = f"run {run['run_id']}: gate {run['gate_status']}, promotion {run['promotion']}"
+    vsa = statement["predicateType"] == VSA_TYPE
+    field = "verificationResult" if vsa else "result"
+    if level is not None and not vsa:
+        return f"--require-level {level}: a test-result statement has no levels; check the VSA (vsa.*)", 2
+    if predicate[field] != "PASSED" and not accept_failed:
+        return (
+            f"{field} is {predicate[field]}, not PASSED ({gate}); a release takes PASSED only "
+            "(--accept-failed checks a failed run for an audit)",
+            1,
+        )
+    if level is not None and level not in predicate["verifiedLevels"]:
+        return f"verifiedLevels {', '.join(predicate['verifiedLevels'])}, not {level} ({gate})", 1
+    return None
 
 
 def add_commands(sub: Any, command: Any) -> None:
@@ -148,6 +188,16 @@ def add_commands(sub: Any, command: Any) -> None:
     )
     p.add_argument(
         "--subject-dir", default=".", metavar="DIR", help="where the subject files are (default .)"
+    )
+    p.add_argument(
+        "--accept-failed",
+        action="store_true",
+        help="exit 0 for a result other than PASSED too (an audit of a failed run); never for a release",
+    )
+    p.add_argument(
+        "--require-level",
+        metavar="LEVEL",
+        help="refuse a VSA whose verifiedLevels lack LEVEL (DOME_GATE_APPROVE: no overridden run)",
     )
     p.add_argument("--run", metavar="RUN", help="the run folder or id (default: the run the statement names)")
     p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
+from pathlib import Path
 from typing import Any
 
 
@@ -24,6 +25,15 @@ def json_string(value: str | None) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read a MiB at a time."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 def digest(value: Any) -> str:

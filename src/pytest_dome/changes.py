@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from .models import ChangeSet, ChangeSetCheck, ChangeSetStatus
+from .canonical import file_sha256
+from .models import ChangeSet, ChangeSetCheck, ChangeSetStatus, WorkTree
 
 GIT_TIMEOUT = 60
 
@@ -59,6 +63,61 @@ def head_commit(rootdir: Path) -> str | None:
         return None
 
 
+def worktree(top: Path, outputs: Iterable[Path] = ()) -> WorkTree | None:
+    """The state of the working tree at ``top`` (a repository's root) against HEAD, from
+    ``git status --porcelain=v1 -z``: untracked files count, ignored files do not, nor
+    anything under ``outputs`` (dome's own output folders). Dirty: the count of changed
+    paths and a SHA-256 over each one's name and what is there now (the bytes of a
+    file, the target of a symlink, or that it is gone), so two different dirty trees
+    differ. None when git fails."""
+    top = top.resolve()
+    excluded = []
+    for folder in outputs:
+        try:
+            rel = folder.resolve().relative_to(top)
+        except ValueError:  # outside the repository: git would refuse the pathspec
+            continue
+        if rel.parts:
+            excluded.append(f":(exclude,literal){rel.as_posix()}")
+    argv = ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excluded]
+    try:
+        out = subprocess.run(
+            argv, cwd=top, capture_output=True, check=True, timeout=GIT_TIMEOUT, stdin=subprocess.DEVNULL
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return None
+    paths: set[bytes] = set()
+    fields = iter(out.split(b"\0"))
+    for entry in fields:
+        if len(entry) < 4:  # the empty field after the last NUL
+            continue
+        paths.add(entry[3:])
+        if b"R" in entry[:2] or b"C" in entry[:2]:  # a rename or copy: then its origin
+            paths.add(next(fields, b""))
+    paths.discard(b"")
+    if not paths:
+        return WorkTree(state="clean", changed_paths=0, digest=None)
+    hasher = hashlib.sha256()
+    for path in sorted(paths):
+        hasher.update(b"%d:%s %s\n" % (len(path), path, _content_digest(top / os.fsdecode(path))))
+    return WorkTree(state="dirty", changed_paths=len(paths), digest=hasher.hexdigest())
+
+
+def _content_digest(path: Path) -> bytes:
+    """What is at ``path`` now: a file's SHA-256, a symlink's target's, or a word."""
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            return b"link " + hashlib.sha256(os.fsencode(os.readlink(path))).hexdigest().encode()
+        if not stat.S_ISREG(mode):
+            return b"directory" if stat.S_ISDIR(mode) else b"special"  # a submodule, a FIFO
+        return b"file " + file_sha256(path).encode()
+    except FileNotFoundError:
+        return b"deleted"
+    except OSError:
+        return b"unreadable"
+
+
 def unknown(
     status: ChangeSetStatus = "not_requested", base_ref: str | None = None, detail: str | None = None
 ) -> ChangeSet:
@@ -74,8 +133,12 @@ def unknown(
     )
 
 
-def resolve_change_set(base_ref: str | None, rootdir: Path, globs: Iterable[str]) -> ChangeSet:
-    """Resolve ``base_ref`` and list the changed files (``git diff --name-only BASE...HEAD``).
+def resolve_change_set(
+    base_ref: str | None, rootdir: Path, globs: Iterable[str], outputs: Iterable[Path] = ()
+) -> ChangeSet:
+    """Resolve ``base_ref`` and list the changed files (``git diff --name-only BASE...HEAD``),
+    and record the state of the working tree (:func:`worktree`; ``outputs`` are dome's
+    own folders) whenever the head commit is known.
 
     Never raises: no base ref, no git or an unknown ref is recorded as the
     change set's status (and scored by the policy), never silently ignored.
@@ -83,7 +146,9 @@ def resolve_change_set(base_ref: str | None, rootdir: Path, globs: Iterable[str]
     if not base_ref:
         # No change set asked for; the commit under test is still an input, so that
         # shards of different commits never merge.
-        return unknown("not_requested", None, None).model_copy(update={"head_commit": head_commit(rootdir)})
+        head = head_commit(rootdir)
+        tree = _worktree_of(rootdir, outputs) if head else None
+        return unknown("not_requested", None, None).model_copy(update={"head_commit": head, "worktree": tree})
     try:
         top = Path(_git(["rev-parse", "--show-toplevel"], rootdir).strip())
     except FileNotFoundError:
@@ -105,7 +170,16 @@ def resolve_change_set(base_ref: str | None, rootdir: Path, globs: Iterable[str]
         files=tuple(files),
         sensitive_files=sensitive(files, globs),
         detail=None,
+        worktree=worktree(top, outputs),
     )
+
+
+def _worktree_of(rootdir: Path, outputs: Iterable[Path]) -> WorkTree | None:
+    try:
+        top = Path(_git(["rev-parse", "--show-toplevel"], rootdir).strip())
+    except (subprocess.SubprocessError, OSError):
+        return None
+    return worktree(top, outputs)
 
 
 def _first_line(exc: BaseException) -> str:

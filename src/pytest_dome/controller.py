@@ -67,7 +67,11 @@ def parse_plan(text: str, collected_ids: Iterable[str]) -> tuple[PlannedTask, ..
 
 def redacted_change_set(settings: Settings, redactor: Redactor) -> ChangeSet:
     change_set = changes.resolve_change_set(
-        settings.base_ref, settings.rootdir, settings.policy.change_set.sensitive_globs
+        settings.base_ref,
+        settings.rootdir,
+        settings.policy.change_set.sensitive_globs,
+        # dome's output is not the code under test (run folders, their locks, attestations)
+        outputs=(settings.runtime_dir, settings.rootdir / "ops" / "runtime"),
     )
     return change_set.model_copy(
         update={

@@ -12,6 +12,7 @@ OpenSSH files; an encrypted private key takes its password from
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,55 @@ def verified_payload(document: dict[str, Any], key: SSlibKey) -> bytes:
         f"no signature verifies with this key (key id {key.keyid[:16]}...); "
         "the payload was changed, or another key signed it"
     )
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice: readers disagree on which value counts."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise DuplicateKey(
+                f"the key {key!r} appears twice in one object (readers disagree on which counts)"
+            )
+        document[key] = value
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(data: bytes | str) -> Any:
+    """``data`` as JSON, refused (ValueError, one line) when an object repeats a key,
+    a number is NaN or Infinity, or it nests too deeply to read."""
+    try:
+        return json.loads(data, object_pairs_hook=_unique, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+
+
+def signed_statement(payload: bytes) -> Any:
+    """The statement in a verified envelope's ``payload``: it must be the canonical JSON
+    ``dome attest`` signs (sorted keys, no spaces, UTF-8, each key once), so that every
+    reader of the signed bytes reads the same statement."""
+    from .canonical import canonical_json
+
+    try:
+        statement = parse_json(payload)
+    except ValueError as exc:  # not JSON, not UTF-8, a repeated key, NaN
+        raise SignatureProblem(
+            f"the signed payload is not a JSON statement we can trust: {_first_line(exc)}"
+        ) from None
+    try:
+        canonical = canonical_json(statement)
+    except RecursionError:
+        raise SignatureProblem("the signed payload nests too deeply to read") from None
+    if canonical != payload:
+        raise SignatureProblem(
+            "the signed payload is not in canonical JSON form (sorted keys, no spaces); "
+            "dome attest did not write it: sign its statements with dome attest --key"
+        )
+    return statement

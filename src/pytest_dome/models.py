@@ -110,6 +110,15 @@ class Packet(Model):
 ChangeSetStatus = Literal["resolved", "not_requested", "no_git", "unresolved"]
 
 
+class WorkTree(Model):
+    """The working tree against the head commit when the run started."""
+
+    state: Literal["clean", "dirty"]
+    changed_paths: int = Field(ge=0)
+    digest: str | None
+    """SHA-256 over the changed paths and their content; None when clean."""
+
+
 class ChangeSet(Model):
     schema_version: Literal["1.0.0"] = SCHEMA_VERSION
     kind: Literal["change_set"] = "change_set"
@@ -120,6 +129,8 @@ class ChangeSet(Model):
     files: tuple[str, ...]
     sensitive_files: tuple[str, ...]
     detail: str | None
+    worktree: WorkTree | None = None
+    """None: no commit recorded, git status failed, or a run of a version before it."""
 
 
 # --- verify results ----------------------------------------------------------
