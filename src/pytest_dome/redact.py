@@ -36,8 +36,13 @@ MIN_SECRET_LENGTH = 6
 _HOST = r"@[A-Za-z0-9._~%\[\]-]*(?=[/:?#\s'\"<>,;()\[\]{}\\|]|$)"
 """The ``@host`` that ends a URL's credentials: a host, then the end of the authority."""
 
-_TOKEN_CUT = r"\.\.\.[A-Za-z0-9_-]*"
-"""pytest's shortened form of a long string (``prefix...suffix``): the piece after the cut."""
+
+def _cut_or(prefix: str, whole: str, chars: str = "[A-Za-z0-9_]") -> re.Pattern[str]:
+    """A token format: ``prefix`` and the rest of a whole token, or pytest's shortened
+    form of one (``ghp_Q7xv2LmN...D6eFgH1jKlM0n``: the prefix, 4 or more of its
+    characters, the cut, and what follows it), tried first so no suffix is left."""
+    return re.compile(rf"\b{prefix}(?:{chars}{{4,}}\.\.\.[A-Za-z0-9_-]*|{whole})")
+
 
 # (kind, pattern): group 1, when present, is kept.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -48,20 +53,25 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)"
         ),
     ),
-    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b")),
-    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{2,}" + _TOKEN_CUT)),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
-    ("github_token", re.compile(r"\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{4,}" + _TOKEN_CUT)),
-    ("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}")),
-    ("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_-]{4,}" + _TOKEN_CUT)),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{4,}" + _TOKEN_CUT)),
-    ("stripe_key", re.compile(r"\b(?:sk|rk)_live_[A-Za-z0-9]{16,}")),
-    ("stripe_key", re.compile(r"\b(?:sk|rk)_live_[A-Za-z0-9]{4,}" + _TOKEN_CUT)),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{4,}" + _TOKEN_CUT)),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}\.\.\.[A-Za-z0-9_.-]*")),
+    ("aws_access_key_id", _cut_or(r"(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])", r"[A-Z0-9]{16}\b", "[A-Z0-9]")),
+    (
+        "github_token",
+        re.compile(
+            r"\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{4,}\.\.\.[A-Za-z0-9_-]*"
+            r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}"
+        ),
+    ),
+    ("gitlab_token", _cut_or(r"glpat-", r"[A-Za-z0-9_-]{20,}", "[A-Za-z0-9_-]")),
+    ("slack_token", _cut_or(r"xox[abposr]-", r"[A-Za-z0-9-]{10,}", "[A-Za-z0-9-]")),
+    ("stripe_key", _cut_or(r"(?:sk|rk)_live_", r"[A-Za-z0-9]{16,}", "[A-Za-z0-9]")),
+    ("google_api_key", _cut_or(r"AIza", r"[0-9A-Za-z_-]{35}", "[0-9A-Za-z_-]")),
+    (
+        "jwt",
+        re.compile(
+            r"\beyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}\.\.\.[A-Za-z0-9_.-]*"
+            r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+        ),
+    ),
     ("bearer_token", re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")),
     (
         "url_credentials",  # scheme://user:password@host: the user may be empty, the password
@@ -140,11 +150,14 @@ class Redactor:
         """The patterns that may match ``text`` (see :data:`NEEDS`)."""
         lowered = text.lower()
         found = []
+        present: dict[str, bool] = {}  # by kind: two patterns of a kind look once
         for kind, pattern in self._patterns:
             needles = None if kind in self._extra else NEEDS.get(kind)
             if needles is not None:
-                haystack = lowered if kind == "bearer_token" else text
-                if not any(needle in haystack for needle in needles):
+                if kind not in present:
+                    haystack = lowered if kind == "bearer_token" else text
+                    present[kind] = any(needle in haystack for needle in needles)
+                if not present[kind]:
                     continue
             found.append((kind, pattern))
         return found

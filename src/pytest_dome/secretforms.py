@@ -32,10 +32,11 @@ redacted whole, so a short word-like value (``password1``) does not take every
 is shorter than ten characters at most, per piece: pytest's own shortened
 assertion form keeps 12 and 13 characters of a long string."""
 
-PROBE = 5
+PROBE, STRIDE = 5, 6
 """Every run of :data:`PIECE` characters of a form holds one of the form's
-PROBE-character slices at the multiples of PROBE (PIECE >= 2 * PROBE - 1): those
-slices are what is looked for, each piece found is then grown to its full run."""
+PROBE-character slices that start at a multiple of STRIDE (as PIECE >= STRIDE +
+PROBE - 1): those slices are what is looked for, each piece found is then grown
+to its full run. One ``str.find`` a slice: about L / 6 for a secret of L characters."""
 
 CUT = 4
 """At pytest's cut ``...``, a prefix (before it) or suffix (after it) of a known
@@ -107,7 +108,7 @@ class SecretForms:
         self._after: dict[str, list[tuple[str, int]]] = {}  # first CUT chars of a suffix
         for form in self._forms:
             if len(form) > PIECE:
-                for at in range(0, len(form) - PROBE + 1, PROBE):
+                for at in range(0, len(form) - PROBE + 1, STRIDE):
                     self._probes.setdefault(form[at : at + PROBE], []).append((form, at))
             for end in range(CUT, len(form)):
                 self._before.setdefault(form[end - CUT : end], []).append((form, end))
