@@ -183,7 +183,13 @@ def make_plan(packet: Packet | None, tests: Sequence[CollectedTest]) -> PlanResu
     seen: dict[str, str] = {}
     for task in tasks:
         key = task.task_id.lower()
-        if key in seen:
+        if key in seen and seen[key] == task.node_id:  # distinct tests, alike once redacted
+            problems.append(
+                f"two tests are shown as {task.node_id} once the secrets in their ids are redacted "
+                "(tokens of one kind, held by no variable); give each its own id: "
+                'pytest.param(value, id="...")'
+            )
+        elif key in seen:
             problems.append(f"task id {task.task_id!r} is used by {seen[key]} and {task.node_id}")
         seen[key] = task.node_id
     return PlanResult(

@@ -90,8 +90,9 @@ class PacketCollector(pytest.Collector):
 
 
 def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Redactor) -> None:
-    """Remove secrets from a report's failure text and captured output, in place,
-    before any reporter (terminal, junitxml, xdist's wire) reads it."""
+    """Remove secrets from a report's failure text, captured output, xfail reason
+    and ``record_property`` values, in place, before any reporter (terminal,
+    junitxml, xdist's wire) reads it."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         path, lineno, reason = longrepr
@@ -103,6 +104,17 @@ def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Re
             report.longrepr = redacted
     if report.sections:
         report.sections = [(title, redactor.redact(content)) for title, content in report.sections]
+    xfail = getattr(report, "wasxfail", None)
+    if isinstance(xfail, str) and xfail:
+        report.wasxfail = redactor.redact(xfail)  # type: ignore[union-attr]
+    properties = getattr(report, "user_properties", None)
+    if properties:  # junitxml writes each as str(value): a value is kept unless that text changes
+        kept = []
+        for name, value in properties:
+            text = str(value)
+            shown = redactor.redact(text)
+            kept.append((redactor.redact(str(name)), value if shown == text else shown))
+        report.user_properties = kept  # type: ignore[union-attr]
 
 
 class _Attempt:

@@ -23,27 +23,41 @@ _SLUG_MAX = 96
 _HASH_LEN = 12
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def task_id_for(node_id: str, shown: str | None = None) -> str:
-    """A task id for ``node_id``: a readable slug plus a hash of the exact node id.
+    """A task id for ``node_id``: a readable slug plus a hash of the node id.
 
     The slug keeps the id readable (``tests_test_api.py_test_login-3f2a...``);
     the hash keeps ids distinct for node ids that slug alike, differ only by
     case (case-insensitive file systems) or are very long. The result matches
     ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` and never contains ``..``. ``shown`` is
-    the node id as it may be shown (redacted): the slug comes from it, the hash
-    from the real node id, so a secret in a test id never reaches a file name.
+    the node id as it may be shown (:func:`shown_node_id`): slug and hash both
+    come from it, so a file name holds neither a secret in a test id nor a hash
+    of one (which would confirm a guessed secret offline).
     """
-    slug = _UNSAFE.sub("_", node_id if shown is None else shown)
+    name = node_id if shown is None else shown
+    slug = _UNSAFE.sub("_", name)
     slug = _DOTS.sub(".", slug)
     slug = slug.lstrip("._-")[:_SLUG_MAX].rstrip("._-")
-    tail = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+    tail = _digest(name)[:_HASH_LEN]
     return f"{slug}-{tail}" if slug else f"t-{tail}"
 
 
 def shown_node_id(node_id: str, redactor: Redactor) -> str:
-    """``node_id`` with secrets redacted; a short hash of the real id keeps two
-    redacted ids apart. Unchanged when it holds no secret."""
+    """``node_id`` with secrets redacted, and ``#`` and 8 hex digits of a hash that
+    keeps two redacted ids apart; unchanged when it holds no secret.
+
+    The hash is of the id as :meth:`~pytest_dome.redact.Redactor.labelled` writes
+    it: each known secret replaced by the names of the variables that hold it,
+    each token by its kind. It depends on nothing secret (the same variables give
+    the same id on any machine, serially or under xdist), and confirms no guess
+    of one. Two ids that differ only by tokens of one kind in one place are shown
+    alike: the plan refuses them (see :func:`pytest_dome.plan.make_plan`).
+    """
     shown = redactor.redact(node_id)
     if shown == node_id:
         return node_id
-    return f"{shown}#{hashlib.sha256(node_id.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+    return f"{shown}#{_digest(redactor.labelled(node_id))[:8]}"
