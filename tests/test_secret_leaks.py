@@ -94,7 +94,7 @@ def test_no_form_of_a_secret_leaks(
         monkeypatch.setenv(name, value)
     pytester.makepyfile(test_forms=SUITE)
     result = pytester.runpytest_subprocess(
-        "--dome-run-id=r1", *workers, "-p", "no:randomly", "-rA", "--junitxml=junit.xml"
+        "--dome-run-id=r1", *workers, "-p", "no:randomly", "-v", "-rA", "--junitxml=junit.xml"
     )
     assert result.ret == 1
     run = dome_run("r1")  # the evidence verifies

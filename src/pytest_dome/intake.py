@@ -77,19 +77,24 @@ class ReportIntake:
         """Node ids whose final attempt was closed by a report that names no task
         (an xdist worker's crash): the finish writes their results."""
 
+    def shown(self, node_id: str) -> str:
+        """``node_id`` as it may be shown (secrets renamed, as the plan has it)."""
+        shown = self._shown_ids.get(node_id)
+        if shown is None and self.runner is not None and self.runner.ids_clean:
+            if node_id in self.runner.task_of:  # collected here, checked clean at once
+                return node_id
+        if shown is None:  # once per node id, not once per phase report
+            if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones
+                self._shown_ids.clear()
+            shown = self._shown_ids[node_id] = shown_node_id(node_id, self.redactor)
+        return shown
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # First of all reporters: the node id as the plan has it, so a secret in a
         # test id reaches neither the terminal nor junitxml (xdist's worker-side
         # check of node ids has run already).
-        shown = self._shown_ids.get(report.nodeid)
-        if shown is None and self.runner is not None and self.runner.ids_clean:
-            if report.nodeid in self.runner.task_of:  # collected here, checked clean at once
-                shown = report.nodeid
-        if shown is None:  # once per node id, not once per phase report
-            if len(self._shown_ids) >= 512:  # a test's reports come together: keep the recent ones
-                self._shown_ids.clear()
-            shown = self._shown_ids[report.nodeid] = shown_node_id(report.nodeid, self.redactor)
+        shown = self.shown(report.nodeid)
         if shown != report.nodeid:  # the failure header is drawn from the location
             path, lineno, domain = report.location
             report.location = (path, lineno, self.redactor.redact(domain))
@@ -121,6 +126,19 @@ class ReportIntake:
             return
         result = self.aggregator.result(node_id, self._task_id)
         self.files.write(self._task_id, render_task_result(self.settings.run_id, result))
+
+
+def guard_terminal(config: pytest.Config, intake: ReportIntake) -> None:
+    """Rename secrets in the node ids pytest's terminal prints before any report:
+    ``pytest -v`` writes a test's id when it starts (serially, and on the xdist
+    controller), through ``config.cwd_relative_nodeid``, as do the short summary's
+    lines. Reports carry renamed ids already (:meth:`ReportIntake.pytest_runtest_logreport`)."""
+    relative = config.cwd_relative_nodeid
+
+    def shown_relative(nodeid: str) -> str:
+        return relative(intake.shown(nodeid))
+
+    setattr(config, "cwd_relative_nodeid", shown_relative)  # noqa: B010 - an instance attribute over the method
 
 
 def _renamed(value: object, redactor: Redactor) -> object:

@@ -57,7 +57,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .evidence import EvidenceError
     from .facts import XdistHooks
     from .inifile import read_ini
-    from .intake import guard_cache
+    from .intake import guard_cache, guard_terminal
     from .options import ConfigError, Options
     from .speedups import ExitCollectionPause
     from .summary import GateReporter
@@ -103,6 +103,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         config.pluginmanager.register(runner, "dome-runner")
     controller = DomeController(config, settings, replaced, runner, lock, started_at)
     guard_cache(config, settings)
+    guard_terminal(config, controller.intake)
     config.stash[controller_key] = controller
     register = config.pluginmanager.register
     register(controller, "dome-controller")
