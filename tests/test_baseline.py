@@ -178,9 +178,12 @@ def test_serial_and_two_workers_record_the_same_comparison(pytester: pytest.Pyte
         pytester.runpytest(
             f"--dome-run-id={run_id}", "--dome-baseline=r0", "--dome-policy=p.json", *mode.split()
         )
-    serial, n2 = dome_run("serial").gate, dome_run("n2").gate
-    assert serial["checks"]["baseline"]["slower"] == 1
-    assert serial["decision_digest"] == n2["decision_digest"]
+    serial, n2 = dome_run("serial"), dome_run("n2")
+    # The two runs were what they say: one serial, one on two xdist workers.
+    assert serial.manifest["execution"] == {"mode": "serial", "workers": 1}
+    assert n2.manifest["execution"] == {"mode": "xdist", "workers": 2}
+    assert serial.gate["checks"]["baseline"]["slower"] == 1
+    assert serial.gate["decision_digest"] == n2.gate["decision_digest"]
 
 
 def test_shards_share_the_baseline_and_the_merged_run_compares(pytester: pytest.Pytester, dome_run) -> None:
@@ -395,3 +398,15 @@ def test_the_headline_says_what_got_worse_in_one_line() -> None:
         in lines(c)
     )
     assert headline(compare(base, [now("slow0", duration=1.0)], DEFAULTS)) == "9 tasks removed"
+
+
+def test_the_html_section_lists_the_first_five_as_the_text_does() -> None:
+    from pytest_dome.baseline import html_section, markdown
+
+    c = compare(recorded(*((f"gone{i}", "passed", False, 0.0) for i in range(7))), [now("new")], DEFAULTS)
+    page = html_section(c)
+    removed = "<br>".join(f"<code>t.py::gone{i}</code>" for i in range(5)) + "<br>and 2 more"
+    assert f"<tr><td>removed (7)</td><td>{removed}</td></tr>" in page
+    assert "gone5" not in page and "gone6" not in page
+    listed = ", ".join(f"`t.py::gone{i}`" for i in range(5))
+    assert f"- removed (7): {listed} and 2 more" in markdown(c)

@@ -5,15 +5,21 @@ The convention (also in CONTRIBUTING.md):
 
 - A line starting with ``$ `` is a command, run by bash in a fresh copy of a small
   project (``PROJECT`` below); lines starting with ``> `` right after it continue it.
-  ``pytest``, ``dome`` and ``python3`` are this checkout's; a gated run is
-  serial unless the block gives ``-n`` (``--dome-max-workers=0`` in
-  ``PYTEST_ADDOPTS``: the same decision and summary, in half the time). Every command must exit 0: show
+  ``pytest``, ``dome`` and ``python3`` are this checkout's; a gated run uses the
+  default fanout (two xdist workers), as a user's does, unless the example itself
+  says otherwise (``-n 0``, ``-p no:xdist``). Every command must exit 0: show
   another status with ``; echo $?`` (the status is then part of the output).
 - The lines up to the next command are its expected output (stdout and stderr
-  together, trailing spaces ignored), with these placeholders for what varies:
-  a line ``...`` stands for any number of lines; ``<digest>`` for hex digits,
+  together, in the order they were written, trailing spaces ignored), with these
+  placeholders for what varies: a line ``...`` stands for any number of lines, but
+  never for a traceback or an ``INTERNALERROR`` line; ``<digest>`` for hex digits,
   ``<n>`` for a number (a duration, a pid), ``<timestamp>`` for a UTC time
   (``2026-11-24T11:30:46.920034Z``), ``<path>`` for one word without spaces.
+- Where the text says a message goes to standard error, the example shows that
+  stream alone, as a user would: ``>/dev/null`` sends standard output away (what is
+  left is standard error), ``2>/dev/null`` the other way round. Where the text
+  promises one line, the example has no ``...``. Both are checked below, and so is
+  the number of examples in each file.
 - A run id of ``RUNS`` that the block names is copied into the project first
   (recorded once per worker), unless the block creates it (``--dome-run-id=ID``).
 """
@@ -71,9 +77,13 @@ PLACEHOLDERS = {
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 
+ANY_LINES = r"(?:(?!Traceback \(most recent call last\)|INTERNALERROR)[^\n]*\n)*?"
+"""What a ``...`` line matches: any lines, but not a traceback or pytest's INTERNALERROR."""
+
+
 def _line_pattern(line: str) -> str:
     if line == "...":
-        return r"(?:[^\n]*\n)*?"
+        return ANY_LINES
     parts, end = [], 0
     for m in _PLACEHOLDER.finditer(line):
         parts += [re.escape(line[end : m.start()]), PLACEHOLDERS[m.group()]]
@@ -112,10 +122,9 @@ def _environment(bin_dir: Path) -> dict[str, str]:
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
         PYTHONPATH=os.pathsep.join([str(ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]),
         COLUMNS="80",
-        # Serial gated runs unless a block passes -n (the decision and the summary are the
-        # same; two workers per run would double the examples' time), and no plugin of
-        # this machine that prints lines of its own.
-        PYTEST_ADDOPTS="--dome-max-workers=0 -p no:benchmark -p no:randomly",
+        # The default fanout, as users run; no plugin of this machine that prints
+        # lines of its own or reorders the tests.
+        PYTEST_ADDOPTS="-p no:benchmark -p no:randomly",
     )
     return env
 
@@ -187,7 +196,7 @@ def recorded_run(tmp_path_factory: pytest.TempPathFactory, docs_tools: tuple[Pat
                 files, args = RUNS[run_id]
                 _write(where, {**PROJECT, **files})
                 subprocess.run(
-                    [sys.executable, "-m", "pytest", "-q", "-n", "0", f"--dome-run-id={run_id}", *args],
+                    [sys.executable, "-m", "pytest", "-q", f"--dome-run-id={run_id}", *args],
                     cwd=where,
                     env=docs_tools[1],
                     stdout=subprocess.DEVNULL,
@@ -217,3 +226,70 @@ def test_placeholders_match_only_what_they_stand_for() -> None:
     assert not matches(["a <digest> b"], "a xyz b\n")
     assert not matches(["exit 4"], "exit 4\nmore\n")
     assert not matches(["<path>"], "two words\n")
+
+
+def test_an_ellipsis_never_swallows_a_traceback() -> None:
+    traceback = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: boom\n'
+    assert not matches(["...", "ERROR: one line", "...", "4"], f"ERROR: one line\n{traceback}4\n")
+    assert not matches(["...", "4"], "INTERNALERROR> Traceback\n4\n")
+    assert matches(["...", "ERROR: one line", "...", "4"], "collected 0 items\nERROR: one line\n\n4\n")
+
+
+EXPECTED_EXAMPLES = {
+    "README.md": 2,
+    "docs/attestations.md": 1,
+    "docs/baseline.md": 2,
+    "docs/ci.md": 2,
+    "docs/configuration.md": 11,
+    "docs/evidence.md": 2,
+    "docs/gate-policy.md": 1,
+    "docs/override.md": 3,
+    "docs/packets.md": 6,
+    "docs/plugins.md": 1,
+    "docs/quickstart.md": 5,
+    "docs/security.md": 2,
+    "docs/slo.md": 2,
+}
+"""The console examples of each file: a block whose fence lost its ``console`` label
+(then nothing runs it) shows here."""
+
+
+def test_every_example_is_collected() -> None:
+    found: dict[str, int] = {}
+    for example in EXAMPLES:
+        name = Path(example.path).relative_to(ROOT).as_posix()
+        found[name] = found.get(name, 0) + 1
+    assert found == EXPECTED_EXAMPLES
+    assert len(EXAMPLES) == sum(EXPECTED_EXAMPLES.values())
+
+
+def _lead_in(example: Example) -> str:
+    """The paragraph just above an example's block (what the text says of it)."""
+    before = example.document.text[: example.start].rstrip()
+    return " ".join(before.rsplit("\n\n", 1)[-1].split())
+
+
+def test_the_text_around_an_example_holds_for_the_example() -> None:
+    wrong = []
+    for example in EXAMPLES:
+        where = f"{Path(example.path).relative_to(ROOT)}:{example.line}"
+        lead_in, commands = _lead_in(example), [c for c, _ in session(example.parsed)]
+        if "standard error" in lead_in and not any(">/dev/null" in c for c in commands):
+            wrong.append(f"{where}: the text speaks of standard error; show it alone (>/dev/null)")
+        if "one line" in lead_in and any(line.strip() == "..." for line in example.parsed.splitlines()):
+            wrong.append(f"{where}: the text promises one line; '...' may hide more")
+    assert wrong == []
+
+
+def _first_column(text: str, header: str) -> list[str]:
+    table = text.split(header + "\n", 1)[1].split("\n\n", 1)[0]
+    return [row.split(" | ")[0].removeprefix("| ") for row in table.splitlines()[1:]]
+
+
+def test_the_performance_verdicts_name_every_target() -> None:
+    """Each target of the benchmark report has its verdict, failed or not."""
+    text = (ROOT / "docs/performance.md").read_text()
+    targets = _first_column(text, "| target | limit |")
+    verdicts = _first_column(text, "| target (issue 13) | result |")
+    assert len(targets) == 13
+    assert [t for t in targets if t not in verdicts] == []

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pytest_dome import ssot
 from pytest_dome.inifile import IniValues, file_table, ini_table
-from pytest_dome.options import ConfigError, parse_fail_on
+from pytest_dome.options import ConfigError
 from pytest_dome.plugin import INI_KEYS
 
 TESTS = "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
@@ -118,8 +118,20 @@ def test_override_ini_wins_over_tool_dome(pytester: pytest.Pytester, dome_run) -
     pytester.makepyprojecttoml("[tool.dome]\nrisk_threshold = 5\nverify_timeout = 30\n")
     assert pytester.runpytest("--dome-run-id=r1", "-o", "dome_risk_threshold=60").ret == 0
     config = dome_run().manifest["config"]
-    assert config["risk_threshold"] == 60 and config["threshold_source"] == "ini"
+    # Set for this run on the command line, not by a committed file: its own source.
+    assert config["risk_threshold"] == 60 and config["threshold_source"] == "override_ini"
     assert config["verify_timeout_s"] == 30  # the rest of [tool.dome] still applies
+
+
+def test_override_ini_over_an_ini_file_is_recorded_as_override(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile(TESTS)
+    write_ini(pytester, "tox.ini", "dome_risk_threshold = 5\ndome_max_retries = 0")
+    assert pytester.runpytest("--dome-run-id=r1", "-o", "dome_risk_threshold=60").ret == 0
+    assert pytester.runpytest("--dome-run-id=r2", "-o", "dome_max_retries=1").ret == 0
+    keys = ("risk_threshold", "threshold_source", "max_retries")
+    first, second = (tuple(dome_run(run).manifest["config"][k] for k in keys) for run in ("r1", "r2"))
+    assert first == (60, "override_ini", 0)
+    assert second == (5, "ini", 1)  # -o of another key: the file's threshold is the file's
 
 
 BAD = {
@@ -232,8 +244,31 @@ def test_ini_values_make_the_tool_dome_table(
         "risk_threshold": threshold,
         "verify_timeout": timeout,
         "work": {"queue": {"max_workers": workers, "max_retries": retries}},
-        "fail_on": list(parse_fail_on(fail_on)),
+        # REJECT always, NEEDS_HUMAN when given, in the gate's order (written out, not
+        # computed with the parser under test).
+        "fail_on": ["NEEDS_HUMAN", "REJECT"] if "NEEDS_HUMAN" in fail_on else ["REJECT"],
         "verify": verify,
         "policy": path,
         "redact_reports": flag,
+    }
+
+
+def test_ini_values_read_as_written() -> None:
+    """One table written out by hand: the values as an ini file holds them, and the
+    [tool.dome] values they must give."""
+    written = {
+        "dome_risk_threshold": " 25 ",
+        "dome_fail_on": ["NEEDS_HUMAN"],
+        "dome_verify": ["ruff check .", "python -m mypy 'src dir'"],
+        "dome_verify_timeout": "120",
+        "dome_max_workers": "4",
+        "dome_redact_reports": "Off",
+    }
+    assert ini_table(IniValues("tox.ini [pytest]", written)) == {
+        "risk_threshold": 25.0,
+        "fail_on": ["NEEDS_HUMAN", "REJECT"],
+        "verify": [["ruff", "check", "."], ["python", "-m", "mypy", "src dir"]],
+        "verify_timeout": 120.0,
+        "work": {"queue": {"max_workers": 4}},
+        "redact_reports": False,
     }

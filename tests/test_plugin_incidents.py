@@ -28,10 +28,17 @@ def test_worker_crash_rejects(pytester: pytest.Pytester, dome_run) -> None:
 def test_maxfail_is_an_interruption(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
     pytester.makepyfile("def test_a(): assert 0\n" + "".join(f"def test_{i}(): pass\n" for i in range(6)))
     result = pytester.runpytest_subprocess("--dome-run-id=r1", "-x", *mode.args)
-    assert result.ret != 0
-    gate = dome_run().gate
-    assert gate["status"] == "REJECT" and gate["checks"]["session"]["interrupted"] is True
+    # pytest's own statuses (security.md): a failed test serially, an interruption
+    # under xdist (its workers are stopped).
+    expected = pytest.ExitCode.TESTS_FAILED if mode.workers == 0 else pytest.ExitCode.INTERRUPTED
+    assert result.ret == expected
+    run = dome_run()
+    gate = run.gate
+    assert (gate["status"], run.promotion["action"]) == ("REJECT", "stop")
+    assert run.manifest["exit_status"] == expected
+    assert gate["checks"]["session"]["interrupted"] is True
     assert {"SESSION_INTERRUPTED", "TASK_FAILED"} <= set(gate["reason_codes"])
+    assert run.outcomes["test_maxfail_is_an_interruption.py::test_a"] == "failed"
 
 
 def test_keyboard_interrupt_skips_verify_and_rejects(pytester: pytest.Pytester, dome_run) -> None:

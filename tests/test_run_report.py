@@ -183,10 +183,26 @@ def test_html_report_without_verify_commands_says_so(pytester: pytest.Pytester, 
     )
 
 
-def test_replay_all_shows_its_target_in_percent_like_its_rate(tmp_path: Path, capsys) -> None:
-    assert main(["replay", "--all", str(tmp_path)]) == 0
+def test_replay_all_of_no_run_is_not_evidence(tmp_path: Path, capsys) -> None:
+    """0 of 0 replayed runs is not 100 %: one line, exit 1, nothing on stdout."""
+    (tmp_path / "killed").mkdir()  # a folder without a manifest: skipped
+    for extra in ([], ["--json"]):
+        assert main(["replay", "--all", str(tmp_path), *extra]) == 1
+        out, err = capsys.readouterr()
+        assert (out, err.splitlines()) == (
+            "",
+            [
+                f"dome replay: no complete run to replay in {tmp_path} (1 skipped: partial or never "
+                "committed); an empty history is not evidence of determinism: give the folder that "
+                "holds the runs"
+            ],
+        )
+
+
+def test_replay_all_shows_its_target_in_percent_like_its_rate(run: RunEvidence, capsys) -> None:
+    assert main(["replay", "--all", str(run.path.parent)]) == 0
     out = capsys.readouterr().out
-    assert "0/0 replayed runs gave the same gate status (100.00%; target >= 99.0%)" in out
+    assert "1/1 replayed runs gave the same gate status (100.00%; target >= 99.0%)" in out
 
 
 def test_the_sessions_summaries_show_what_dome_report_shows(run: RunEvidence, capsys) -> None:

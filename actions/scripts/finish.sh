@@ -15,6 +15,6 @@ if [[ -z $code ]]; then
   exit 1
 fi
 if [[ $code != 0 ]]; then
-  echo "::error title=pytest-dome::run ${DOME_RUN_ID:-}: exit status $code${status:+ ($status)}"
+  echo "::error title=pytest-dome::${DOME_RUN_ID:+run $DOME_RUN_ID: }exit status $code${status:+ ($status)}"
   exit "$code"
 fi

@@ -12,6 +12,12 @@ run_id=${DOME_RUN_ID:-}
 if [[ -z $run_id ]]; then
   run_id=$(default_run_id "${shard:+-shard-$index}")
 fi
+# No path is built from a run id that is not one (run-dir would point
+# outside the runtime folder, and the upload step would take that folder).
+if ! valid_run_id "$run_id"; then
+  put exit-code 4
+  exit 0
+fi
 runtime_dir=${DOME_RUNTIME_DIR:-ops/runtime/runs}
 artifact=${DOME_ARTIFACT_NAME:-}
 if [[ -z $artifact ]]; then

@@ -9,6 +9,10 @@ set -euo pipefail
 shards_dir=${DOME_SHARDS_DIR:?DOME_SHARDS_DIR is not set}
 run_id=${DOME_RUN_ID:-}
 if [[ -z $run_id ]]; then run_id=$(default_run_id); fi
+if ! valid_run_id "$run_id"; then
+  put exit-code 2
+  exit 0
+fi
 run_dir="$(absolute "${DOME_RUNTIME_DIR:-ops/runtime/runs}")/$run_id"
 put run-id "$run_id"
 put run-dir "$run_dir"

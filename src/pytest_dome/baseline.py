@@ -180,12 +180,16 @@ def markdown(c: Comparison) -> list[str]:
 
 
 def html_section(c: Comparison) -> str:
+    """The comparison as an HTML section: each kind's first few tasks, as in the
+    text and Markdown."""
     e = html.escape
+
+    def first(names: list[str]) -> str:
+        more = [f"and {len(names) - FIRST} more"] if len(names) > FIRST else []
+        return "<br>".join([*(f"<code>{e(n)}</code>" for n in names[:FIRST]), *more])
+
     rows = "".join(
-        f"<tr><td>{e(label)} ({len(names)})</td><td>"
-        + "<br>".join(f"<code>{e(n)}</code>" for n in names)
-        + "</td></tr>"
-        for label, names in _kinds(c)
+        f"<tr><td>{e(label)} ({len(names)})</td><td>{first(names)}</td></tr>" for label, names in _kinds(c)
     )
     run = f"<code>{e(c.baseline.run_id)}</code> ({e(c.baseline.gate_status)})"
     return (

@@ -133,6 +133,14 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
         print(f"dome replay: {runtime_dir} is not a folder; give a runtime folder", file=sys.stderr)
         return 2
     result = determinism(runtime_dir)
+    if result.replayed == 0 and not result.unreadable:  # 0/0 is not 100 %
+        skipped = f" ({len(result.skipped)} skipped: partial or never committed)" if result.skipped else ""
+        print(
+            f"dome replay: no complete run to replay in {runtime_dir}{skipped}; an empty history "
+            "is not evidence of determinism: give the folder that holds the runs",
+            file=sys.stderr,
+        )
+        return 1
     if as_json:
         _emit_json(result.as_json())
     else:

@@ -28,7 +28,7 @@ DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
 DEFAULT_MAX_RETRIES = 1
-ThresholdSource = Literal["policy", "pyproject", "ini", "packet", "option"]
+ThresholdSource = Literal["policy", "pyproject", "ini", "override_ini", "packet", "option"]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,10 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValue
     threshold_source: ThresholdSource = "policy"
     if "risk_threshold" in table:
         policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
-        threshold_source = "ini" if "risk_threshold" in from_ini else "pyproject"
+        if ini is not None and "dome_risk_threshold" in ini.overridden:
+            threshold_source = "override_ini"  # -o on the command line, not a committed file
+        else:
+            threshold_source = "ini" if "risk_threshold" in from_ini else "pyproject"
     policy = apply_overrides(policy, packet)
     if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
         threshold_source = "packet"

@@ -232,7 +232,11 @@ class DomeController:
                 if end is None:
                     end = self._session_end(exitstatus, interrupted, safe=True)
                 facts = end.facts.model_copy(update={"internal_error": True})
-                self.outcome = write_session_run(dataclasses.replace(end, facts=facts), fallback=True)
+                # pytest's status for an internal error (its INTERNALERROR): a job can
+                # tell "the gate broke" (3) from "the tests failed" (1).
+                status = max(end.exit_status, int(pytest.ExitCode.INTERNAL_ERROR))
+                end = dataclasses.replace(end, facts=facts, exit_status=status)
+                self.outcome = write_session_run(end, fallback=True)
             except Exception as second:
                 self.failure = _describe(second, self.settings)
                 return

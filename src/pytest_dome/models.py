@@ -305,7 +305,7 @@ class Execution(Model):
 class EffectiveConfig(Model):
     runtime_dir: str
     policy_source: str
-    threshold_source: Literal["policy", "pyproject", "ini", "packet", "option"]
+    threshold_source: Literal["policy", "pyproject", "ini", "override_ini", "packet", "option"]
     risk_threshold: float = Field(ge=0, le=100)
     fail_on: tuple[GateStatus, ...]
     verify: tuple[tuple[str, ...], ...]

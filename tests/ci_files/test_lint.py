@@ -334,3 +334,23 @@ def test_the_manual_lists_the_action_inputs_outputs_and_gitlab_jobs() -> None:
     merge = yaml.safe_load((ROOT / "actions/merge/action.yml").read_text())
     assert set(merge["outputs"]) == set(action["outputs"])  # "the same outputs as the gate action"
     assert _table_names("## The GitLab CI template") == list(_gitlab_jobs(_gitlab()))
+
+
+def _manual_workflows() -> list[tuple[str, str]]:
+    """The complete workflows docs/ci.md shows: a ```yaml block right after a line
+    naming its file, `.github/workflows/NAME.yml`:."""
+    text = (ROOT / "docs/ci.md").read_text()
+    return re.findall(r"^`\.github/workflows/([\w-]+)\.yml`:\n\n```yaml\n(.*?)^```", text, re.M | re.S)
+
+
+def test_actionlint_passes_on_the_manuals_workflows(tmp_path: Path) -> None:
+    """The workflows a reader copies from the manual (the override check's shell
+    script included, through shellcheck) lint as clean as the example files."""
+    workflows = _manual_workflows()
+    assert [name for name, _ in workflows] == ["release-gate", "release-override", "release-gate"]
+    (tmp_path / ".git").mkdir()
+    folder = tmp_path / ".github/workflows"
+    folder.mkdir(parents=True)
+    for number, (name, text) in enumerate(workflows):
+        (folder / f"{name}-{number}.yml").write_text(text)
+    assert _actionlint(tmp_path, sorted(folder.iterdir())) == []

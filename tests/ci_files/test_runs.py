@@ -98,12 +98,32 @@ def test_inputs_are_never_run_by_a_shell(tmp_path: Path, store: Path) -> None:
     assert command["argv"] == ["echo", "$(touch", "pwned1)", "`touch", "pwned2`"]
 
 
-def test_a_bad_input_fails_the_job_with_no_decision(tmp_path: Path, store: Path) -> None:
-    job = gate(machine(tmp_path, "job"), store, **{"run-id": "../escape"})
+def test_a_bad_option_fails_the_job_with_no_decision(tmp_path: Path, store: Path) -> None:
+    job = gate(machine(tmp_path, "job"), store, threshold="150")
     assert job.failed_step == "Fail the job on REJECT"
     assert (job.outputs["exit-code"], job.outputs["gate-status"], job.outputs["promotion"]) == ("4", "", "")
     assert "no decision was written (exit status 4)" in job.summary
     assert not (store / "dome-run").exists()  # nothing to keep
+
+
+@pytest.mark.parametrize("action", ["gate", "merge"])
+def test_a_bad_run_id_is_refused_before_any_path_is_built(tmp_path: Path, store: Path, action: str) -> None:
+    """run-dir would be built from the id: '../keys' names a folder beside the runtime
+    folder, which the upload step would then take."""
+    workspace = machine(tmp_path, "job")
+    (workspace / "ops/runtime/keys").mkdir(parents=True)
+    (workspace / "ops/runtime/keys/deploy.key").write_text("secret\n")
+    inputs = {"python": sys.executable, "pytest-dome-version": "none", "run-id": "../keys"}
+    if action == "gate":
+        job = gate(workspace, store, **{"run-id": "../keys"})
+    else:
+        job = run_action(ROOT / "actions/merge", inputs, workspace, store)
+    expected = "2" if action == "merge" else "4"  # dome merge's and pytest's status for bad input
+    assert (job.outputs["run-id"], job.outputs["run-dir"], job.outputs["exit-code"]) == ("", "", expected)
+    assert job.failed_step == "Fail the job on REJECT" and not list(store.iterdir()), job.log
+    assert "::error title=pytest-dome::run-id: invalid run id '../keys': use 1 to 128 characters" in job.log
+    assert "--dome-run-id=" not in job.log and "+ dome merge" not in job.log  # nothing ran
+    assert f"::error title=pytest-dome::exit status {expected}" in job.log
 
 
 def test_a_version_that_is_not_one_stops_at_the_install(tmp_path: Path, store: Path) -> None:
@@ -153,10 +173,13 @@ def test_gitlab_template_shards_merge_holds_and_a_manual_override_deploys(tmp_pa
     workspace = machine(tmp_path, "project")  # one folder: GitLab hands each job the earlier jobs' artifacts
     ci = {"CI_PIPELINE_ID": "501", "DOME_PYTEST_ARGS": "test_app.py -p no:cacheprovider --dome-max-workers=0"}
     ci["DOME_PYTEST_ARGS"] += " --dome-risk-threshold=0"  # NEEDS_HUMAN
+    drawn = []
     for k in config["dome-shard"]["parallel"]["matrix"][0]["DOME_SHARD"]:
         code, log = run_gitlab_job(config, "dome-shard", workspace, {**ci, "DOME_SHARD": k})
-        assert code in (0, 5), log  # 5: a shard that drew no test
-        assert (workspace / f"ops/runtime/runs/gl-501-shard-{k}/run.manifest.json").is_file()
+        assert code == 0, log  # a shard passes or fails on its own tests; one with none passes too
+        run = load_run(workspace / f"ops/runtime/runs/gl-501-shard-{k}")
+        drawn.append(len(run.tasks))
+    assert sorted(drawn) == [0, 1, 2]  # one shard drew no test: the case pytest's own 5 would be
     code, log = run_gitlab_job(config, "dome-merge", workspace, ci)
     assert code == 0, log
     assert (
@@ -195,3 +218,20 @@ def test_status_of_evidence_that_does_not_verify_says_so(tmp_path: Path, store: 
     assert done.returncode == 0, done.stderr
     assert outputs.read_text().splitlines() == ["gate-status=", "promotion=", "verified=false"]
     assert "does not verify" in summary.read_text()
+
+
+def test_gitlab_pytest_args_are_split_like_a_shell_without_one(tmp_path: Path) -> None:
+    """Quotes group words and a `*` stays a `*`: the job's shell neither splits nor
+    expands DOME_PYTEST_ARGS (unquoted, `"junit *.xml"` became two words and a glob)."""
+    config = yaml.safe_load((ROOT / "examples/ci/gitlab/pytest-dome.gitlab-ci.yml").read_text())
+    workspace = machine(tmp_path, "project")
+    (workspace / "other.xml").write_text("")  # what `*.xml` would expand to
+    args = 'test_app.py -p no:cacheprovider --dome-max-workers=0 --junitxml="junit *.xml" $(touch pwned)'
+    variables = {"CI_PIPELINE_ID": "502", "DOME_SHARD": "1", "DOME_PYTEST_ARGS": args}
+    code, log = run_gitlab_job(config, "dome-shard", workspace, variables)
+    assert code == 4 and "file or directory not found: $(touch" in log, log  # a word, never run
+    assert not (workspace / "pwned").exists()
+    variables.update(CI_PIPELINE_ID="503", DOME_PYTEST_ARGS=args.removesuffix(" $(touch pwned)"))
+    code, log = run_gitlab_job(config, "dome-shard", workspace, variables)
+    assert code == 0, log
+    assert (workspace / "junit *.xml").is_file() and (workspace / "other.xml").read_text() == ""

@@ -48,8 +48,10 @@ def test_sigterm(pytester: pytest.Pytester, dome_run, mode: Mode) -> None:
         """
     )
     result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
-    assert result.ret != 0
-    rejects(dome_run(), "SESSION_INTERRUPTED")
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # 2: a cancelled job, as for Ctrl-C
+    run = dome_run()
+    rejects(run, "SESSION_INTERRUPTED")
+    assert run.manifest["exit_status"] == 2 and run.gate["checks"]["session"]["interrupted"] is True
 
 
 WAITS = """
@@ -141,9 +143,11 @@ def test_a_bug_inside_dome_still_decides(pytester: pytest.Pytester, dome_run, mo
     pytester.makeconftest(DOME_BUG)
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("--dome-run-id=r1", *mode.args)
-    assert result.ret != 0
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR  # 3, as pytest's own INTERNALERROR: not a test's 1
     result.stdout.fnmatch_lines(["*internal error in pytest-dome: ZeroDivisionError: a bug in dome*"])
-    rejects(dome_run(), "INTERNAL_ERROR", "TASK_RESULT_MISSING")
+    run = dome_run()
+    rejects(run, "INTERNAL_ERROR", "TASK_RESULT_MISSING")
+    assert run.manifest["exit_status"] == 3 and run.gate["checks"]["session"]["internal_error"] is True
 
 
 BAD_PLUGIN = """
@@ -155,7 +159,7 @@ def pytest_dome_risk_factors(config, results):
 def test_a_broken_plugin_hook_still_decides(pytester: pytest.Pytester, dome_run) -> None:
     pytester.makeconftest(BAD_PLUGIN)
     pytester.makepyfile("def test_ok(): pass")
-    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret != 0
+    assert pytester.runpytest_subprocess("--dome-run-id=r1").ret == pytest.ExitCode.INTERNAL_ERROR
     rejects(dome_run(), "INTERNAL_ERROR")
 
 
