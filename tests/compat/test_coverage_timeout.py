@@ -115,7 +115,10 @@ def test_timeout_thread(pytester, gated, row, how):
         return
     # Serially the process is gone: the run started and never decided, and the tools say so.
     run.result.stdout.fnmatch_lines(
-        ["dome: pytest-timeout's thread method ends the whole process when a test times out*", "*+ Timeout +*"]
+        [
+            "dome: pytest-timeout's thread method ends the whole process when a test times out*",
+            "*+ Timeout +*",
+        ]
     )  # the plugin's stack dump, then os._exit(1)
     assert "dome release gate" not in run.out
     assert (run.run_dir / "run.started.json").is_file()

@@ -81,7 +81,9 @@ def test_flaky(pytester, gated, row, how):
     assert attempts(ev, "test_fl.py::test_fails_twice") == [("failed", "call")] * 2 + [("passed", "call")]
     assert ev.tasks["test_fl.py::test_fails_twice"]["flaky"] is True
     assert (pytester.path / ".calls-twice").read_text() == "3"
-    run.result.stdout.fnmatch_lines(["dome: flaky reruns the tests marked @flaky in place of dome's own retries*"])
+    run.result.stdout.fnmatch_lines(
+        ["dome: flaky reruns the tests marked @flaky in place of dome's own retries*"]
+    )
 
 
 @pytest.mark.compat("flaky", "@flaky(max_runs=3) --dome-max-retries=0")
