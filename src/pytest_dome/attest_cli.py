@@ -74,9 +74,10 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
     from .attest import statement_problems
     from .dsse import KeyFileError, SignatureProblem, is_envelope, load_public_key, verified_payload
     from .replay import RunReadError, find_run
+    from .safejson import read_json
 
     try:
-        document = json.loads(Path(args.file).read_bytes())
+        document = read_json(args.file, "attestation")
         run_dir = find_run(args.run, Path(args.runtime_dir)) if args.run else None
         key = load_public_key(Path(args.key)) if args.key else None
     except FileNotFoundError:
