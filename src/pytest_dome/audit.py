@@ -96,7 +96,7 @@ def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> 
         add(rc.EVIDENCE_INVALID, MANIFEST, f"not readable JSON ({exc})")
         return problems
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if version not in SUPPORTED_VERSIONS:
+    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:  # a list is unhashable
         add(rc.EVIDENCE_SCHEMA_UNSUPPORTED, MANIFEST, f"schema version {version!r} is not supported")
         return problems
     for p in check("run.manifest", manifest):

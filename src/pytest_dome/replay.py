@@ -93,7 +93,7 @@ def _read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
     except ValueError as exc:
         raise RunReadError(f"{path}: not readable JSON ({exc})") from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version not in SUPPORTED_VERSIONS:
+    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:  # a list is unhashable
         raise RunReadError(
             f"{path}: schema version {version!r} is not supported by this pytest-dome "
             f"(it reads {', '.join(sorted(SUPPORTED_VERSIONS))})"
