@@ -149,6 +149,15 @@ def test_an_override_reason_holding_a_line_separator_verifies(runs: Runs, tmp_pa
     assert (code, err) == (0, "") and "verified: NEEDS_HUMAN" in out, err
 
 
+def test_a_fifo_in_place_of_the_lock_does_not_hang_dome_override(runs: Runs, tmp_path: Path) -> None:
+    run = tmp_path / "hold"
+    shutil.copytree(runs.runtime / "hold", run)
+    os.mkfifo(tmp_path / ".hold.lock")  # no pid in it: a stale lock, taken over
+    with deadline(30):
+        code, out, err = cli(["override", str(run), "--actor", "rm", "--reason", REASON])
+    assert (code, err) == (0, "") and "promotion is now promote" in out, err
+
+
 @pytest.mark.parametrize("spoil", ["NaN risk_weight", "100,000 [", "FIFO"])
 def test_a_crafted_baseline_stops_the_session_in_one_line(
     pytester: pytest.Pytester, runs: Runs, spoil: str
