@@ -41,6 +41,10 @@ docs-check:
 bench *args:
     {{python}} benchmarks/bench.py {{args}}
 
+# The readers' fuzz test with thousands of mutated run folders (default 3000 cases; `just test` runs 300).
+fuzz examples="3000":
+    DOME_FUZZ_EXAMPLES={{examples}} {{python}} -m pytest -q -p no:randomly -s tests/faults/test_fuzz_runs.py
+
 # Lint and format check.
 lint:
     {{python}} -m ruff check src tests scripts

@@ -76,11 +76,11 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
         SignatureProblem,
         is_envelope,
         load_public_key,
-        parse_json,
         signed_statement,
         verified_payload,
     )
     from .replay import RunReadError, find_run
+    from .safejson import read_json
 
     if args.require_level is not None and args.require_level not in LEVELS:
         levels = " or ".join(LEVELS)
@@ -88,7 +88,7 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
             "verify-attestation", f"--require-level {args.require_level}: not a level; give {levels}", 2
         )
     try:
-        document = parse_json(Path(args.file).read_bytes())
+        document = read_json(args.file, "attestation", unique_keys=True)
         run_dir = find_run(args.run, Path(args.runtime_dir)) if args.run else None
         key = load_public_key(Path(args.key)) if args.key else None
     except FileNotFoundError:

@@ -7,7 +7,6 @@ verifies clean is what SLO-3 (evidence completeness) counts.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from .evidence import (
 from .plan import in_shard
 from .replay import SUPPORTED_VERSIONS, CheckedResult, RunReadError, load_run, replay
 from .run import manifest_digest
+from .safejson import Refused, limit_of, parse, parse_lines, read_file
 from .speedups import can_fork, gc_paused, split_in_fork
 
 REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
@@ -56,14 +56,6 @@ class Problem:
         return {"code": self.code, "path": self.path, "message": self.message}
 
 
-def _parse(data: bytes) -> Any:
-    return json.loads(data)
-
-
-def _parse_overrides(data: bytes) -> list[Any]:
-    return [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
-
-
 def verify_run(run_dir: Path, *, replay_decision: bool = True, parallel: bool | None = None) -> list[Problem]:
     """Every completeness and integrity problem of the run in ``run_dir``.
 
@@ -81,7 +73,7 @@ def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> 
         problems.append(Problem(code, path, message))
 
     try:
-        manifest = _parse((run_dir / MANIFEST).read_bytes())
+        data = read_file(run_dir / MANIFEST, limit_of("run.manifest"))
     except FileNotFoundError:
         started = (run_dir / STARTED).is_file()
         add(
@@ -92,11 +84,19 @@ def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> 
             else "missing: not a committed run",
         )
         return problems
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        add(rc.EVIDENCE_INVALID, MANIFEST, f"cannot be read ({exc.strerror})")
+        return problems
+    except Refused as exc:
+        add(rc.EVIDENCE_INVALID, MANIFEST, str(exc))
+        return problems
+    try:
+        manifest = parse(data)
+    except ValueError as exc:
         add(rc.EVIDENCE_INVALID, MANIFEST, f"not readable JSON ({exc})")
         return problems
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if version not in SUPPORTED_VERSIONS:
+    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:  # a list is unhashable
         add(rc.EVIDENCE_SCHEMA_UNSUPPORTED, MANIFEST, f"schema version {version!r} is not supported")
         return problems
     for p in check("run.manifest", manifest):
@@ -176,16 +176,18 @@ def _check_entries(
                 add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
                 continue
         try:
-            with open(f"{root}{os.sep}{rel}", "rb") as fh:  # plain strings: 50,000 of them
-                data = fh.read()
+            data = read_file(f"{root}{os.sep}{rel}", limit_of(entry["kind"]))  # plain strings: 50,000 of them
         except OSError:
             add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
+            continue
+        except Refused as exc:  # a FIFO, a device, a folder; too large
+            add(rc.EVIDENCE_INVALID, rel, str(exc))
             continue
         if sha256_hex(data) != entry["sha256"]:
             add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
             continue
         try:
-            doc: Any = _parse_overrides(data) if entry["kind"] == "overrides" else _parse(data)
+            doc: Any = parse_lines(data) if entry["kind"] == "overrides" else parse(data)
         except ValueError as exc:
             add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
             continue

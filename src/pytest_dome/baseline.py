@@ -43,7 +43,10 @@ def open_run(source: str, runtime_dir: Path, where: str) -> RecordedRun:
         raise BaselineError(
             f"{where}: run {source} does not verify ({problems[0]}); give a run that `dome verify` accepts"
         )
-    recorded = load_run(run_dir)
+    try:
+        recorded = load_run(run_dir)
+    except RunReadError as exc:  # changed since it verified
+        raise BaselineError(f"{where}: {exc}") from None
     if recorded.gate is None:
         raise BaselineError(f"{where}: run {source} is a shard's partial run; give the merged run")
     return recorded

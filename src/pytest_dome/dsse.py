@@ -12,7 +12,6 @@ OpenSSH files; an encrypted private key takes its password from
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -143,32 +142,13 @@ def verified_payload(document: dict[str, Any], key: SSlibKey) -> bytes:
     )
 
 
-class DuplicateKey(ValueError):
-    """A JSON object names a key twice: readers disagree on which value counts."""
+def parse_json(data: bytes) -> Any:
+    """``data`` as JSON, refused (ValueError, one line) when an object repeats a key
+    (readers disagree on which value counts), a number is NaN, Infinity or out of
+    range, or it nests too deeply: the safe reader, with repeated keys refused."""
+    from .safejson import parse
 
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in document:
-            raise DuplicateKey(
-                f"the key {key!r} appears twice in one object (readers disagree on which counts)"
-            )
-        document[key] = value
-    return document
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json(data: bytes | str) -> Any:
-    """``data`` as JSON, refused (ValueError, one line) when an object repeats a key,
-    a number is NaN or Infinity, or it nests too deeply to read."""
-    try:
-        return json.loads(data, object_pairs_hook=_unique, parse_constant=_no_constant)
-    except RecursionError:
-        raise ValueError("nested too deeply to read") from None
+    return parse(data, unique_keys=True)
 
 
 def signed_statement(payload: bytes) -> Any:

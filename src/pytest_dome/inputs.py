@@ -56,18 +56,19 @@ def check_table(table: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where} {key}: {table[key]!r} is not a number")
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON file, or say in one line why it cannot be (NaN and Infinity included)."""
+    """Parse a JSON file, or say in one line why it cannot be: what no reader of
+    pytest-dome takes (``safejson``: NaN, Infinity, deep nesting, a FIFO...) included."""
+    from .safejson import Refused, limit_of, parse, read_file
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constants)
+        data = read_file(path, limit_of("input"))
     except FileNotFoundError:
         raise ConfigError(f"{what} does not exist; fix the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, Refused) as exc:
         raise ConfigError(f"{what} cannot be read: {exc}") from None
+    try:
+        return parse(data)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); fix the file"

@@ -8,38 +8,21 @@ is recorded and gives REJECT, never APPROVE.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from . import report
-from .aggregate import read_task_result
 from .audit import verify_run
-from .comparison import RecordedBaseline
-from .evidence import BASELINE, CHANGE_SET, MANIFEST, PACKET, PLAN, POLICY, SESSION, VERIFY
-from .models import (
-    ChangeSet,
-    Execution,
-    PluginFactor,
-    RiskPolicy,
-    RunManifest,
-    SessionFacts,
-    SessionRecord,
-    VerifyResults,
-)
-from .plan import in_shard, read_plan
-from .replay import task_result_files
+from .evidence import MANIFEST
+from .models import Execution, PluginFactor, SessionFacts, SessionRecord, VerifyResults
+from .plan import in_shard
+from .replay import RunReadError, load_run
 from .run import Evidence, RunOutcome, missing_result, outcomes_of, write_run
 
 
 class MergeError(ValueError):
     """The shards cannot be merged: the message says why."""
-
-
-def _load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 class ShardRun:
@@ -52,14 +35,19 @@ class ShardRun:
         if problems:
             raise MergeError(f"{folder}: {problems[0]}")
         self.folder = folder
-        self.manifest = RunManifest.model_validate(_load(folder / MANIFEST))
+        try:
+            recorded = load_run(folder)  # the reader of `dome replay`
+        except RunReadError as exc:
+            raise MergeError(str(exc)) from None
+        self.manifest = recorded.manifest
         if self.manifest.state != "partial" or self.manifest.shard is None:
             raise MergeError(f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard")
         self.shard = self.manifest.shard
-        self.plan = read_plan(_load(folder / PLAN))
-        self.results = [read_task_result(_load(folder / rel)) for rel in task_result_files(folder)]
-        self.verify = VerifyResults.model_validate(_load(folder / VERIFY))
-        self.session = SessionRecord.model_validate(_load(folder / SESSION))
+        self.evidence = recorded.evidence
+        self.plan = recorded.evidence.plan
+        self.results = list(recorded.results)
+        self.verify = recorded.evidence.verify
+        self.session = recorded.evidence.session
 
 
 def _merged_factors(shards: Iterable[ShardRun]) -> tuple[PluginFactor, ...]:
@@ -116,21 +104,18 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         timeout_s=base.verify.timeout_s,
         commands=verify_source.verify.commands if verify_source else (),
     )
-    packet_path = base.folder / PACKET
     evidence = Evidence(
         run_id=run_id,
         plan=base.plan,
-        change_set=ChangeSet.model_validate(_load(base.folder / CHANGE_SET)),
-        packet_document=_load(packet_path) if packet_path.is_file() else None,
-        policy=RiskPolicy.model_validate(_load(base.folder / POLICY)),
+        change_set=base.evidence.change_set,
+        packet_document=base.evidence.packet_document,
+        policy=base.evidence.policy,
         outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
         # The shards share one input_digest, so one baseline (or none): the merged run
         # compares all the tasks with it.
-        baseline=RecordedBaseline.read(_load(base.folder / BASELINE))
-        if (base.folder / BASELINE).is_file()
-        else None,
+        baseline=base.evidence.baseline,
         durations={r.task_id: r.duration_s for r in results},
     )
     execution = Execution(

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from .audit import verify_run
 from .canonical import sha256_hex
@@ -35,9 +38,12 @@ from .models import (
     RunManifest,
 )
 from .redact import Redactor
+from .replay import invalid_model
 from .run import manifest_digest, utc_now
 from .rundir import acquire_lock, release_lock
+from .safejson import limit_of, read_file, read_json
 
+M = TypeVar("M", bound=BaseModel)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a reason may hold tabs and newlines
 _ACTOR_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -67,9 +73,14 @@ def check_reason(reason: str) -> str:
     return reason
 
 
-def _load(path: Path) -> dict:  # type: ignore[type-arg]
-    doc: dict = json.loads(path.read_bytes())  # type: ignore[type-arg]
-    return doc
+def _load(run_dir: Path, relative: str, kind: str, model: type[M]) -> M:
+    """An artifact of a run that verified, read again for the override: refused in one
+    line should it have changed since (or be a model's exception to its schema)."""
+    try:
+        return model.model_validate(read_json(run_dir / relative, kind))
+    except (OSError, ValueError) as exc:
+        why = invalid_model(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise OverrideError(f"{run_dir / relative}: {why}") from None
 
 
 def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
@@ -89,8 +100,8 @@ def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
                 f"run {run_dir.name}'s evidence does not verify ({problems[0]}); "
                 "an override needs intact evidence"
             )
-        gate = GateDecision.model_validate(_load(run_dir / GATE))
-        promotion = PromotionDecision.model_validate(_load(run_dir / PROMOTION))
+        gate = _load(run_dir, GATE, "gate.decision", GateDecision)
+        promotion = _load(run_dir, PROMOTION, "promotion.decision", PromotionDecision)
         if gate.status == "REJECT":
             raise OverrideError(
                 f"run {gate.run_id} is REJECT ({', '.join(gate.reason_codes)}): a rejection cannot "
@@ -120,9 +131,13 @@ def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
 
 def _commit(run_dir: Path, gate: GateDecision, promotion: PromotionDecision, record: OverrideRecord) -> None:
     """Write the override, the new promotion and envelope, and last the re-hashed manifest."""
-    manifest = RunManifest.model_validate(_load(run_dir / MANIFEST))
-    old = run_dir / OVERRIDES
-    lines = old.read_bytes() if old.exists() else b""
+    manifest = _load(run_dir, MANIFEST, "run.manifest", RunManifest)
+    try:
+        lines = read_file(run_dir / OVERRIDES, limit_of("overrides"))
+    except FileNotFoundError:
+        lines = b""
+    except (OSError, ValueError) as exc:
+        raise OverrideError(f"{run_dir / OVERRIDES}: {exc}") from None
     line = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     written: dict[str, tuple[ArtifactKind, bytes]] = {
         OVERRIDES: ("overrides", lines + line.encode() + b"\n"),

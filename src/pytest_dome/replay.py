@@ -7,12 +7,13 @@ replay needs nothing else: not the tests, not the machine, not the clock.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from pydantic import ValidationError
 
 from . import ssot
 from .aggregate import TaskResult, read_task_result
@@ -45,6 +46,7 @@ from .models import (
 )
 from .plan import read_plan
 from .run import Evidence, outcomes_of
+from .safejson import Refused, read_json
 from .speedups import gc_paused
 from .taskid import is_safe_id
 
@@ -71,7 +73,7 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
 def manifest_or_none(run_dir: Path) -> dict[str, Any] | None:
     """The run's manifest as parsed, unchecked; None when it is missing or not a JSON object."""
     try:
-        doc = json.loads((run_dir / MANIFEST).read_bytes())
+        doc = read_json(run_dir / MANIFEST, "run.manifest")
     except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
@@ -81,14 +83,17 @@ def _read_artifact(run_dir: Path, relative: str, kind: str) -> Any:
     """Parse and schema-check one artifact, or raise :class:`RunReadError` naming it."""
     path = f"{run_dir}{os.sep}{relative}"  # plain strings: a run has 50,000 of them
     try:
-        with open(path, "rb") as fh:
-            doc = json.loads(fh.read())
+        doc = read_json(path, kind)
     except FileNotFoundError:
         raise RunReadError(f"{path}: missing") from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise RunReadError(f"{path}: cannot be read ({exc.strerror})") from None
+    except Refused as exc:
+        raise RunReadError(f"{path}: {exc}") from None
+    except ValueError as exc:
         raise RunReadError(f"{path}: not readable JSON ({exc})") from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version not in SUPPORTED_VERSIONS:
+    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:  # a list is unhashable
         raise RunReadError(
             f"{path}: schema version {version!r} is not supported by this pytest-dome "
             f"(it reads {', '.join(sorted(SUPPORTED_VERSIONS))})"
@@ -134,7 +139,17 @@ def load_run(run_dir: Path, checked: Mapping[str, Any] | None = None) -> Recorde
     """Read a run. ``checked``: documents already parsed and schema-checked (by
     ``dome verify``), by relative path, so a large run is not read twice."""
     with gc_paused():
-        return _load_run(run_dir, checked)
+        try:
+            return _load_run(run_dir, checked)
+        except ValidationError as exc:  # a value the schema allows and the model does not
+            raise RunReadError(f"{run_dir}: {invalid_model(exc)}") from None
+
+
+def invalid_model(exc: ValidationError) -> str:
+    """A model's refusal of a document in one line: its first error."""
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    return f"invalid {exc.title} at {where}: {error['msg']}"
 
 
 def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:

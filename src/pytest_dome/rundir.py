@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from .evidence import EvidenceError
+from .safejson import read_file
 
 
 def lock_path(run_dir: Path) -> Path:
@@ -40,8 +41,8 @@ def acquire_lock(run_dir: Path) -> Path:
 
 
 def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip() or "0") or None
+    try:  # a pid and a newline; not a FIFO that would block the reader
+        return int(read_file(lock, 64).decode().strip() or "0") or None
     except (OSError, ValueError):
         return None
 

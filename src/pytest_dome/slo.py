@@ -10,7 +10,6 @@ plus paths escaping a run folder: must be 0.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from .audit import verify_run
 from .evidence import MANIFEST, STARTED
 from .redact import Redactor
 from .replay import RunReadError, load_run, manifest_or_none, replay
+from .safejson import LIMITS, read_file, read_json
 
 TARGETS = {"SLO-1": 0.999, "SLO-2": 0.99, "SLO-3": 1.0, "SLO-4": 0}
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -45,9 +45,9 @@ def check_month(month: str) -> str:
     return month
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, kind: str) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_bytes())
+        doc = read_json(path, kind)
     except (OSError, ValueError) as exc:
         raise SloError(f"{path}: unreadable ({exc})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("started_at"), str):
@@ -66,10 +66,10 @@ def scan_runs(runtime_dir: Path) -> tuple[list[RunEntry], list[str]]:
         manifest_path, started_path = path / MANIFEST, path / STARTED
         try:
             if manifest_path.is_file():
-                manifest = _read(manifest_path)
+                manifest = _read(manifest_path, "run.manifest")
                 runs.append(RunEntry(path.name, path, manifest["started_at"], manifest))
             elif started_path.is_file():
-                runs.append(RunEntry(path.name, path, _read(started_path)["started_at"], None))
+                runs.append(RunEntry(path.name, path, _read(started_path, "run.started")["started_at"], None))
             else:
                 problems.append(f"{path}: not a run folder (no {MANIFEST} or {STARTED})")
         except SloError as exc:
@@ -95,15 +95,29 @@ def _slo(name: str, title: str, good: int, total: int, missed: list[str]) -> dic
     }
 
 
+SCAN_LIMIT = max(LIMITS.values())
+
+
 def _secret_findings(run: Path, redactor: Redactor) -> int:
+    """Secrets found in the files of a run folder, plus one for each file that cannot
+    be scanned (a FIFO, a device, one larger than any artifact): what is not read is
+    not known to be free of secrets. Links are not followed (``_escapes`` counts
+    those that lead out)."""
     found = 0
     for root, _dirs, files in os.walk(run):
         for name in files:
+            path = Path(root) / name
+            if path.is_symlink():
+                continue
             before = sum(redactor.counts.values())
             try:
-                redactor.redact((Path(root) / name).read_text(encoding="utf-8", errors="replace"))
-            except OSError:
+                data = read_file(path, SCAN_LIMIT)
+            except FileNotFoundError:
                 continue
+            except (OSError, ValueError):
+                found += 1
+                continue
+            redactor.redact(data.decode("utf-8", errors="replace"))
             found += sum(redactor.counts.values()) - before
     return found
 
