@@ -237,7 +237,7 @@ def test_an_ellipsis_never_swallows_a_traceback() -> None:
 
 EXPECTED_EXAMPLES = {
     "README.md": 2,
-    "docs/attestations.md": 1,
+    "docs/attestations.md": 3,
     "docs/baseline.md": 2,
     "docs/ci.md": 2,
     "docs/configuration.md": 11,
@@ -247,7 +247,7 @@ EXPECTED_EXAMPLES = {
     "docs/packets.md": 6,
     "docs/plugins.md": 1,
     "docs/quickstart.md": 5,
-    "docs/security.md": 2,
+    "docs/security.md": 3,
     "docs/slo.md": 2,
 }
 """The console examples of each file: a block whose fence lost its ``console`` label
