@@ -21,6 +21,18 @@ SUITE_TASK = '{"kind": "tests", "id": "suite"}'
 PACKET = ["--dome-run-id=r1", "--dome-packet=p.json"]
 
 CASES = {
+    # pytest's own check, which an xdist controller never reaches (its workers fail
+    # unseen): before the run starts, in both modes.
+    "path not found": (
+        ["--dome-run-id=r1", "-n", "0", "nothere.py"],
+        {},
+        "file or directory not found: nothere.py",
+    ),
+    "path not found -n 2": (
+        ["--dome-run-id=r1", "-n", "2", "nothere.py::test_x"],
+        {},
+        "file or directory not found: nothere.py::test_x",
+    ),
     "packet not json": (PACKET, {"p.json": "{"}, "packet p.json is not valid JSON (line 1"),
     "packet missing": (PACKET, {}, "packet p.json does not exist"),
     "packet schema-invalid": (

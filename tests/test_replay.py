@@ -17,7 +17,7 @@ from pytest_dome import changes, ssot
 from pytest_dome.aggregate import TaskResult
 from pytest_dome.audit import verify_run
 from pytest_dome.cli import main
-from pytest_dome.evidence import MANIFEST
+from pytest_dome.evidence import MANIFEST, STARTED
 from pytest_dome.inputs import load_policy
 from pytest_dome.models import (
     EffectiveConfig,
@@ -497,3 +497,15 @@ def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_pa
     assert json.loads((run_dir / task_result_path("b")).read_text())["flaky"] is True
     assert not (run_dir / task_result_path("stray")).exists()  # not a planned task id
     assert verify_run(run_dir) == []
+
+
+@pytest.mark.parametrize("command", ["replay", "status", "report"])
+def test_a_run_killed_before_it_decided_is_named_so(tmp_path: Path, capsys, command: str) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / STARTED).write_text('{"kind": "run.started"}\n')
+    assert main([command, str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"dome {command}: {run}: the run started but never committed a decision (killed?): no {MANIFEST}"
+    ]

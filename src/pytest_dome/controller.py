@@ -113,6 +113,12 @@ class DomeController:
         if problems:
             self._abort_bad_input(session, problems[0])
             return
+        if exitstatus == pytest.ExitCode.USAGE_ERROR:  # pytest refused its command line (a path
+            # that does not exist) and said so in its own line: bad input, not a run
+            self.usage_error = "pytest refused the command line"
+            self.intake.files.abandon()
+            abandon_run_dir(self.settings.run_dir, self.replaced)
+            return
         interrupted = self.watch.interrupted(session, exitstatus)
         if self.settings.shard is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
             exitstatus = pytest.ExitCode.OK  # dome's sharding left this shard no task

@@ -63,6 +63,10 @@ def find_run(run: str, runtime_dir: Path, started_ok: bool = False) -> Path:
     path = Path(run)
     if path.is_dir():
         if not (path / MANIFEST).is_file() and not (started_ok and (path / STARTED).is_file()):
+            if (path / STARTED).is_file():  # SIGKILL, or a plugin's os._exit: no decision to read
+                raise RunReadError(
+                    f"{run}: the run started but never committed a decision (killed?): no {MANIFEST}"
+                )
             raise RunReadError(f"{run}: not a run folder (no {MANIFEST}); give a run folder or id")
         return path
     if is_safe_id(run) and (runtime_dir / run).is_dir():

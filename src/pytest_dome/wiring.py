@@ -124,6 +124,11 @@ def check_combinations(config: pytest.Config, settings: Settings) -> None:
             "--dist each runs every test on every worker, but a gated run needs one result per "
             "task; use -n N (--dist load) instead"
         )
+    if not config.option.pyargs:  # pytest finds this only when it collects, and an xdist
+        # controller never collects: its workers fail unseen, and a run would be recorded
+        for arg in config.args:
+            if not (config.invocation_params.dir / arg.split("::", 1)[0]).exists():
+                raise ConfigError(f"file or directory not found: {arg}")
     if settings.packet is not None and (config.option.keyword or config.option.markexpr):
         raise ConfigError(
             f"packet {settings.packet_source} declares the run's tasks; -k/-m would leave some "
