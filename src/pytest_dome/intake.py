@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -133,10 +133,10 @@ def guard_terminal(config: pytest.Config, intake: ReportIntake) -> None:
     ``pytest -v`` writes a test's id when it starts (serially, and on the xdist
     controller), through ``config.cwd_relative_nodeid``, as do the short summary's
     lines. Reports carry renamed ids already (:meth:`ReportIntake.pytest_runtest_logreport`)."""
-    relative = config.cwd_relative_nodeid
+    relative: Any = config.cwd_relative_nodeid  # typed with pytest 9.2's NodeId, a str before
 
     def shown_relative(nodeid: str) -> str:
-        return relative(intake.shown(nodeid))
+        return str(relative(intake.shown(nodeid)))
 
     setattr(config, "cwd_relative_nodeid", shown_relative)  # noqa: B010 - an instance attribute over the method
 
