@@ -133,10 +133,15 @@ def guard_terminal(config: pytest.Config, intake: ReportIntake) -> None:
     ``pytest -v`` writes a test's id when it starts (serially, and on the xdist
     controller), through ``config.cwd_relative_nodeid``, as do the short summary's
     lines. Reports carry renamed ids already (:meth:`ReportIntake.pytest_runtest_logreport`)."""
-    relative: Any = config.cwd_relative_nodeid  # typed with pytest 9.2's NodeId, a str before
+    relative: Any = config.cwd_relative_nodeid
 
-    def shown_relative(nodeid: str) -> str:
-        return str(relative(intake.shown(nodeid)))
+    def shown_relative(nodeid: Any) -> Any:
+        # A str up to pytest 9.1; from 9.2 a structured NodeId, made again from the text.
+        text = str(nodeid)
+        shown = intake.shown(text)
+        if shown == text:
+            return relative(nodeid)
+        return relative(shown if isinstance(nodeid, str) else type(nodeid).parse(shown))
 
     setattr(config, "cwd_relative_nodeid", shown_relative)  # noqa: B010 - an instance attribute over the method
 
