@@ -45,10 +45,11 @@ bench *args:
 fuzz examples="3000":
     DOME_FUZZ_EXAMPLES={{examples}} {{python}} -m pytest -q -p no:randomly -s tests/faults/test_fuzz_runs.py
 
-# Lint and format check.
+# Lint and format check; the import contract (pyproject.toml [tool.importlinter], docs/design.md "Floors").
 lint:
     {{python}} -m ruff check src tests scripts
     {{python}} -m ruff format --check src tests scripts
+    PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" lint-imports --no-cache --no-logo
 
 # Strict type check of the package.
 typecheck:

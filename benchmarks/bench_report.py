@@ -1,23 +1,16 @@
-"""The benchmark's report: summaries of the rounds, the printed tables, the targets of
-issue 7 with their verdicts, and what the JSON says about the machine and the checkout."""
+"""The benchmark's report: summaries of the rounds, the printed tables and the targets of
+issue 7 with their verdicts (the machine and the checkout: bench_machine.py)."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
-import platform
 import re
 import statistics
-import subprocess
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bench import Bench, Suite
+    from bench_harness import Bench, Suite
 
-REPO = Path(__file__).resolve().parent.parent
 MODES = ("serial", "n2")
 
 # The issue's targets.
@@ -352,52 +345,3 @@ def targets(
     if not args.quick:
         add("harness wall time (s)", bench.elapsed(), MAX_HARNESS_S, "<")
     return found
-
-
-def machine() -> dict[str, Any]:
-    model = None
-    memory = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "cpu_model": model,
-        "memory": memory,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "pytest": version("pytest"),
-        "pytest_xdist": version("pytest-xdist"),
-        "pytest_dome": version("pytest-dome"),
-    }
-
-
-def git_state() -> dict[str, Any]:
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        except (OSError, subprocess.CalledProcessError):
-            return ""
-
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
-    return {
-        "commit": git("rev-parse", "--short", "HEAD").strip() or None,
-        "src_tree": git("rev-parse", "--short", "HEAD:src").strip() or None,  # what the runs import
-        "src_changes": changed,
-        "src_diff_sha256": hashlib.sha256(git("diff", "HEAD", "--", "src").encode()).hexdigest()[:16],
-    }

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from pytest_dome import ssot
 from pytest_dome.inifile import IniValues, file_table, ini_table
+from pytest_dome.inikeys import INI_KEYS
 from pytest_dome.options import ConfigError
-from pytest_dome.plugin import INI_KEYS
 
 TESTS = "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
 

@@ -175,7 +175,8 @@ def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester, monkey
     )
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("-s", "-p", "no:xdist")
-    assert "DOME-MODULES ['pytest_dome.hookspecs', 'pytest_dome.plugin']" in result.stdout.str()
+    loaded = "DOME-MODULES ['pytest_dome.hookspecs', 'pytest_dome.inikeys', 'pytest_dome.plugin']"
+    assert loaded in result.stdout.str()
 
 
 def test_no_automatic_collection_from_the_finish_to_pytests_own(pytester: pytest.Pytester) -> None:

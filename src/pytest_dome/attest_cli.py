@@ -155,10 +155,9 @@ def _refusal(statement: dict[str, Any], level: str | None, accept_failed: bool) 
     return None
 
 
-def add_commands(sub: Any, command: Any) -> None:
-    """Register the two subcommands; ``command`` is cli's subcommand factory."""
-    from .cli import DEFAULT_RUNTIME
-
+def add_commands(sub: Any, command: Any, default_runtime: str) -> None:
+    """Register the two subcommands (called by ``cli.build_parser``); ``command`` is
+    cli's subcommand factory, ``default_runtime`` its --runtime-dir default."""
     p = command(
         sub, "attest", cmd_attest, "a run's decision as in-toto attestations (DSSE-signed with --key)"
     )
@@ -200,4 +199,4 @@ def add_commands(sub: Any, command: Any) -> None:
         help="refuse a VSA whose verifiedLevels lack LEVEL (DOME_GATE_APPROVE: no overridden run)",
     )
     p.add_argument("--run", metavar="RUN", help="the run folder or id (default: the run the statement names)")
-    p.add_argument("--runtime-dir", default=str(DEFAULT_RUNTIME), help="where run ids are looked up")
+    p.add_argument("--runtime-dir", default=default_runtime, help="where run ids are looked up")

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .escape import md_code, one_line
+
 if TYPE_CHECKING:  # imported where used: `dome` builds its parser with this module
     from .comparison import Comparison, RecordedBaseline
     from .models import BaselineSummary
@@ -148,8 +150,6 @@ def _kinds(c: Comparison) -> list[tuple[str, list[str]]]:
 def _first(names: list[str], markdown: bool = False) -> str:
     """The first few node ids, each as the reviewer's summary shows one (control
     characters shown as ``\\xNN``; in Markdown, a code span that holds in a list)."""
-    from .report import md_code, one_line
-
     more = f" and {len(names) - FIRST} more" if len(names) > FIRST else ""
     return ", ".join((md_code if markdown else one_line)(n) for n in names[:FIRST]) + more
 

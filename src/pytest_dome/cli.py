@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .attest_cli import add_commands  # dome attest, dome verify-attestation
 
-    add_commands(sub, _command)
+    add_commands(sub, _command, str(DEFAULT_RUNTIME))
 
     from .baseline import add_diff_command
 

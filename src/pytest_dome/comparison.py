@@ -31,8 +31,8 @@ from .baseline_models import SuiteCheck
 from .canonical import digest
 from .models import BaselineCheck, BaselinePolicy, BaselineRun, BaselineSummary, TaskOutcome
 
-if TYPE_CHECKING:  # gate imports this module
-    from .gate import TaskVerdict
+if TYPE_CHECKING:
+    from .verdict import TaskVerdict
 
 FAILING: frozenset[str] = frozenset({"failed", "error", "missing"})
 RESOLUTION_S = 0.001

@@ -35,6 +35,7 @@ from .models import (
     VerifyCheck,
 )
 from .risk import baseline_policy, factor_values, score
+from .verdict import TaskVerdict as TaskVerdict  # part of GateInputs' public API
 
 PROMOTION: Mapping[GateStatus, PromotionAction] = {
     "APPROVE": "promote",
@@ -55,24 +56,6 @@ _VERIFY_CODES: Mapping[str, str] = {
 }
 
 NOT_REQUESTED = ChangeSetCheck(status="not_requested", changed_files=0, sensitive_files=0)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskVerdict:
-    """What the gate needs to know of one planned task."""
-
-    task_id: str
-    outcome: TaskOutcome
-    flaky: bool = False
-    critical: bool = False
-    risk_weight: float = 0.0
-    duration_s: float = 0.0
-    """Read only in a run compared with a baseline (then recorded in the task result)."""
-
-    @property
-    def clean(self) -> bool:
-        """Passed on its first attempt."""
-        return self.outcome == "passed" and not self.flaky
 
 
 @dataclass(frozen=True)

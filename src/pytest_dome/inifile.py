@@ -1,7 +1,7 @@
 """The ``dome_*`` keys of pytest's own configuration file, read as a ``[tool.dome]`` table.
 
 pytest reads one configuration file (``pytest.ini``, ``tox.ini``, ``setup.cfg``, ...);
-its ``dome_<key>`` entries are the ``[tool.dome]`` keys (``plugin.INI_KEYS`` names
+its ``dome_<key>`` entries are the ``[tool.dome]`` keys (``inikeys.INI_KEYS`` names
 them). A project keeps its gate settings in one place: ``[tool.dome]`` or that file,
 never both (:func:`file_table`); ``-o dome_<key>=VALUE`` on the command line may be
 added to either. Every value is checked by the parser its option uses, so a bad
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .inikeys import INI_KEYS
 from .inputs import check_table
 from .options import ConfigError, parse_count, parse_fail_on, parse_threshold, parse_timeout, parse_verify
-from .plugin import INI_KEYS
 
 if TYPE_CHECKING:
     import pytest

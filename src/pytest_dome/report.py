@@ -4,7 +4,6 @@ self-contained HTML for a run and for the SLO history. No external resources."""
 from __future__ import annotations
 
 import html
-import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from .aggregate import TaskResult
 from .baseline import html_section as baseline_html
 from .baseline import lines as baseline_lines
 from .baseline import markdown as baseline_markdown
+from .escape import md_block, md_code, one_line, printable
 from .models import GateDecision, PromotionDecision, TaskOutcome, VerifyCommandResult
 
 if TYPE_CHECKING:
@@ -50,19 +50,6 @@ def named(outcome: TaskOutcome, flaky: bool) -> bool:
     """Whether the reviewer's summary may name a result: failed or flaky.
     (A session keeps only these for its summary: see ``run.RunOutcome.named``.)"""
     return outcome in _FAILED or flaky
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (but newline and tab) shown as ``\\xNN``:
-    recorded output cannot move the cursor, recolour or rewrite a reviewer's terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def one_line(text: str) -> str:
-    return printable(text).replace("\n", "\\n")
 
 
 def command_line(c: VerifyCommandResult) -> str:
@@ -121,20 +108,6 @@ def review_lines(review: Review) -> list[str]:
     lines += [f"  {code}: {_meaning(code)}" for code in gate.reason_codes]
     lines.append(f"evidence: {where}")
     return lines
-
-
-def md_code(text: str) -> str:
-    """``text`` as an inline code span that holds in a Markdown table cell and a list."""
-    text = one_line(text).replace("|", "\\|")
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
-    pad = " " if "`" in text else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def md_block(lines: list[str]) -> list[str]:
-    """``lines`` as a fenced code block none of them can close."""
-    fence = "`" * max(3, max((len(run) for line in lines for run in re.findall("`+", line)), default=0) + 1)
-    return [f"{fence}text", *lines, fence]
 
 
 def markdown(review: Review) -> str:

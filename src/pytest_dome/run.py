@@ -36,7 +36,7 @@ from .evidence import (
     render_parts,
     task_result_path,
 )
-from .gate import GateInputs, TaskVerdict, envelope, gate_decision, promotion_decision
+from .gate import GateInputs, envelope, gate_decision, promotion_decision
 from .models import (
     SCHEMA_VERSION,
     ChangeSet,
@@ -57,6 +57,7 @@ from .models import (
 )
 from .plan import Plan, PlannedTask, planned_pretty
 from .risk import baseline_policy
+from .verdict import TaskVerdict
 
 
 def utc_now() -> str:
