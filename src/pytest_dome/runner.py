@@ -344,7 +344,7 @@ class TaskRunner:
         attempt = self._attempt = _Attempt(item, self.max_retries)
         try:
             result = yield
-            while attempt.failed and attempt.number <= self.max_retries:
+            while attempt.failed and attempt.more:
                 # A retry starts from scratch: a fixture (of any scope) or a collector
                 # whose setup failed must run again, not hand back its cached error.
                 # Tearing everything down costs a setup only on a failure, and gives
