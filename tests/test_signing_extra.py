@@ -59,7 +59,8 @@ def test_a_run_gates_and_attests_unsigned_without_the_extra(pytester: pytest.Pyt
 
     key = pytester.path / "release.key"
     key.write_text("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n")
-    for command in (["attest", "r1", "--key", str(key)], ["verify-attestation", str(statement), "--key", str(key)]):
+    for command in (["attest", "r1"], ["verify-attestation", str(statement)]):
+        command += ["--key", str(key)]
         refused = without_signing(DOME, *command, cwd=pytester.path)
         assert (refused.returncode, refused.stdout) == (2, "")
         assert refused.stderr == (
