@@ -26,6 +26,10 @@ compat *args:
     {{compat_venv}}/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[compat]"
     PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {{compat_venv}}/bin/python -m pytest -p xdist -p pytester -q -n 2 tests/compat {{args}}
 
+# The oldest versions pyproject.toml promises (Python 3.10, pytest 8.3 and every other floor), in a fresh virtual environment (ops/runtime/oldest-venv): the base install alone gates a run, then smoke and the whole suite.
+oldest *args:
+    {{python}} scripts/oldest.py {{args}}
+
 # A gated run of the demo suite (run id pkt-dome-demo-0001), then every artifact checked against its schema and the manifest.
 smoke:
     {{python}} -m pytest demo -q -p no:cacheprovider --dome-run-id={{run_id}} --dome-packet=demo/packet.json --dome-replace

@@ -31,15 +31,24 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+def _is_model(annotation: Any) -> bool:
+    # get_origin: on Python 3.10 a generic alias (tuple[str, ...]) is an instance of type too
+    return (
+        typing.get_origin(annotation) is None
+        and isinstance(annotation, type)
+        and issubclass(annotation, BaseModel)
+    )
+
+
 def _nested_models(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
     """('', M) for a model field, ('items', M) for tuple[M, ...], ('values', M) for dict[str, M]."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if _is_model(annotation):
         return [("", annotation)]
-    if origin is tuple and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+    if origin is tuple and args and _is_model(args[0]):
         return [("items", args[0])]
-    if origin is dict and issubclass(args[1], BaseModel):
+    if origin is dict and _is_model(args[1]):
         return [("additionalProperties", args[1])]
     if origin in (typing.Union, types.UnionType):
         return [m for a in args for m in _nested_models(a)]

@@ -206,10 +206,11 @@ def test_no_automatic_collection_from_the_finish_to_pytests_own(pytester: pytest
         assert result.ret == 0
         (line,) = [line for line in result.stdout.lines if line.startswith("GC-STATES")]
         states = ast.literal_eval(line.removeprefix("GC-STATES "))
-        # pytest's own collections at exit (asked for) run while it is paused, and
-        # it is resumed after them, for the interpreter's exit.
+        # pytest's own collections at exit (asked for; pytest 8.3 has none, they came
+        # with 8.4's unraisable-exception cleanup) run while it is paused, and it is
+        # resumed after them, for the interpreter's exit.
         assert states[:2] == ["finish:False", "summary:False"] and states[-1] == "exit:True"
-        assert set(states[2:-1]) == {"collected-while-paused"}
+        assert set(states[2:-1]) == ({"collected-while-paused"} if pytest.version_tuple >= (8, 4) else set())
 
 
 def test_an_in_process_run_leaves_the_collector_as_it_found_it(pytester: pytest.Pytester) -> None:

@@ -28,8 +28,8 @@ def cmd_attest(args: argparse.Namespace) -> int:
     if args.resource_uri is not None and not URI.match(args.resource_uri):
         return _fail("attest", f"--resource-uri {args.resource_uri!r}: not a URI (e.g. pkg:pypi/NAME@1.0)", 2)
     try:
+        signer = load_signer(Path(args.key)) if args.key else None  # first: the extra may be missing
         run_dir = find_run(args.run, Path(args.runtime_dir))
-        signer = load_signer(Path(args.key)) if args.key else None
     except (RunReadError, KeyFileError) as exc:
         return _fail("attest", str(exc), 2)
     problems = verify_run(run_dir)

@@ -7,6 +7,10 @@ with in-toto's own tools. Keys: ed25519, ECDSA on P-256/P-384/P-521, RSA (signed
 with RSASSA-PSS and SHA-256), as PEM (PKCS#8, or the traditional OpenSSL forms) or
 OpenSSH files; an encrypted private key takes its password from
 ``DOME_ATTEST_KEY_PASSWORD``.
+
+Both libraries are the ``attest`` extra (``pip install 'pytest-dome[attest]'``), imported
+only where a key is loaded: an unsigned ``dome attest``, ``verify-attestation
+--unsigned`` and the gated session run without them.
 """
 
 from __future__ import annotations
@@ -14,23 +18,38 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from securesystemslib.dsse import Envelope
-from securesystemslib.exceptions import UnverifiedSignatureError
-from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
+if TYPE_CHECKING:
+    from securesystemslib.signer import CryptoSigner, SSlibKey
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 """The payload type in-toto gives an envelope holding a Statement."""
 
 PASSWORD_ENV = "DOME_ATTEST_KEY_PASSWORD"
 KEY_TYPES = "ed25519, ECDSA (P-256, P-384, P-521) or RSA"
+EXTRA = "pip install 'pytest-dome[attest]'"
 
 
 class KeyFileError(ValueError):
     """A key file cannot be used: one line naming the file, the trouble and the fix."""
+
+
+class MissingExtra(KeyFileError):
+    """The signing libraries (the ``attest`` extra) are not installed."""
+
+
+def _require_signing() -> None:
+    """Refuse, in one line naming what to install, when securesystemslib or
+    cryptography (the ``attest`` extra) is missing."""
+    try:
+        import cryptography.hazmat.primitives.serialization  # noqa: F401
+        import securesystemslib.signer  # noqa: F401
+    except ImportError as exc:
+        missing = (exc.name or "securesystemslib").split(".")[0]
+        raise MissingExtra(
+            f"--key needs the signing libraries ({missing} is not installed): {EXTRA}"
+        ) from None
 
 
 class SignatureProblem(ValueError):
@@ -48,6 +67,11 @@ def _read(path: Path) -> bytes:
 
 def load_signer(path: Path) -> CryptoSigner:
     """The signer of the private key in ``path``."""
+    _require_signing()
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from securesystemslib.signer import CryptoSigner
+
     data = _read(path)
     if b"PRIVATE KEY" not in data:
         raise KeyFileError(f"{path}: not a private key file (PEM or OpenSSH); sign with your private key")
@@ -78,6 +102,11 @@ def load_signer(path: Path) -> CryptoSigner:
 
 def load_public_key(path: Path) -> SSlibKey:
     """The public key in ``path`` (PEM, or one OpenSSH public key line)."""
+    _require_signing()
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from securesystemslib.signer import SSlibKey
+
     data = _read(path)
     if b"PRIVATE KEY" in data:
         raise KeyFileError(
@@ -105,6 +134,8 @@ def _first_line(exc: Exception) -> str:
 
 def sign(payload: bytes, signer: CryptoSigner) -> dict[str, Any]:
     """A DSSE envelope of ``payload`` (an in-toto Statement) with one signature."""
+    from securesystemslib.dsse import Envelope
+
     from .checkers import check
 
     envelope = Envelope(payload, PAYLOAD_TYPE, {})
@@ -123,6 +154,10 @@ def verified_payload(document: dict[str, Any], key: SSlibKey) -> bytes:
     """The payload of the envelope ``document`` once a signature in it verifies with
     ``key`` over the pre-authentication encoding of its type and payload. Key ids
     are hints only (DSSE): every signature is tried with the key."""
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.exceptions import UnverifiedSignatureError
+    from securesystemslib.signer import Signature
+
     try:
         envelope = Envelope.from_dict(copy.deepcopy(document))  # from_dict edits the signatures
     except (KeyError, TypeError, ValueError) as exc:

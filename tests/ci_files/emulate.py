@@ -147,8 +147,10 @@ def run_gitlab_job(
             env[key] = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), str(value))
     bin_dir = workspace / ".bin"  # the image's `python` is this interpreter
     bin_dir.mkdir(exist_ok=True)
-    if not (bin_dir / "python").exists():
-        (bin_dir / "python").symlink_to(sys.executable)
+    if not (bin_dir / "python").exists():  # a script, not a symlink: Python 3.10 finds
+        # a virtual environment from the path it was started by, not the link's target
+        (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        (bin_dir / "python").chmod(0o755)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
     script = "\n".join(job["script"])
     main = subprocess.run(["bash", "-ec", script], cwd=workspace, env=env, capture_output=True, text=True)
