@@ -117,3 +117,14 @@ def test_the_literal_prefilter_never_changes_what_is_redacted(text: str) -> None
     assert redactor.redact(text) == _every_pattern(redactor, text)
     assert redactor.redact(text + " TCK-1234") == _every_pattern(redactor, text + " TCK-1234")
     assert redactor.finds_nothing([text]) == (_every_pattern(redactor, text) == text)
+
+
+def test_a_secret_named_variable_that_names_a_file_is_a_path_not_a_secret(tmp_path) -> None:
+    # GOOGLE_APPLICATION_CREDENTIALS holds the path of the key file, which CI puts
+    # in the workspace: every 10 characters of it would be cut out of every path.
+    key_file = tmp_path / "gcp-key.json"
+    key_file.write_text("{}")
+    env = {"GOOGLE_APPLICATION_CREDENTIALS": str(key_file), "API_TOKEN": "tok-9f8e7d6c5b4a"}
+    redactor = Redactor(environ=env)
+    text = f"{tmp_path}/tests/test_x.py:12: tok-9f8e7d6c5b4a"
+    assert redactor.redact(text) == f"{tmp_path}/tests/test_x.py:12: [REDACTED:env_secret]"

@@ -148,3 +148,12 @@ def test_subtests_logged_before_their_attempts_setup_still_fail_its_call() -> No
     stream = [("call", "rerun", "subtest"), ("setup", "passed"), ("call", "rerun")]
     stream += [("call", "failed", "subtest"), ("setup", "passed"), ("call", "passed"), ("teardown", "passed")]
     assert _attempts(*stream) == [(1, "failed", "call"), (2, "failed", "call")]
+
+
+def test_a_worker_crash_in_a_retry_is_an_attempt_of_its_own() -> None:
+    # dome's retry logs only a retried attempt's failing report; a crash of the
+    # worker in the next attempt must not fold into it.
+    assert _attempts(("call", "rerun"), ("crash", "failed")) == [
+        (1, "failed", "call"),
+        (2, "failed", "crash"),
+    ]

@@ -129,8 +129,9 @@ class Aggregator:
         current = self._open.get(report.node_id)
         if current is None:
             current = self._open[report.node_id] = _Open()
-        elif _ORDER.get(report.when, 3) <= current.phase:
-            # A phase again: a new attempt, while a plugin logged no teardown for the last.
+        elif _ORDER.get(report.when, 3) <= current.phase or (report.when == "crash" and current.rerun):
+            # A phase again, or a crash after a rerun: a new attempt, while the last one
+            # logged no teardown (dome's retry logs only a retried attempt's failure).
             self._close(report.node_id, final=False)
             current = self._open[report.node_id] = _Open()
         current.rerun = current.rerun or report.outcome == "rerun"

@@ -36,9 +36,12 @@ def retried_by(item: pytest.Item, active: tuple[str, ...]) -> str | None:
         if count is not None and count(item) is not None and not (excluded and excluded(item)):
             return RERUNFAILURES
     if FLAKY in active:
-        marked = any(
+        # @flaky on the function or class, or flaky's marker (@pytest.mark.flaky,
+        # turned into attributes only in flaky's own setup); rerunfailures, which
+        # reads the same marker name, did not claim the test above.
+        marked = item.get_closest_marker("flaky") is not None or any(
             getattr(holder, "_flaky_max_runs", None) is not None
-            for holder in (getattr(item, "obj", None), getattr(item, "cls", None))
+            for holder in (item, getattr(item, "obj", None), getattr(item, "cls", None))
         )
         if marked or config.getoption("force_flaky", False):
             return FLAKY

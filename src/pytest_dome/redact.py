@@ -113,6 +113,10 @@ def marker(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
+def _names_a_file(value: str) -> bool:
+    return os.path.isabs(value) and "\n" not in value and os.path.isfile(value)
+
+
 def known_secrets(env: Mapping[str, str]) -> dict[str, set[str]]:
     """The known secrets of an environment: value -> the names of the variables
     that hold it (a URL variable: the credentials in its value)."""
@@ -121,7 +125,10 @@ def known_secrets(env: Mapping[str, str]) -> dict[str, set[str]]:
         if name.upper() in NOT_SECRET:
             continue
         if SECRET_NAME.search(name):
-            values = [value]
+            # GOOGLE_APPLICATION_CREDENTIALS and the like name the file that holds
+            # the secret: its path is not one (as a secret, every 10 characters of
+            # it would be cut out of the paths in every failure report).
+            values = [] if _names_a_file(value) else [value]
         elif URL_NAME.search(name):
             values = url_secrets(value, user_is_key=name.upper().endswith(("DSN", "DSNS")))
         else:

@@ -151,7 +151,7 @@ class FlakyAttempts:
         self.made: dict[str, list[pytest.TestReport]] = {}
         """Node id -> its attempt's setup and call reports so far (flaky's tests only)."""
         self.logged: set[int] = set()
-        """The ``id()`` of those that were logged."""
+        """The ``id()`` of those that were logged (alive in ``made`` meanwhile)."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -177,7 +177,9 @@ class FlakyAttempts:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown":
+        # By identity: the intake may have renamed the node id already. ``made`` holds
+        # the flaky test in progress only (one per process).
+        if any(r is report for made in self.made.values() for r in made):
             self.logged.add(id(report))
 
 
@@ -348,7 +350,8 @@ class TaskRunner:
                 # A retry starts from scratch: a fixture (of any scope) or a collector
                 # whose setup failed must run again, not hand back its cached error.
                 # Tearing everything down costs a setup only on a failure, and gives
-                # the same outcome whatever the next item, so under any -n.
+                # the same outcome whatever the next item, so under any -n. (Between
+                # the attempts: no other plugin's wrapper is active here; see design.md.)
                 item.session._setupstate.teardown_exact(None)
                 attempt.next()
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)

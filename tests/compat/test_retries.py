@@ -57,12 +57,17 @@ def test_rerunfailures_without_dome_retries(pytester, gated, row, how):
 
 
 FLAKY_TESTS = """
+import pytest
 from flaky import flaky
 from state import fails_first
 
 @flaky(max_runs=3)
 def test_fails_twice():
     fails_first("twice", times=2)
+
+@pytest.mark.flaky(max_runs=3)  # flaky's marker form: flaky's too, not dome's
+def test_marked_fails_twice():
+    fails_first("marked", times=2)
 
 def test_passes():
     pass
@@ -75,12 +80,15 @@ def test_flaky(pytester, gated, row, how):
     test) and recorded as attempts: the test is flaky in the decision."""
     pytester.makepyfile(state=FLAKY_STATE, test_fl=FLAKY_TESTS)
     run = gated(how, plugins=["flaky"])
-    run.result.assert_outcomes(passed=2)
+    run.result.assert_outcomes(passed=3)
     ev = check_decision(run, row)
-    assert set(ev.tasks) == {"test_fl.py::test_fails_twice", "test_fl.py::test_passes"}
-    assert attempts(ev, "test_fl.py::test_fails_twice") == [("failed", "call")] * 2 + [("passed", "call")]
-    assert ev.tasks["test_fl.py::test_fails_twice"]["flaky"] is True
-    assert (pytester.path / ".calls-twice").read_text() == "3"
+    assert set(ev.tasks) == {
+        f"test_fl.py::{t}" for t in ("test_fails_twice", "test_marked_fails_twice", "test_passes")
+    }
+    for name, calls in (("test_fails_twice", "twice"), ("test_marked_fails_twice", "marked")):
+        assert attempts(ev, f"test_fl.py::{name}") == [("failed", "call")] * 2 + [("passed", "call")]
+        assert ev.tasks[f"test_fl.py::{name}"]["flaky"] is True
+        assert (pytester.path / f".calls-{calls}").read_text() == "3"
     run.result.stdout.fnmatch_lines(
         ["dome: flaky reruns the tests marked @flaky in place of dome's own retries*"]
     )
@@ -90,7 +98,7 @@ def test_flaky(pytester, gated, row, how):
 def test_flaky_without_dome_retries(pytester, gated, row, how):
     pytester.makepyfile(state=FLAKY_STATE, test_fl=FLAKY_TESTS)
     run = gated(how, "--dome-max-retries=0", plugins=["flaky"])
-    run.result.assert_outcomes(passed=2)
+    run.result.assert_outcomes(passed=3)
     ev = check_decision(run, row)
     assert attempts(ev, "test_fl.py::test_fails_twice") == [("failed", "call")] * 2 + [("passed", "call")]
     assert ev.tasks["test_fl.py::test_fails_twice"]["flaky"] is True
