@@ -348,10 +348,8 @@ class TaskRunner:
             result = yield
             while attempt.failed and attempt.more:
                 # A retry starts from scratch: a fixture (of any scope) or a collector
-                # whose setup failed must run again, not hand back its cached error.
-                # Tearing everything down costs a setup only on a failure, and gives
-                # the same outcome whatever the next item, so under any -n. (Between
-                # the attempts: no other plugin's wrapper is active here; see design.md.)
+                # whose setup failed runs again, not handing back its cached error; the
+                # same outcome whatever the next item. No other wrapper is active here.
                 item.session._setupstate.teardown_exact(None)
                 attempt.next()
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
