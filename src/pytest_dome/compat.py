@@ -5,7 +5,7 @@ a test, dome's own retry steps aside for that test (the user's counts hold),
 and the reruns are read as the task's attempts: rerunfailures logs a rerun
 attempt's failing report with outcome ``rerun``; flaky logs none of a rerun
 attempt's setup or call reports, and the task runner logs them in its place
-(see ``runner.TaskRunner``). Known by their registered names (the ``pytest11``
+(``runner.FlakyAttempts``). Known by their registered names (the ``pytest11``
 entry point names), so nothing here imports them.
 """
 
