@@ -105,7 +105,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dome-max-workers",
         metavar="N",
         type=_usage("parse_count", "--dome-max-workers", 256),
-        help="xdist workers when no -n/--tx/--dist is given ([tool.dome] "
+        help="xdist workers when no -n/--tx (nor --dist no) is given ([tool.dome] "
         "work.queue.max_workers; default 2; 0 runs serially).",
     )
     add(
