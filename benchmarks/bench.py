@@ -20,7 +20,7 @@ system. --skip-real leaves them out, --real-only runs only them.
 Ratios are the median of the per-round ratios; peak memory is the RSS of the
 largest process of the tree (os.wait4). It also times the pure core: gate +
 promotion for 100,000 task results, and `dome verify` / `dome replay` of a
-50,000-task run written with pytest_dome.run.write_run.
+50,000-task run written with pytest_dome.runfolder.record.write_run.
 
 Prints a table and PASS/FAIL per target of the issue, and writes the same as
 JSON under ops/runtime/bench/. A round is one run of every configuration of a

@@ -19,8 +19,8 @@ OUTCOMES = ("passed",) * 90 + ("skipped",) * 4 + ("xfailed",) * 2 + ("failed", "
 
 def gate_inputs(n: int, seed: int = 20261124) -> Any:
     """GateInputs with ``n`` task verdicts: mostly passed, some of every other outcome."""
-    from pytest_dome.gate import GateInputs, TaskVerdict
-    from pytest_dome.models import VerifyCheck
+    from pytest_dome.contracts.models import VerifyCheck
+    from pytest_dome.core.gate import GateInputs, TaskVerdict
 
     rnd = random.Random(seed)
     tasks = [
@@ -39,8 +39,8 @@ def gate_inputs(n: int, seed: int = 20261124) -> Any:
 
 def time_gate(n: int, repeats: int) -> dict[str, Any]:
     """Median wall time of gate_decision + promotion_decision over ``n`` task verdicts."""
-    from pytest_dome.gate import gate_decision, promotion_decision
-    from pytest_dome.inputs import load_policy
+    from pytest_dome.config.inputs import load_policy
+    from pytest_dome.core.gate import gate_decision, promotion_decision
 
     policy = load_policy(None, "builtin")
     inputs = gate_inputs(n)
@@ -63,9 +63,8 @@ def time_gate(n: int, repeats: int) -> dict[str, Any]:
 
 def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     """A complete run of ``n`` test tasks written with ``write_run`` (as tests/test_replay.py does)."""
-    from pytest_dome.aggregate import TaskResult
-    from pytest_dome.inputs import load_policy
-    from pytest_dome.models import (
+    from pytest_dome.config.inputs import load_policy
+    from pytest_dome.contracts.models import (
         ChangeSet,
         EffectiveConfig,
         Execution,
@@ -74,8 +73,10 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
         VerifyCommandResult,
         VerifyResults,
     )
-    from pytest_dome.plan import Plan, PlannedTask, input_digest
-    from pytest_dome.run import Evidence, outcomes_of, write_run
+    from pytest_dome.core.aggregate import TaskResult
+    from pytest_dome.core.decision import DecisionInputs, outcomes_of
+    from pytest_dome.core.plan import Plan, PlannedTask, input_digest
+    from pytest_dome.runfolder.record import write_run
 
     rnd = random.Random(seed)
     run_id = run_dir.name
@@ -136,7 +137,7 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
             ),
         ),
     )
-    evidence = Evidence(
+    evidence = DecisionInputs(
         run_id=run_id,
         plan=plan,
         change_set=change_set,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator
 
-from pytest_dome import speedups
+from pytest_dome.runfolder import speedups
 
 OFF = set(filter(None, os.environ.get("DOME_DEVICES_OFF", "").split(",")))
 

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_dome import ssot
-from pytest_dome.cli import build_parser
+from pytest_dome.cli.main import build_parser
+from pytest_dome.contracts import ssot
 
 ROOT = Path(__file__).resolve().parent.parent
 

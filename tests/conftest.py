@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from pytest_dome.audit import verify_run
-from pytest_dome.checkers import check
+from pytest_dome.core.checkers import check
+from pytest_dome.runfolder.audit import verify_run
 
 pytest_plugins = ["pytester"]
 

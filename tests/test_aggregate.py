@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.aggregate import Aggregator, PhaseReport
+from pytest_dome.core.aggregate import Aggregator, PhaseReport
 
 
 def rep(

@@ -24,10 +24,10 @@ from in_toto_attestation.v1.statement import Statement
 from in_toto_attestation.v1.statement_pb2 import Statement as StatementProto
 from securesystemslib.signer import SSlibKey
 
-from pytest_dome.aggregate import TaskResult
-from pytest_dome.attest import classify
-from pytest_dome.checkers import check
-from pytest_dome.cli import main
+from pytest_dome.attest.statements import classify
+from pytest_dome.cli.main import main
+from pytest_dome.core.aggregate import TaskResult
+from pytest_dome.core.checkers import check
 
 REASON = "risk accepted: the skipped UI tests are tracked in REL-42"
 OUT = Path("ops/runtime/attestations/r1")
@@ -438,7 +438,7 @@ def test_require_level_passes_a_clean_approval(pytester: pytest.Pytester, capsys
 
 
 def _signed(statement_bytes: bytes, priv: Path, path: Path) -> str:
-    from pytest_dome.dsse import load_signer, sign
+    from pytest_dome.attest.dsse import load_signer, sign
 
     path.write_text(json.dumps(sign(statement_bytes, load_signer(priv))))
     return str(path)
@@ -491,9 +491,9 @@ def test_a_commit_is_not_attested_from_a_dirty_tree(pytester: pytest.Pytester, c
     (pytester.path / "app.whl").write_bytes(b"built from this tree")
     assert main(["attest", "r1", "--subject", "app.whl"]) == 0  # what is released, named
     # a statement of the commit made by hand is refused by the deploy-side check too
-    from pytest_dome.attest import statements
-    from pytest_dome.evidence import render
-    from pytest_dome.replay import load_run
+    from pytest_dome.attest.statements import statements
+    from pytest_dome.runfolder.replay import load_run
+    from pytest_dome.runfolder.writer import render
 
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=pytester.path, capture_output=True, text=True, check=True
@@ -512,8 +512,8 @@ def test_a_commit_is_not_attested_when_the_tree_state_is_not_recorded(pytester: 
     pytest-dome) cannot vouch for its commit alone."""
     import dataclasses
 
-    from pytest_dome.attest import AttestError, commit_subject
-    from pytest_dome.replay import load_run
+    from pytest_dome.attest.statements import AttestError, commit_subject
+    from pytest_dome.runfolder.replay import load_run
 
     recorded = load_run(gated(pytester))
     head = recorded.evidence.change_set.head_commit

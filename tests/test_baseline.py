@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_dome import ssot
-from pytest_dome.canonical import sha256_hex
-from pytest_dome.checkers import check
-from pytest_dome.cli import main
-from pytest_dome.comparison import RecordedBaseline, compare, markedly_slower, sign_test, suite_shift
-from pytest_dome.gate import GateInputs, TaskVerdict, evaluate
-from pytest_dome.inputs import load_policy
-from pytest_dome.models import BaselinePolicy, BaselineRun, BaselineSummary, BaselineTask
-from pytest_dome.run import manifest_digest
+from pytest_dome.cli.main import main
+from pytest_dome.config.inputs import load_policy
+from pytest_dome.contracts import ssot
+from pytest_dome.contracts.models import BaselinePolicy, BaselineRun, BaselineSummary, BaselineTask
+from pytest_dome.core.canonical import sha256_hex
+from pytest_dome.core.checkers import check
+from pytest_dome.core.comparison import RecordedBaseline, compare, markedly_slower, sign_test, suite_shift
+from pytest_dome.core.gate import GateInputs, TaskVerdict, evaluate
+from pytest_dome.runfolder.record import manifest_digest
 
 BEFORE = """
 def test_keep(): pass
@@ -370,8 +370,8 @@ def test_the_gate_scores_a_baseline_and_decides_without_one_as_before() -> None:
 def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
     """A policy recorded before the baseline existed (the built-in policy of 26a41d4,
     as a run of then recorded it) has the digest that release's code gave it."""
-    from pytest_dome.models import RiskPolicy
-    from pytest_dome.risk import policy_digest
+    from pytest_dome.contracts.models import RiskPolicy
+    from pytest_dome.core.risk import policy_digest
 
     doc = json.loads((Path(__file__).parent / "data/risk.policy.before-baseline.json").read_text())
     policy = RiskPolicy.model_validate(doc)
@@ -380,7 +380,7 @@ def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
 
 
 def test_the_headline_says_what_got_worse_in_one_line() -> None:
-    from pytest_dome.baseline import headline, lines
+    from pytest_dome.runfolder.baseline import headline, lines
 
     base = recorded(
         *((f"slow{i}", "passed", False, 1.0) for i in range(2)),
@@ -401,7 +401,7 @@ def test_the_headline_says_what_got_worse_in_one_line() -> None:
 
 
 def test_the_html_section_lists_the_first_five_as_the_text_does() -> None:
-    from pytest_dome.baseline import html_section, markdown
+    from pytest_dome.runfolder.baseline import html_section, markdown
 
     c = compare(recorded(*((f"gone{i}", "passed", False, 0.0) for i in range(7))), [now("new")], DEFAULTS)
     page = html_section(c)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from pytest_dome.checkers import check
-from pytest_dome.gate import GateInputs, decision_digest, gate_decision, promotion_decision
-from pytest_dome.inputs import load_policy
-from pytest_dome.models import VerifyCheck
+from pytest_dome.config.inputs import load_policy
+from pytest_dome.contracts.models import VerifyCheck
+from pytest_dome.core.checkers import check
+from pytest_dome.core.gate import GateInputs, decision_digest, gate_decision, promotion_decision
 
 POLICY = load_policy(None, "builtin")
 OK_VERIFY = (VerifyCheck(argv=("ruff", "check"), status="passed", exit_code=0),)

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from securesystemslib.signer import CryptoSigner
 
-from pytest_dome.dsse import SignatureProblem, sign, verified_payload
+from pytest_dome.attest.dsse import SignatureProblem, sign, verified_payload
 
 MANUAL = Path(__file__).resolve().parents[1] / "docs/attestations.md"
 PAYLOAD = b'{"_type": "https://in-toto.io/Statement/v1"}'

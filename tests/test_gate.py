@@ -13,11 +13,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dome import reasons
-from pytest_dome.checkers import check
-from pytest_dome.gate import GateInputs, TaskVerdict, gate_decision, promotion_decision
-from pytest_dome.inputs import load_policy
-from pytest_dome.models import TASK_OUTCOMES, ChangeSetCheck, PluginFactor, SessionFacts, VerifyCheck
+from pytest_dome.config.inputs import load_policy
+from pytest_dome.contracts import reasons
+from pytest_dome.contracts.models import (
+    TASK_OUTCOMES,
+    ChangeSetCheck,
+    PluginFactor,
+    SessionFacts,
+    VerifyCheck,
+)
+from pytest_dome.core.checkers import check
+from pytest_dome.core.gate import GateInputs, TaskVerdict, gate_decision, promotion_decision
 
 POLICY = load_policy(None, "builtin")
 PASS = VerifyCheck(argv=("make", "lint"), status="passed", exit_code=0)
@@ -273,7 +279,7 @@ PHASES = st.sampled_from(
 @settings(max_examples=100)
 @given(st.lists(PHASES, min_size=1, max_size=8), st.randoms())
 def test_decision_ignores_report_interleaving(sequences, rnd) -> None:
-    from pytest_dome.aggregate import Aggregator, PhaseReport
+    from pytest_dome.core.aggregate import Aggregator, PhaseReport
 
     streams = [
         [PhaseReport(f"n{i}", when, outcome, False, 0.1, f"gw{i % 2}", None) for when, outcome in seq]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_dome import ssot
-from pytest_dome.inifile import IniValues, file_table, ini_table
-from pytest_dome.inikeys import INI_KEYS
-from pytest_dome.options import ConfigError
+from pytest_dome.config.inifile import IniValues, file_table, ini_table
+from pytest_dome.config.inikeys import INI_KEYS
+from pytest_dome.config.options import ConfigError
+from pytest_dome.contracts import ssot
 
 TESTS = "import pytest\ndef test_ok(): pass\ndef test_skip(): pytest.skip('later')\n"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dome.audit import verify_run
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
+from pytest_dome.runfolder.audit import verify_run
 
 REASON = "risk accepted: the skipped UI tests are tracked in REL-42"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_dome import changes
-from pytest_dome.changes import glob_to_regex, sensitive
-from pytest_dome.inputs import load_policy
-from pytest_dome.models import Packet
-from pytest_dome.plan import CollectedTest, input_digest, make_plan
+from pytest_dome.config.inputs import load_policy
+from pytest_dome.contracts.models import Packet
+from pytest_dome.core.plan import CollectedTest, input_digest, make_plan
+from pytest_dome.session import changes
+from pytest_dome.session.changes import glob_to_regex, sensitive
 
 POLICY = load_policy(None, "builtin")
 NO_CHANGE = changes.unknown()

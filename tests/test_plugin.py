@@ -175,7 +175,10 @@ def test_inactive_plugin_imports_nothing_heavy(pytester: pytest.Pytester, monkey
     )
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("-s", "-p", "no:xdist")
-    loaded = "DOME-MODULES ['pytest_dome.hookspecs', 'pytest_dome.inikeys', 'pytest_dome.plugin']"
+    loaded = (
+        "DOME-MODULES ['pytest_dome.config', 'pytest_dome.config.inikeys', 'pytest_dome.hookspecs',"
+        " 'pytest_dome.plugin']"
+    )
     assert loaded in result.stdout.str()
 
 

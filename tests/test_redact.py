@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.redact import Redactor, tail
+from pytest_dome.core.redact import Redactor, tail
 
 SAMPLES = {
     "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
 
 if TYPE_CHECKING:
     from conftest import Mode
@@ -243,7 +243,7 @@ def test_override_actor_is_checked_as_recorded(pytester: pytest.Pytester, capsys
 
 
 def test_redacted_url_credentials_are_not_found_again() -> None:
-    from pytest_dome.redact import Redactor
+    from pytest_dome.core.redact import Redactor
 
     once = Redactor(environ={}).redact("https://deploy:hunter2hunter2@example.com")
     again = Redactor(environ={})

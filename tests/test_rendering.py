@@ -13,10 +13,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.aggregate import Attempt, TaskResult, read_task_result, render_task_result
-from pytest_dome.canonical import canonical_digest, canonical_json, digest, sha256_hex
-from pytest_dome.checkers import check
-from pytest_dome.evidence import (
+from pytest_dome.contracts.models import SCHEMA_VERSION
+from pytest_dome.core.aggregate import Attempt, TaskResult, read_task_result, render_task_result
+from pytest_dome.core.canonical import canonical_digest, canonical_json, digest, sha256_hex
+from pytest_dome.core.checkers import check
+from pytest_dome.core.gate import TaskVerdict, results_digest
+from pytest_dome.core.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
+from pytest_dome.core.taskid import is_safe_id
+from pytest_dome.runfolder.speedups import pack_digest
+from pytest_dome.runfolder.writer import (
     Entry,
     EvidenceWriter,
     TaskResultFiles,
@@ -27,11 +32,6 @@ from pytest_dome.evidence import (
     render_parts,
     task_result_path,
 )
-from pytest_dome.gate import TaskVerdict, results_digest
-from pytest_dome.models import SCHEMA_VERSION
-from pytest_dome.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
-from pytest_dome.speedups import pack_digest
-from pytest_dome.taskid import is_safe_id
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)

@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_dome import changes, ssot
-from pytest_dome.aggregate import TaskResult
-from pytest_dome.audit import verify_run
-from pytest_dome.cli import main
-from pytest_dome.evidence import MANIFEST, STARTED
-from pytest_dome.inputs import load_policy
-from pytest_dome.models import (
+from pytest_dome.cli.main import main
+from pytest_dome.config.inputs import load_policy
+from pytest_dome.contracts import ssot
+from pytest_dome.contracts.models import (
     EffectiveConfig,
     Execution,
     SessionFacts,
@@ -27,8 +24,13 @@ from pytest_dome.models import (
     VerifyCommandResult,
     VerifyResults,
 )
-from pytest_dome.plan import Plan, PlannedTask, input_digest
-from pytest_dome.run import Evidence, manifest_digest, missing_result, outcomes_of, write_run
+from pytest_dome.core.aggregate import TaskResult
+from pytest_dome.core.decision import DecisionInputs, missing_result, outcomes_of
+from pytest_dome.core.plan import Plan, PlannedTask, input_digest
+from pytest_dome.runfolder.audit import verify_run
+from pytest_dome.runfolder.record import manifest_digest, write_run
+from pytest_dome.runfolder.writer import MANIFEST, STARTED
+from pytest_dome.session import changes
 
 if TYPE_CHECKING:
     from conftest import Mode
@@ -143,7 +145,7 @@ def test_a_listed_file_replaced_by_a_link_out_of_the_run_folder_is_caught(
 PARALLEL_CHECK = """
 import json, sys
 from pathlib import Path
-from pytest_dome import audit, speedups
+from pytest_dome.runfolder import audit, speedups
 
 run = Path(sys.argv[1])
 here, check = [], audit._check_entries
@@ -196,7 +198,7 @@ def test_a_rewritten_decision_does_not_replay(recorded: Path, capsys) -> None:
     gate = json.loads(gate_path.read_text())
     gate["checks"]["tasks"]["failed"] = 0
     gate_path.write_text(json.dumps(gate, indent=2, sort_keys=True))
-    from pytest_dome.canonical import sha256_hex
+    from pytest_dome.core.canonical import sha256_hex
 
     def rehash(doc):
         for entry in doc["artifacts"]:
@@ -385,7 +387,7 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
         ),
     )
     facts = SessionFacts(interrupted=rnd.random() < 0.05, worker_crashes=int(rnd.random() < 0.05))
-    evidence = Evidence(
+    evidence = DecisionInputs(
         run_id=f"g{n}",
         plan=plan,
         change_set=NO_CHANGE,
@@ -455,8 +457,8 @@ def test_slo2_a_run_moved_to_another_machine_replays_identically_in_another_proc
 
 
 def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_path: Path) -> None:
-    from pytest_dome.aggregate import Attempt, render_task_result
-    from pytest_dome.evidence import TaskResultFiles, task_result_path
+    from pytest_dome.core.aggregate import Attempt, render_task_result
+    from pytest_dome.runfolder.writer import TaskResultFiles, task_result_path
 
     tasks = tuple(PlannedTask(t, "test", f"t.py::{t}", None, False, 0.0) for t in ("a", "b"))
     fail = Attempt(1, "failed", "call", 0.1, None, "boom")
@@ -471,7 +473,7 @@ def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_pa
     written = files.finish()
     inode = {t: (run_dir / task_result_path(t)).stat().st_ino for t in ("a", "b", "stray")}
     plan = Plan(None, input_digest(None, NO_CHANGE, POLICY, tasks), tasks)
-    evidence = Evidence(
+    evidence = DecisionInputs(
         run_id="r",
         plan=plan,
         change_set=NO_CHANGE,

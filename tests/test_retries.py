@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import Mode
-from pytest_dome.aggregate import Aggregator, PhaseReport
+from pytest_dome.core.aggregate import Aggregator, PhaseReport
 
 # A protocol wrapper like pytest-timeout's: it arms a one-shot timer around each
 # call of the protocol and disarms it after. A retry run inside the first call

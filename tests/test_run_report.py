@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RunEvidence, load_run
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
 
 SUITE = """
 import pytest

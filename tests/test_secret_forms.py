@@ -15,10 +15,10 @@ from _pytest._io.saferepr import saferepr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.plan import CollectedTest, make_plan
-from pytest_dome.redact import Redactor
-from pytest_dome.secretforms import CUT, PIECE
-from pytest_dome.taskid import shown_node_id, task_id_for
+from pytest_dome.core.plan import CollectedTest, make_plan
+from pytest_dome.core.redact import Redactor
+from pytest_dome.core.secretforms import CUT, PIECE
+from pytest_dome.core.taskid import shown_node_id, task_id_for
 
 TOKEN = "ghp_Q7xv2LmNpR4sT6uV8wX0yZ1aB3cD6eFgH1jKlM0n"
 PASSWORD = "Zq8Rt\\Wv4Ln\"Kp3Jh'Xm9Ts/é%&<Bd7Fw"

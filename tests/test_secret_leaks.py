@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from pytest_dome.secretforms import CUT, forms_of
+from pytest_dome.core.secretforms import CUT, forms_of
 
 GH_TOKEN = "ghp_Q7xv2LmNpR4sT6uV8wX0yZ1aB3cD6eFgH1jKlM0n"
 DB_PASSWORD = "Zq8Rt\\Wv4Ln\"Kp3Jh'Xm9Ts/Bd7Fw&<"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
 
 SUITE = (
     "".join(f"def test_{i}(): pass\n" for i in range(12))

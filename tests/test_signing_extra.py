@@ -26,7 +26,7 @@ sys.meta_path.insert(0, NotInstalled())
 """An import finder that makes the signing libraries missing."""
 
 PYTEST = BLOCK + "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
-DOME = BLOCK + "from pytest_dome.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+DOME = BLOCK + "from pytest_dome.cli.main import main\nsys.exit(main(sys.argv[1:]))\n"
 EXTRA = "pip install 'pytest-dome[attest]'"
 
 

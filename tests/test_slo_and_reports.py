@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
 
 REASON = "risk accepted for this release by the release manager"
 MONTH = datetime.now(timezone.utc).strftime("%Y-%m")

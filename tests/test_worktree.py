@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.changes import worktree
-from pytest_dome.models import WorkTree
+from pytest_dome.contracts.models import WorkTree
+from pytest_dome.session.changes import worktree
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
 

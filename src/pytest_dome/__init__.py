@@ -10,9 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .aggregate import TaskResult
-    from .gate import GateInputs, evaluate, gate_decision, promotion_decision
-    from .models import (
+    from .contracts.models import (
         GateDecision,
         PromotionDecision,
         RiskPolicy,
@@ -20,21 +18,23 @@ if TYPE_CHECKING:
         SessionFacts,
         VerifyCheck,
     )
-    from .taskid import task_id_for
+    from .core.aggregate import TaskResult
+    from .core.gate import GateInputs, evaluate, gate_decision, promotion_decision
+    from .core.taskid import task_id_for
 
 _WHERE = {
-    "GateDecision": "models",
-    "GateInputs": "gate",
-    "PromotionDecision": "models",
-    "RiskPolicy": "models",
-    "RunManifest": "models",
-    "SessionFacts": "models",
-    "TaskResult": "aggregate",
-    "VerifyCheck": "models",
-    "evaluate": "gate",
-    "gate_decision": "gate",
-    "promotion_decision": "gate",
-    "task_id_for": "taskid",
+    "GateDecision": "contracts.models",
+    "GateInputs": "core.gate",
+    "PromotionDecision": "contracts.models",
+    "RiskPolicy": "contracts.models",
+    "RunManifest": "contracts.models",
+    "SessionFacts": "contracts.models",
+    "TaskResult": "core.aggregate",
+    "VerifyCheck": "contracts.models",
+    "evaluate": "core.gate",
+    "gate_decision": "core.gate",
+    "promotion_decision": "core.gate",
+    "task_id_for": "core.taskid",
 }
 
 __all__ = [

@@ -9,8 +9,8 @@ import pluggy
 if TYPE_CHECKING:
     import pytest
 
-    from .aggregate import TaskResult
-    from .models import GateDecision, PromotionDecision
+    from .contracts.models import GateDecision, PromotionDecision
+    from .core.aggregate import TaskResult
 
 hookspec = pluggy.HookspecMarker("pytest")
 

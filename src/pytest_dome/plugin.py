@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from .inikeys import INI_KEYS
+from .config.inikeys import INI_KEYS
 
 DEFAULT_RUNTIME_DIR = "ops/runtime/runs"
 
@@ -24,7 +24,7 @@ def _usage(name: str, *args: Any) -> Any:
     option is given), so a bad value gives pytest's one-line usage error."""
 
     def parse(value: str) -> Any:
-        from . import options
+        from .config import options
 
         try:
             return getattr(options, name)(value, *args)
@@ -219,9 +219,9 @@ def _fanout(early_config: pytest.Config, args: list[str]) -> int:
         return 0
     if _given(args, ("--pdb", "--trace", "--collect-only", "--co")):
         return 0
-    from .inifile import file_table, read_ini
-    from .inputs import read_pyproject_table
-    from .options import ConfigError
+    from .config.inifile import file_table, read_ini
+    from .config.inputs import read_pyproject_table
+    from .config.options import ConfigError
 
     try:
         table, _ = file_table(read_pyproject_table(early_config.rootpath), read_ini(early_config))
@@ -242,14 +242,14 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = config.getoption("dome_run_id")
     if not run_id or config.option.collectonly:
         return
-    from .wiring import configure
+    from .session.wiring import configure
 
     configure(config, run_id)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.getoption("dome_run_id", None):
-        from .wiring import unconfigure
+        from .session.wiring import unconfigure
 
         unconfigure(config)
 

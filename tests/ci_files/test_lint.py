@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_dome.cli import build_parser
+from pytest_dome.cli.main import build_parser
 
 from .emulate import ROOT
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pytest_dome.cli import main
-from pytest_dome.run import manifest_digest
+from pytest_dome.cli.main import main
+from pytest_dome.runfolder.record import manifest_digest
 
 HANG_S = 60
 

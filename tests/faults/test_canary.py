@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pytest_dome.cli import main
+from pytest_dome.cli.main import main
 
 if TYPE_CHECKING:
     from conftest import Mode

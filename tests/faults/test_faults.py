@@ -132,7 +132,7 @@ def test_worker_internal_error_leaves_a_task_without_report(pytester: pytest.Pyt
 
 
 DOME_BUG = """
-import pytest_dome.aggregate as aggregate
+import pytest_dome.core.aggregate as aggregate
 def broken(self, node_id):
     raise ZeroDivisionError("a bug in dome")
 aggregate.Aggregator.verdict = broken
@@ -164,7 +164,7 @@ def test_a_broken_plugin_hook_still_decides(pytester: pytest.Pytester, dome_run)
 
 
 DISK_FULL = """
-import errno, pytest_dome.evidence as evidence
+import errno, pytest_dome.runfolder.writer as evidence
 real = evidence.atomic_write
 def full(path, data, durable=True):
     if path.name == "gate.decision.json":
@@ -268,7 +268,7 @@ def test_a_worker_that_dies_after_a_tasks_reports_rewrites_its_result(
 
 
 PLAN_BUG = """
-import pytest_dome.controller as controller
+import pytest_dome.session.controller as controller
 def broken(text, ids):
     raise ZeroDivisionError("a bug in reading the plan")
 controller.parse_plan = broken

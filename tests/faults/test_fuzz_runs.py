@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.safejson import LIMITS, limit_of
+from pytest_dome.runfolder.safejson import LIMITS, limit_of
 
 from .fuzzruns import REASON, RUNS, Runs, cli, deadline, rehash
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_dome.safejson import MAX_DEPTH, Refused, check_depth, parse, parse_lines, read_file
+from pytest_dome.runfolder.safejson import MAX_DEPTH, Refused, check_depth, parse, parse_lines, read_file
 
 finite = st.recursive(
     st.none()

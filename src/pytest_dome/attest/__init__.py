@@ -1,0 +1,1 @@
+"""Attestations: a run's decision as in-toto statements, and DSSE envelopes."""

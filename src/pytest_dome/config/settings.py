@@ -1,0 +1,247 @@
+"""The effective configuration of a gated run: options over ``[tool.dome]`` over the policy.
+
+Pure of pytest: every problem raises :class:`~.options.ConfigError` with one line
+that says what is wrong and how to fix it; the plugin turns it into a
+``pytest.UsageError`` and the ``dome`` command into an exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .inifile import IniValues, file_table
+from .inputs import inside, load_packet, load_policy, read_pyproject_table
+from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
+
+if TYPE_CHECKING:
+    from ..contracts.models import GateStatus, Packet, RiskPolicy, Shard
+    from ..core.comparison import RecordedBaseline
+
+DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
+DEFAULT_VERIFY_TIMEOUT = 600.0
+DEFAULT_MAX_WORKERS = 2
+DEFAULT_MAX_RETRIES = 1
+ThresholdSource = Literal["policy", "pyproject", "ini", "override_ini", "packet", "option"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a gated run needs to know before it starts."""
+
+    run_id: str
+    rootdir: Path
+    runtime_dir: Path
+    policy: RiskPolicy
+    """The effective policy: file, then [tool.dome], packet and option overrides."""
+    policy_source: str
+    threshold_source: ThresholdSource
+    fail_on: tuple[GateStatus, ...]
+    verify: tuple[tuple[str, ...], ...]
+    verify_timeout: float
+    replace: bool = False
+    packet: Packet | None = None
+    packet_document: Any = None
+    """The packet exactly as read (what input_digest covers)."""
+    packet_source: str | None = None
+    base_ref: str | None = None
+    max_workers: int = DEFAULT_MAX_WORKERS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    shard: Shard | None = None
+    redact_reports: bool = True
+    baseline: RecordedBaseline | None = None
+    """The summary of the ``--dome-baseline`` run, read once here."""
+
+    @property
+    def threshold(self) -> float:
+        return self.policy.threshold
+
+    @property
+    def redact_patterns(self) -> list[tuple[str, str]]:
+        return [(p.kind, p.pattern) for p in self.policy.redact_patterns]
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runtime_dir / self.run_id
+
+    def display_path(self, path: Path) -> str:
+        """``path`` relative to the rootdir when inside it (no machine paths in evidence)."""
+        try:
+            return path.relative_to(self.rootdir).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def apply_overrides(policy: RiskPolicy, packet: Packet | None) -> RiskPolicy:
+    """The policy with the packet's overrides (threshold, factor weights, change set)."""
+    if packet is None or packet.policy is None:
+        return policy
+    over = packet.policy
+    update: dict[str, Any] = {}
+    if over.threshold is not None:
+        update["threshold"] = over.threshold
+    if over.factors:
+        update["factors"] = {**policy.factors, **over.factors}
+    if over.change_set is not None:
+        update["change_set"] = policy.change_set.model_copy(
+            update=over.change_set.model_dump(exclude_unset=True)
+        )
+    if over.redact_patterns is not None:
+        update["redact_patterns"] = policy.redact_patterns + over.redact_patterns
+    return policy.model_copy(update=update)
+
+
+def check_verify_command(argv: Sequence[str], rootdir: Path, where: str) -> None:
+    program = argv[0]
+    if os.sep in program or (os.altsep and os.altsep in program):
+        candidate = rootdir / program
+        found = candidate.is_file() and os.access(candidate, os.X_OK)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise ConfigError(
+            f"verify command {shlex.join(argv)!r} ({where}): program {program!r} not found "
+            "or not executable; install it or fix the command"
+        )
+
+
+def check_redact_patterns(policy: RiskPolicy) -> None:
+    for item in policy.redact_patterns:
+        try:
+            re.compile(item.pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"redact pattern {item.kind!r} {item.pattern!r} is not a regular expression ({exc}); "
+                "fix it in the policy"
+            ) from None
+
+
+def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
+    """Create ``runtime_dir`` if needed and prove it can be written."""
+    try:
+        runtime_dir.mkdir(parents=True, exist_ok=True)
+        probe = runtime_dir / f".dome-write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"runtime dir {shown_as} cannot be written ({reason}); "
+            "choose a writable folder with --dome-out or [tool.dome] runtime_dir"
+        ) from None
+
+
+def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValues | None = None) -> Settings:
+    """Merge options over the packet over ``[tool.dome]`` (or pytest's ini keys) over the
+    policy, checking everything."""
+    run_id = check_run_id(options.run_id)
+    table, from_ini = file_table(read_pyproject_table(rootdir), ini)
+
+    def source_of(key: str) -> str:
+        return from_ini.get(key, f"[tool.dome] {key}")
+
+    packet = packet_doc = packet_source = None
+    if options.packet is not None:
+        packet_source = options.packet
+        packet, packet_doc = load_packet(invocation_dir / options.packet, options.packet, rootdir)
+    elif "packet" in table:
+        packet_source = table["packet"]
+        packet, packet_doc = load_packet(rootdir / table["packet"], table["packet"], rootdir)
+
+    if options.out is not None:
+        runtime_dir = (invocation_dir / options.out).resolve()
+    else:
+        configured = Path(table.get("runtime_dir", DEFAULT_RUNTIME_DIR))
+        runtime_dir = (rootdir / configured).resolve()
+        escapes = inside(rootdir, str(configured)) is None
+        if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
+            raise ConfigError(
+                f"runtime dir {configured.as_posix()} resolves outside the project (through '..' "
+                "or a symbolic link); use a folder inside it, set "
+                f"{'dome_' if 'runtime_dir' in from_ini else '[tool.dome] '}"
+                "allow_external_runtime_dir = true, or give --dome-out"
+            )
+
+    if options.policy is not None:
+        policy = load_policy(invocation_dir / options.policy, options.policy)
+        policy_source = options.policy
+    elif "policy" in table:
+        policy = load_policy(rootdir / table["policy"], table["policy"])
+        policy_source = table["policy"]
+    else:
+        policy, policy_source = load_policy(None, "builtin"), "builtin"
+
+    threshold_source: ThresholdSource = "policy"
+    if "risk_threshold" in table:
+        policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
+        if ini is not None and "dome_risk_threshold" in ini.overridden:
+            threshold_source = "override_ini"  # -o on the command line, not a committed file
+        else:
+            threshold_source = "ini" if "risk_threshold" in from_ini else "pyproject"
+    policy = apply_overrides(policy, packet)
+    if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
+        threshold_source = "packet"
+    if options.risk_threshold is not None:
+        policy = policy.model_copy(update={"threshold": options.risk_threshold})
+        threshold_source = "option"
+
+    fail_on = parse_fail_on(
+        options.fail_on if options.fail_on is not None else table.get("fail_on", ()),
+        "--dome-fail-on" if options.fail_on is not None else source_of("fail_on"),
+    )
+
+    if packet is not None and packet.verify is not None:
+        verify = [(tuple(argv), f"packet {packet_source}") for argv in packet.verify]
+    else:
+        verify = [(tuple(argv), source_of("verify")) for argv in table.get("verify", ())]
+    verify += [(parse_verify(cmd), "--dome-verify") for cmd in options.verify]
+    for argv, where in verify:
+        check_verify_command(argv, rootdir, where)
+
+    queue = table.get("work", {}).get("queue", {})
+    settings = Settings(
+        run_id=run_id,
+        rootdir=rootdir,
+        runtime_dir=runtime_dir,
+        policy=policy,
+        policy_source=policy_source,
+        threshold_source=threshold_source,
+        fail_on=fail_on,
+        verify=tuple(argv for argv, _ in verify),
+        verify_timeout=options.verify_timeout or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)),
+        replace=options.replace,
+        packet=packet,
+        packet_document=packet_doc,
+        packet_source=packet_source,
+        base_ref=options.base_ref or (packet and packet.base_ref) or table.get("base_ref"),
+        max_workers=options.max_workers
+        if options.max_workers is not None
+        else int(queue.get("max_workers", DEFAULT_MAX_WORKERS)),
+        max_retries=options.max_retries
+        if options.max_retries is not None
+        else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
+        shard=options.shard,
+        redact_reports=bool(table.get("redact_reports", True)),
+        baseline=_baseline(options.baseline, runtime_dir, invocation_dir),
+    )
+    check_redact_patterns(settings.policy)
+    check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
+    return settings
+
+
+def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:
+    """The ``--dome-baseline`` run's summary (imported only when one is given)."""
+    if source is None:
+        return None
+    from ..runfolder.baseline import BaselineError, read_baseline
+
+    try:
+        return read_baseline(source, runtime_dir, invocation_dir)
+    except BaselineError as exc:
+        raise ConfigError(str(exc)) from None

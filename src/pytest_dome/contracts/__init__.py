@@ -1,0 +1,3 @@
+"""The contracts: the pydantic models of every artifact, the reason codes, the SSOT
+(schemas, catalog, policy).
+"""

@@ -1,0 +1,3 @@
+"""The pure core: ids, redaction, plan, aggregation, risk, comparison, gate; no pytest,
+no file written, no clock.
+"""

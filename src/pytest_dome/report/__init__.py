@@ -1,0 +1,1 @@
+"""What people read: the reviewer's summary, the HTML reports, the SLO history."""

@@ -1,0 +1,156 @@
+"""``dome override``: a human moves a NEEDS_HUMAN run from hold to promote, with a reason.
+
+The gate decision is never rewritten. The override is appended to
+``promotion/overrides.jsonl``, the promotion decision and the xtrlv2 envelope
+say promote and who decided, and the manifest's hashes are updated, so
+``dome verify`` still passes and tampering with the override is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..contracts.models import (
+    ArtifactEntry,
+    ArtifactKind,
+    GateDecision,
+    OverrideNote,
+    OverrideRecord,
+    PromotionDecision,
+    RunManifest,
+)
+from ..core.canonical import sha256_hex
+from ..core.gate import envelope
+from ..core.redact import Redactor
+from .audit import verify_run
+from .lifecycle import acquire_lock, release_lock
+from .record import manifest_digest, utc_now
+from .replay import invalid_model
+from .safejson import limit_of, read_file, read_json
+from .writer import (
+    ENVELOPE,
+    GATE,
+    MANIFEST,
+    OVERRIDES,
+    PROMOTION,
+    EvidenceError,
+    atomic_write,
+    render,
+)
+
+M = TypeVar("M", bound=BaseModel)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a reason may hold tabs and newlines
+_ACTOR_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class OverrideError(ValueError):
+    """The override is refused: the message says why and what to do."""
+
+
+def check_actor(actor: str) -> str:
+    """The actor as it will be recorded (redacted), or a refusal."""
+    actor = Redactor().redact(actor.strip())
+    if not actor or len(actor) > 100 or _ACTOR_CONTROL.search(actor):
+        raise OverrideError("--actor must be a name of 1 to 100 printable characters")
+    return actor
+
+
+def check_reason(reason: str) -> str:
+    """The reason as it will be recorded (redacted), or a refusal."""
+    reason = Redactor().redact(reason.strip())
+    if _CONTROL.search(reason) or len(reason) > 2000:
+        raise OverrideError("--reason must be printable text of at most 2000 characters")
+    if len(reason.split()) < 3 or len(reason) < 10:
+        raise OverrideError(
+            "--reason must say why (at least three words), e.g. "
+            '--reason "risk accepted: flaky UI test, tracked in ISSUE-123"'
+        )
+    return reason
+
+
+def _load(run_dir: Path, relative: str, kind: str, model: type[M]) -> M:
+    """An artifact of a run that verified, read again for the override: refused in one
+    line should it have changed since (or be a model's exception to its schema)."""
+    try:
+        return model.model_validate(read_json(run_dir / relative, kind))
+    except (OSError, ValueError) as exc:
+        why = invalid_model(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise OverrideError(f"{run_dir / relative}: {why}") from None
+
+
+def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
+    actor, reason = check_actor(actor), check_reason(reason)
+    try:
+        lock = acquire_lock(run_dir)
+    except EvidenceError as exc:
+        raise OverrideError(f"{exc} (the run is being written)") from None
+    try:
+        if not (run_dir / GATE).is_file() and (run_dir / MANIFEST).is_file():
+            raise OverrideError(
+                f"{run_dir.name} is a shard's partial run with no decision; override the merged run"
+            )
+        problems = verify_run(run_dir)
+        if problems:
+            raise OverrideError(
+                f"run {run_dir.name}'s evidence does not verify ({problems[0]}); "
+                "an override needs intact evidence"
+            )
+        gate = _load(run_dir, GATE, "gate.decision", GateDecision)
+        promotion = _load(run_dir, PROMOTION, "promotion.decision", PromotionDecision)
+        if gate.status == "REJECT":
+            raise OverrideError(
+                f"run {gate.run_id} is REJECT ({', '.join(gate.reason_codes)}): a rejection cannot "
+                "be overridden; fix the causes and run again"
+            )
+        if gate.status == "APPROVE":
+            raise OverrideError(f"run {gate.run_id} is APPROVE: it is promoted, no override needed")
+        if promotion.override is not None:
+            raise OverrideError(
+                f"run {gate.run_id} was already overridden by {promotion.override.actor} at "
+                f"{promotion.override.at}; an override is recorded once"
+            )
+        note = OverrideNote(actor=actor, reason=reason, at=utc_now())
+        record = OverrideRecord(
+            run_id=gate.run_id,
+            actor=note.actor,
+            reason=note.reason,
+            at=note.at,
+            gate_decision_digest=gate.decision_digest,
+        )
+        promoted = promotion.model_copy(update={"action": "promote", "override": note})
+        _commit(run_dir, gate, promoted, record)
+        return promoted
+    finally:
+        release_lock(lock)
+
+
+def _commit(run_dir: Path, gate: GateDecision, promotion: PromotionDecision, record: OverrideRecord) -> None:
+    """Write the override, the new promotion and envelope, and last the re-hashed manifest."""
+    manifest = _load(run_dir, MANIFEST, "run.manifest", RunManifest)
+    try:
+        lines = read_file(run_dir / OVERRIDES, limit_of("overrides"))
+    except FileNotFoundError:
+        lines = b""
+    except (OSError, ValueError) as exc:
+        raise OverrideError(f"{run_dir / OVERRIDES}: {exc}") from None
+    line = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    written: dict[str, tuple[ArtifactKind, bytes]] = {
+        OVERRIDES: ("overrides", lines + line.encode() + b"\n"),
+        PROMOTION: ("promotion.decision", render(promotion)),
+        ENVELOPE: ("xtrlv2.envelope", render(envelope(gate, promotion))),
+    }
+    for relative, (_, data) in written.items():
+        atomic_write(run_dir / relative, data)
+    entries = {e.path: e for e in manifest.artifacts}
+    for relative, (kind, data) in written.items():
+        entries[relative] = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
+    draft = manifest.model_copy(
+        update={"artifacts": tuple(entries[p] for p in sorted(entries)), "manifest_digest": "0" * 64}
+    )
+    final = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
+    atomic_write(run_dir / MANIFEST, render(final))

@@ -1,0 +1,192 @@
+"""Write a decided run: shared by the session's finish and ``dome merge``.
+
+Knows nothing of pytest. The decision is made from the recorded inputs only
+(``core.decision.DecisionInputs``: plan, task results, verify results, session
+facts, change set and policy), so anyone can make it again from the run folder.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..contracts.models import (
+    SCHEMA_VERSION,
+    EffectiveConfig,
+    Execution,
+    GateDecision,
+    PromotionDecision,
+    RunManifest,
+    Shard,
+    VerifyCommandResult,
+    Versions,
+)
+from ..core.aggregate import TaskResult, render_task_result
+from ..core.canonical import digest
+from ..core.comparison import Comparison
+from ..core.decision import DecisionInputs, gated_exit_status
+from ..core.gate import envelope
+from ..core.plan import planned_pretty
+from .writer import (
+    BASELINE,
+    CHANGE_SET,
+    ENVELOPE,
+    GATE,
+    PACKET,
+    PLAN,
+    POLICY,
+    PROMOTION,
+    SESSION,
+    STARTED,
+    VERIFY,
+    EvidenceWriter,
+    render_parts,
+    task_result_path,
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> Versions:
+    return Versions(
+        python=platform.python_version(),
+        platform=sys.platform,
+        pytest=_version("pytest") or "unknown",
+        pytest_dome=_version("pytest-dome") or "unknown",
+        pluggy=_version("pluggy") or "unknown",
+        pytest_xdist=_version("pytest-xdist"),
+    )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    gate: GateDecision | None
+    promotion: PromotionDecision | None
+    manifest_digest: str
+    config: EffectiveConfig
+    exit_status: int
+    run_dir: Path
+    named: tuple[TaskResult, ...] = ()
+    """The results the reviewer's summary may name (``report.named``: failed or
+    flaky), not all of them: what a session holds after its finish, every one of
+    pytest's five full collections at exit scans (50,000 results are about
+    200,000 objects)."""
+    verify: tuple[VerifyCommandResult, ...] = ()
+    """The verify commands as written to ``checks/verify.results.json``."""
+    comparison: Comparison | None = None
+    """The comparison with the baseline (a run with one, not a shard)."""
+
+
+def write_run(
+    run_dir: Path,
+    evidence: DecisionInputs,
+    *,
+    results: Iterable[TaskResult],
+    written: dict[str, bytes] | None = None,
+    started_at: str,
+    execution: Execution,
+    config: EffectiveConfig,
+    exit_status: int,
+    shard: Shard | None = None,
+    redactions: Mapping[str, int] | None = None,
+    named: tuple[TaskResult, ...] = (),
+) -> RunOutcome:
+    """Write the evidence, the decisions (not for a shard) and, last, the manifest.
+
+    ``results``: the task results to write now (consumed one at a time, before
+    ``written`` is read: a generator keeps the finish small and may look into
+    ``written``); ``written``: those already written while
+    the session ran (task id -> ``speedups.pack_digest`` of the file),
+    taken over by the writer (the caller lets it go). A file written under a
+    task id the plan does not have is removed. ``named``: the
+    results the reviewer's summary names (see :attr:`RunOutcome.named`).
+    """
+    writer = EvidenceWriter(run_dir)
+    if (run_dir / STARTED).is_file():
+        writer.adopt(STARTED, "run.started")
+    if written:  # a large run holds one record of them, not two
+        writer.adopt_task_results(written)
+    for result in results:  # first: a result written again replaces what was written
+        writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
+    planned = sum(1 for t in evidence.plan.tasks if t.task_id in writer.task_results)
+    if planned < len(writer.task_results):  # some written under a task id the plan has not
+        ids = {t.task_id for t in evidence.plan.tasks}
+        for task_id in [t for t in writer.task_results if t not in ids]:
+            del writer.task_results[task_id]
+            (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
+    writer.sync()
+    plan = evidence.plan
+    plan_head = dict(
+        schema_version=SCHEMA_VERSION, kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
+    )
+    writer.write_bytes(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
+    writer.write(CHANGE_SET, "change_set", evidence.change_set)
+    writer.write(POLICY, "risk.policy", evidence.policy)
+    if evidence.packet_document is not None:
+        writer.write_document(PACKET, "packet", evidence.packet_document)
+    writer.write(VERIFY, "verify.results", evidence.verify)
+    writer.write(SESSION, "session", evidence.session)
+    if evidence.baseline is not None:
+        writer.write(BASELINE, "baseline.summary", evidence.baseline.summary)
+    gate = promotion = None
+    comparison = None
+    if shard is None:
+        gate, promotion = evidence.decide(utc_now())
+        writer.write(GATE, "gate.decision", gate)
+        writer.write(PROMOTION, "promotion.decision", promotion)
+        writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
+        exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
+        comparison = evidence.comparison()
+    head = RunManifest.model_validate(
+        dict(
+            run_id=evidence.run_id,
+            state="complete" if shard is None else "partial",
+            started_at=started_at,
+            finished_at=utc_now(),
+            exit_status=exit_status,
+            gate_status=gate.status if gate else None,
+            decision_digest=gate.decision_digest if gate else None,
+            input_digest=evidence.plan.input_digest,
+            shard=shard,
+            execution=execution,
+            config=config,
+            versions=versions(),
+            redactions=dict(sorted((redactions or {}).items())),
+            artifacts=(),  # added by the writer: one entry per file it wrote
+            manifest_digest="0" * 64,
+        )
+    ).model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
+    digest_value = writer.commit(head)
+    return RunOutcome(
+        gate,
+        promotion,
+        digest_value,
+        config,
+        exit_status,
+        run_dir,
+        named,
+        evidence.verify.commands,
+        comparison,
+    )
+
+
+def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
+    """SHA-256 of a manifest's canonical content, without its own digest field."""
+    doc = manifest.model_dump(mode="json") if isinstance(manifest, RunManifest) else dict(manifest)
+    doc.pop("manifest_digest", None)
+    return digest(doc)

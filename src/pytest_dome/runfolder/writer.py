@@ -1,0 +1,297 @@
+"""The artifact writer: owns every byte dome puts on disk.
+
+Each artifact is written to a temporary file in its own folder and renamed
+into place, so no reader ever sees half a file; the manifest is written last
+and is the commit point of a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from json.encoder import encode_basestring
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
+
+from ..core.canonical import canonical_digest, chunks, sha256_hex
+from ..core.taskid import is_safe_id
+from .speedups import ResultWriterProcess, pack_digest, unpack_digest
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ..contracts.models import ArtifactKind
+
+
+class EvidenceError(OSError):
+    """Evidence could not be written."""
+
+
+def safe_join(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that resolves outside ``root``."""
+    root = root.resolve()
+    target = (root / relative).resolve()
+    if target == root or root not in target.parents:
+        raise EvidenceError(f"refused to write {relative!r}: it resolves outside the run folder")
+    return target
+
+
+def render(document: Any) -> bytes:
+    """An artifact's bytes: sorted keys, two-space indent, UTF-8, final newline."""
+    if hasattr(document, "model_dump"):  # a pydantic model
+        document = document.model_dump(mode="json")
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def render_parts(
+    document: dict[str, Any], key: str, items: Sequence[Any], pretty_item: Callable[[Any], str]
+) -> Iterator[bytes]:
+    """:func:`render` of ``document`` with ``document[key] = items`` (a top-level key),
+    in pieces: the long list of a large run is rendered ``CHUNK`` items at a time by
+    ``pretty_item`` (which must give what :func:`render` gives for one item: a
+    newline, then the item indented by four spaces)."""
+    head, sep, tail = render({**document, key: []}).partition(f'\n  "{key}": []'.encode())
+    if not sep:
+        raise ValueError(f"{key!r} is not a top-level key")
+    yield head + f'\n  "{key}": ['.encode()
+    if items:
+        for text in chunks(items, pretty_item, ","):
+            yield text.encode("utf-8")
+        yield b"\n  ]"
+    else:
+        yield b"]"
+    yield tail
+
+
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = True) -> tuple[str, int]:
+    """Write ``data`` (bytes, or pieces of it) to ``path`` through a temporary file in
+    the same folder; its SHA-256 and size."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    hasher = hashlib.sha256()
+    size = 0
+    try:
+        with open(tmp, "wb") as fh:
+            for piece in (data,) if isinstance(data, bytes) else data:
+                fh.write(piece)
+                hasher.update(piece)
+                size += len(piece)
+            fh.flush()
+            if durable:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return hasher.hexdigest(), size
+
+
+class TaskResultFiles:
+    """The ``task_results/`` folder of a session's run: each final result's file is
+    created as soon as the result is known, by a helper process
+    (``speedups.ResultWriterProcess``) while the tests go on; what was handed over
+    is remembered for the manifest. When the helper could not start or failed,
+    :meth:`finish` says so and the session's finish writes every result itself."""
+
+    def __init__(self, run_dir: Path) -> None:
+        folder = safe_join(run_dir, TASK_RESULTS)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.writer = ResultWriterProcess(folder)
+        self.written: dict[str, bytes] = {}
+        """Task id -> :func:`pack_digest` of its file."""
+
+    def write(self, task_id: str, data: bytes) -> None:
+        if self.writer.running and is_safe_id(task_id):
+            self.writer.submit(f"{task_id}{RESULT_SUFFIX}", data)
+            self.written[task_id] = pack_digest(data)
+
+    def finish(self) -> dict[str, bytes]:
+        """Wait for the helper; the files it wrote (none when it failed)."""
+        written, self.written = self.written, {}
+        return written if self.writer.finish() else {}
+
+    def abandon(self) -> None:
+        self.writer.abandon()
+
+
+class Entry(NamedTuple):
+    """A manifest's ``artifacts`` entry (the fields of ``models.ArtifactEntry``)."""
+
+    path: str
+    kind: str
+    sha256: str
+    bytes: int
+
+
+def entry_pretty(entry: Entry) -> str:
+    """An entry as :func:`render` writes it inside the manifest's list."""
+    return (
+        "\n    {\n"
+        f'      "bytes": {entry.bytes},\n'
+        f'      "kind": {encode_basestring(entry.kind)},\n'
+        f'      "path": {encode_basestring(entry.path)},\n'
+        f'      "sha256": {encode_basestring(entry.sha256)}\n'
+        "    }"
+    )
+
+
+def entry_canonical(entry: Entry) -> str:
+    """An entry as ``canonical.canonical_json`` writes it."""
+    return (
+        f'{{"bytes":{entry.bytes},"kind":{encode_basestring(entry.kind)},'
+        f'"path":{encode_basestring(entry.path)},"sha256":{encode_basestring(entry.sha256)}}}'
+    )
+
+
+def in_path_order(task_ids: list[str]) -> list[str]:
+    """``task_ids`` sorted (in place) in the order of their result files' paths,
+    which is not task id order: "a-b.result.json" and "a.b.result.json" sort
+    before "a.result.json". Sorted as ids first, then each id moved back past
+    those whose path sorts after its own, two paths made at a time: a sort keyed
+    by path held every path at once (60,000 long ids: 10 MiB, the finish's
+    peak). Only an id that is another's prefix moves."""
+    task_ids.sort()
+    for i in range(1, len(task_ids)):
+        task_id, j = task_ids[i], i
+        path = task_id + RESULT_SUFFIX
+        while j > 0 and path < task_ids[j - 1] + RESULT_SUFFIX:
+            task_ids[j] = task_ids[j - 1]
+            j -= 1
+        task_ids[j] = task_id
+    return task_ids
+
+
+class _Entries(Sequence[Entry]):
+    """Manifest entries in path order: the regular artifacts' as written, each task
+    result's made when read (``chunks`` reads 2,000 at a time) from its record."""
+
+    def __init__(self, entries: dict[str, Entry], task_results: dict[str, bytes]) -> None:
+        folder = f"{TASK_RESULTS}/"
+        regular = [entries[path] for path in sorted(entries)]
+        before = [e for e in regular if e.path < folder]
+        after = [e for e in regular if e.path >= folder]
+        if any(e.path.startswith(folder) for e in after):
+            raise ValueError(f"a regular artifact under {folder}")  # task results are listed apart
+        ids = in_path_order(list(task_results))
+        self._items: list[Entry | str] = [*before, *ids, *after]
+        self._task_results = task_results
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _entry(self, item: Entry | str) -> Entry:
+        if isinstance(item, Entry):
+            return item
+        kept = self._task_results[item]
+        sha, size = unpack_digest(kept)
+        return Entry(task_result_path(item), "task.result", sha, size)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        if isinstance(index, slice):
+            return [self._entry(item) for item in self._items[index]]
+        return self._entry(self._items[index])
+
+
+class EvidenceWriter:
+    """Writes one run's artifacts under ``run_dir`` and remembers their hashes."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.entries: dict[str, Entry] = {}
+        self.task_results: dict[str, bytes] = {}
+        """Task id -> its result file's raw SHA-256 and size in the last 40 bytes: a
+        run has one per task, and an :class:`Entry` each (path and hex digest as
+        strings) made a 50,000-task run's finish about 15 MiB larger."""
+        self._results_folder: Path | None = None
+
+    def write(self, relative: str, kind: ArtifactKind, model: BaseModel, *, durable: bool = True) -> Entry:
+        return self.write_document(relative, kind, model, durable=durable)
+
+    def write_document(
+        self, relative: str, kind: ArtifactKind, document: Any, *, durable: bool = True
+    ) -> Entry:
+        return self.write_bytes(relative, kind, render(document), durable=durable)
+
+    def write_bytes(
+        self, relative: str, kind: ArtifactKind, data: bytes | Iterable[bytes], *, durable: bool = True
+    ) -> Entry:
+        """Write an artifact's bytes (or pieces of them) and list it."""
+        target = safe_join(self.run_dir, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sha, size = atomic_write(target, data, durable=durable)
+        entry = self.entries[relative] = Entry(relative, kind, sha, size)
+        return entry
+
+    def adopt(self, relative: str, kind: ArtifactKind) -> Entry:
+        """List a file written earlier (the run.started record) in the manifest."""
+        data = safe_join(self.run_dir, relative).read_bytes()
+        entry = self.entries[relative] = Entry(relative, kind, sha256_hex(data), len(data))
+        return entry
+
+    def write_task_result(self, task_id: str, data: bytes) -> None:
+        """Write a task's result file (flushed to disk by :meth:`sync`) and list it.
+        The folder is resolved once; a safe task id is one file name in it."""
+        if self._results_folder is None:
+            self._results_folder = safe_join(self.run_dir, TASK_RESULTS)
+            self._results_folder.mkdir(parents=True, exist_ok=True)
+        if is_safe_id(task_id):
+            target = self._results_folder / f"{task_id}{RESULT_SUFFIX}"
+        else:
+            target = safe_join(self.run_dir, task_result_path(task_id))  # refuses what escapes
+            target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data, durable=False)
+        self.task_results[task_id] = pack_digest(data)
+
+    def adopt_task_results(self, written: dict[str, bytes]) -> None:
+        """List the task result files written earlier (task id -> :func:`pack_digest`
+        of the file): the dict becomes the writer's own record, not a copy of it."""
+        written.update(self.task_results)
+        self.task_results = written
+
+    def sync(self) -> None:
+        """Flush everything written with ``durable=False`` to disk in one call."""
+        os.sync()
+
+    def artifact_list(self) -> Sequence[Entry]:
+        """Every artifact's entry in path order; the task results' are made as read."""
+        return _Entries(self.entries, self.task_results)
+
+    def commit(self, manifest: dict[str, Any]) -> str:
+        """Write the manifest last (``manifest``: its JSON document without
+        ``artifacts`` and ``manifest_digest``, both added here): the run is
+        complete once it is in place. Returns the manifest digest."""
+        artifacts = self.artifact_list()
+        digest_value = canonical_digest(manifest, "artifacts", artifacts, entry_canonical)
+        document = {**manifest, "manifest_digest": digest_value}
+        target = safe_join(self.run_dir, MANIFEST)
+        atomic_write(target, render_parts(document, "artifacts", artifacts, entry_pretty))
+        return digest_value
+
+
+MANIFEST = "run.manifest.json"
+STARTED = "run.started.json"
+GATE = "gate/gate.decision.json"
+PROMOTION = "promotion/promotion.decision.json"
+VERIFY = "checks/verify.results.json"
+SESSION = "checks/session.json"
+POLICY = "inputs/risk.policy.json"
+CHANGE_SET = "inputs/change_set.json"
+PACKET = "inputs/packet.json"
+BASELINE = "inputs/baseline.summary.json"
+PLAN = "plan.json"
+ENVELOPE = "promotion/xtrlv2.envelope.json"
+OVERRIDES = "promotion/overrides.jsonl"
+TASK_RESULTS = "task_results"
+
+
+RESULT_SUFFIX = ".result.json"
+
+
+def task_result_path(task_id: str) -> str:
+    return f"{TASK_RESULTS}/{task_id}{RESULT_SUFFIX}"
