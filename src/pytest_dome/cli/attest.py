@@ -23,7 +23,7 @@ def cmd_attest(args: argparse.Namespace) -> int:
     from ..core.canonical import canonical_json
     from ..runfolder.audit import verify_run
     from ..runfolder.replay import RunReadError, find_run, load_run
-    from ..runfolder.writer import atomic_write, render
+    from ..runfolder.writer import render, write_together
 
     if args.resource_uri is not None and not URI.match(args.resource_uri):
         return _fail("attest", f"--resource-uri {args.resource_uri!r}: not a URI (e.g. pkg:pypi/NAME@1.0)", 2)
@@ -51,15 +51,9 @@ def cmd_attest(args: argparse.Namespace) -> int:
         )
         for stem, statement in documents.items()
     }
-    written: list[Path] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for path, data in files.items():
-            atomic_write(path, data)
-            written.append(path)
-    except OSError as exc:  # not one of the pair without the other
-        for path in written:
-            path.unlink(missing_ok=True)
+        write_together(files)  # not one of the pair without the other
+    except OSError as exc:
         return _fail("attest", f"--out {out}: cannot write there: {exc.strerror or exc}", 2)
     for path, statement in zip(files, documents.values(), strict=True):
         print(f"{path}: {statement['predicateType']}" + (" (unsigned)" if signer is None else ""))

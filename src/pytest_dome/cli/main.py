@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..runfolder.record import utc_now
-from ..runfolder.writer import atomic_write
+from ..runfolder.writer import write_output
 from .validate_ssot import ssot_problems
 
 
@@ -25,9 +24,7 @@ def cmd_validate_ssot(args: argparse.Namespace) -> int:
             "problems": problems,
             **checked,
         }
-        path = Path(args.report)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+        write_output(Path(args.report), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     for problem in problems:
         print(f"dome validate-ssot: {problem}", file=sys.stderr)
     if not args.quiet and not problems:
@@ -157,7 +154,7 @@ def _replay_all(runtime_dir: Path, as_json: bool) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ..config.options import ConfigError, check_run_id
-    from ..runfolder.lifecycle import abandon_run_dir, prepare_run_dir
+    from ..runfolder.lifecycle import abandon_run_dir, drop_replaced, prepare_run_dir
     from ..runfolder.merge import MergeError, merge
     from ..runfolder.writer import EvidenceError
 
@@ -174,8 +171,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         abandon_run_dir(out, replaced)
         print(f"dome merge: {exc}", file=sys.stderr)
         return 2
-    if replaced is not None:
-        shutil.rmtree(replaced, ignore_errors=True)
+    drop_replaced(replaced)
     gate = outcome.gate
     assert gate is not None
     print(
@@ -246,7 +242,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from ..report.slo import SloError, check_month, compute, describe
-    from ..runfolder.writer import atomic_write
+    from ..runfolder.writer import atomic_write, write_output
 
     try:
         month = check_month(args.month or datetime.now(timezone.utc).strftime("%Y-%m"))
@@ -256,8 +252,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
             print(f"dome slo: {line}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("ops/runtime/m01") / f"slo-{month}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(out, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    write_output(out, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     if args.html:
         from ..report.render import slo_html
 

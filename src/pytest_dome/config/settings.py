@@ -124,11 +124,10 @@ def check_redact_patterns(policy: RiskPolicy) -> None:
 
 def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
     """Create ``runtime_dir`` if needed and prove it can be written."""
+    from ..runfolder.lifecycle import probe_writable
+
     try:
-        runtime_dir.mkdir(parents=True, exist_ok=True)
-        probe = runtime_dir / f".dome-write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(runtime_dir)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(

@@ -1,6 +1,7 @@
-"""A run folder's life: one writer per run id (a lock beside the folder), a fresh
-folder for a new run, the earlier run moved aside when it is replaced and put
-back when the new run is abandoned."""
+"""A run folder's life, the writer's second module: one writer per run id (a lock
+beside the folder), a writable runtime folder, a fresh folder for a new run, the
+earlier run moved aside when it is replaced, put back when the new run is
+abandoned and deleted once the new one is committed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,15 @@ from pathlib import Path
 
 from .safejson import read_file
 from .writer import EvidenceError
+
+
+def probe_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written in it (an
+    ``OSError`` says why not)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".dome-write-probe-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
 
 
 def lock_path(run_dir: Path) -> Path:
@@ -70,6 +80,13 @@ def abandon_run_dir(run_dir: Path, replaced: Path | None) -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
     if replaced is not None:
         os.replace(replaced, run_dir)
+
+
+def drop_replaced(replaced: Path | None) -> None:
+    """Delete the earlier run :func:`prepare_run_dir` moved aside, once the new run
+    is committed."""
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
 
 
 def prepare_run_dir(

@@ -16,20 +16,17 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..contracts.models import (
-    ArtifactEntry,
-    ArtifactKind,
     GateDecision,
     OverrideNote,
     OverrideRecord,
     PromotionDecision,
     RunManifest,
 )
-from ..core.canonical import sha256_hex
 from ..core.gate import envelope
 from ..core.redact import Redactor
 from .audit import verify_run
 from .lifecycle import acquire_lock, release_lock
-from .record import manifest_digest, utc_now
+from .record import utc_now
 from .replay import invalid_model
 from .safejson import limit_of, read_file, read_json
 from .writer import (
@@ -38,9 +35,10 @@ from .writer import (
     MANIFEST,
     OVERRIDES,
     PROMOTION,
+    Entry,
     EvidenceError,
-    atomic_write,
-    render,
+    EvidenceWriter,
+    write_manifest,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -139,18 +137,11 @@ def _commit(run_dir: Path, gate: GateDecision, promotion: PromotionDecision, rec
     except (OSError, ValueError) as exc:
         raise OverrideError(f"{run_dir / OVERRIDES}: {exc}") from None
     line = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    written: dict[str, tuple[ArtifactKind, bytes]] = {
-        OVERRIDES: ("overrides", lines + line.encode() + b"\n"),
-        PROMOTION: ("promotion.decision", render(promotion)),
-        ENVELOPE: ("xtrlv2.envelope", render(envelope(gate, promotion))),
-    }
-    for relative, (_, data) in written.items():
-        atomic_write(run_dir / relative, data)
-    entries = {e.path: e for e in manifest.artifacts}
-    for relative, (kind, data) in written.items():
-        entries[relative] = ArtifactEntry(path=relative, kind=kind, sha256=sha256_hex(data), bytes=len(data))
-    draft = manifest.model_copy(
-        update={"artifacts": tuple(entries[p] for p in sorted(entries)), "manifest_digest": "0" * 64}
-    )
-    final = draft.model_copy(update={"manifest_digest": manifest_digest(draft)})
-    atomic_write(run_dir / MANIFEST, render(final))
+    writer = EvidenceWriter(run_dir)
+    writer.write_data(OVERRIDES, "overrides", lines + line.encode() + b"\n")
+    writer.write(PROMOTION, "promotion.decision", promotion)
+    writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
+    entries = {e.path: Entry(e.path, e.kind, e.sha256, e.bytes) for e in manifest.artifacts}
+    entries.update(writer.entries)
+    head = manifest.model_dump(mode="json", exclude={"artifacts", "manifest_digest"})
+    write_manifest(run_dir, head, [entries[p] for p in sorted(entries)])

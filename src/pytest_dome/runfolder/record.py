@@ -47,7 +47,6 @@ from .writer import (
     VERIFY,
     EvidenceWriter,
     render_parts,
-    task_result_path,
 )
 
 
@@ -127,14 +126,13 @@ def write_run(
     if planned < len(writer.task_results):  # some written under a task id the plan has not
         ids = {t.task_id for t in evidence.plan.tasks}
         for task_id in [t for t in writer.task_results if t not in ids]:
-            del writer.task_results[task_id]
-            (run_dir / task_result_path(task_id)).unlink(missing_ok=True)
+            writer.drop_task_result(task_id)
     writer.sync()
     plan = evidence.plan
     plan_head = dict(
         schema_version=SCHEMA_VERSION, kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
     )
-    writer.write_bytes(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
+    writer.write_data(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
     writer.write(CHANGE_SET, "change_set", evidence.change_set)
     writer.write(POLICY, "risk.policy", evidence.policy)
     if evidence.packet_document is not None:

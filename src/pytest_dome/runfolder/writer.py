@@ -1,8 +1,13 @@
 """The artifact writer: owns every byte dome puts on disk.
 
 Each artifact is written to a temporary file in its own folder and renamed
-into place, so no reader ever sees half a file; the manifest is written last
-and is the commit point of a run.
+into place, so no reader ever sees half a file; the manifest is written last,
+by :func:`write_manifest` alone (the session, ``dome merge`` and ``dome
+override``), and is the commit point of a run. Files outside a run folder (a
+report, attestations, the job summary) are written here too; a run folder's
+life (its lock, moving an earlier run aside) is in ``lifecycle``, the writer's
+second module, and ``_writer`` is its helper process. ``tests/test_one_writer.py``
+keeps every other module from writing a file.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
@@ -86,6 +91,35 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes], *, durable: bool = T
         tmp.unlink(missing_ok=True)
         raise
     return hasher.hexdigest(), size
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """A file outside any run folder (a report, an SLO record): its folder made if
+    needed, the file written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+
+
+def write_together(files: Mapping[Path, bytes]) -> None:
+    """Write every file or none (``dome attest``'s pair): their folders made, each
+    written atomically; on an ``OSError`` those already written are removed and the
+    error raised."""
+    written: list[Path] = []
+    try:
+        for path, data in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, data)
+            written.append(path)
+    except OSError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` to a file someone else owns (GitHub's job summary)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 class TaskResultFiles:
@@ -216,9 +250,9 @@ class EvidenceWriter:
     def write_document(
         self, relative: str, kind: ArtifactKind, document: Any, *, durable: bool = True
     ) -> Entry:
-        return self.write_bytes(relative, kind, render(document), durable=durable)
+        return self.write_data(relative, kind, render(document), durable=durable)
 
-    def write_bytes(
+    def write_data(
         self, relative: str, kind: ArtifactKind, data: bytes | Iterable[bytes], *, durable: bool = True
     ) -> Entry:
         """Write an artifact's bytes (or pieces of them) and list it."""
@@ -248,6 +282,12 @@ class EvidenceWriter:
         atomic_write(target, data, durable=False)
         self.task_results[task_id] = pack_digest(data)
 
+    def drop_task_result(self, task_id: str) -> None:
+        """Remove a task's result file and its listing (one written under a task id
+        the plan does not have)."""
+        self.task_results.pop(task_id, None)
+        safe_join(self.run_dir, task_result_path(task_id)).unlink(missing_ok=True)
+
     def adopt_task_results(self, written: dict[str, bytes]) -> None:
         """List the task result files written earlier (task id -> :func:`pack_digest`
         of the file): the dict becomes the writer's own record, not a copy of it."""
@@ -263,15 +303,22 @@ class EvidenceWriter:
         return _Entries(self.entries, self.task_results)
 
     def commit(self, manifest: dict[str, Any]) -> str:
-        """Write the manifest last (``manifest``: its JSON document without
-        ``artifacts`` and ``manifest_digest``, both added here): the run is
-        complete once it is in place. Returns the manifest digest."""
-        artifacts = self.artifact_list()
-        digest_value = canonical_digest(manifest, "artifacts", artifacts, entry_canonical)
-        document = {**manifest, "manifest_digest": digest_value}
-        target = safe_join(self.run_dir, MANIFEST)
-        atomic_write(target, render_parts(document, "artifacts", artifacts, entry_pretty))
-        return digest_value
+        """Write the manifest last (:func:`write_manifest`): the run is complete once
+        it is in place. Returns the manifest digest."""
+        return write_manifest(self.run_dir, manifest, self.artifact_list())
+
+
+def write_manifest(run_dir: Path, manifest: dict[str, Any], artifacts: Sequence[Entry]) -> str:
+    """The one renderer of ``run.manifest.json``, for the session, ``dome merge`` and
+    ``dome override`` alike. ``manifest``: its JSON document without ``artifacts``
+    and ``manifest_digest``, both added here; ``artifacts``: every file's entry, in
+    path order. Rendered and hashed in pieces (:func:`render_parts` over
+    :func:`entry_pretty`, ``canonical_digest`` over :func:`entry_canonical`), the
+    bytes :func:`render` gives for the whole document. Returns the manifest digest."""
+    digest_value = canonical_digest(manifest, "artifacts", artifacts, entry_canonical)
+    document = {**manifest, "manifest_digest": digest_value}
+    atomic_write(safe_join(run_dir, MANIFEST), render_parts(document, "artifacts", artifacts, entry_pretty))
+    return digest_value
 
 
 MANIFEST = "run.manifest.json"

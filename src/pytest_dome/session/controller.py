@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -26,7 +25,7 @@ from ..core.aggregate import TaskResult
 from ..core.plan import PlannedTask
 from ..core.redact import Redactor
 from ..core.taskid import shown_node_id, task_id_for
-from ..runfolder.lifecycle import abandon_run_dir, release_lock
+from ..runfolder.lifecycle import abandon_run_dir, drop_replaced, release_lock
 from ..runfolder.record import RunOutcome
 from ..runfolder.speedups import gc_paused
 from ..runfolder.writer import EvidenceError
@@ -250,8 +249,7 @@ class DomeController:
             del end
             if self.runner is not None and (self.outcome is not None or self.failure is not None):
                 self.runner.drop_plan()  # decided (or never will be): let the plan go
-        if self.replaced is not None:
-            shutil.rmtree(self.replaced, ignore_errors=True)
+        drop_replaced(self.replaced)
         if self.outcome.gate is not None and self.outcome.promotion is not None:
             try:
                 self.config.hook.pytest_dome_gate_decided(

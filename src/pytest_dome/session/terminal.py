@@ -4,11 +4,13 @@ Actions, the same summary as Markdown on the job's page."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..report.render import Review, markdown, review_lines
+from ..runfolder.writer import append_text
 from .compat import announce
 
 if TYPE_CHECKING:
@@ -72,8 +74,7 @@ def step_summary(text: str) -> str | None:
     if not target:
         return None
     try:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+        append_text(Path(target), text + "\n")
     except OSError as exc:
         return f"cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}"
     return None
