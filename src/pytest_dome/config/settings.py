@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .inifile import IniValues, file_table
+from .inikeys import DEFAULT_RUNTIME_DIR
 from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from ..contracts.models import GateStatus, Packet, RiskPolicy, Shard
     from ..core.comparison import RecordedBaseline
 
-DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
 DEFAULT_MAX_RETRIES = 1

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from ..config.inikeys import OUTPUT_ROOT
 from ..config.settings import Settings
 from ..contracts.models import ChangeSet, EffectiveConfig, Execution, PluginFactor
 from ..core.aggregate import TaskResult
@@ -71,7 +72,7 @@ def redacted_change_set(settings: Settings, redactor: Redactor) -> ChangeSet:
         settings.rootdir,
         settings.policy.change_set.sensitive_globs,
         # dome's output is not the code under test (run folders, their locks, attestations)
-        outputs=(settings.runtime_dir, settings.rootdir / "ops" / "runtime"),
+        outputs=(settings.runtime_dir, settings.rootdir / OUTPUT_ROOT),
     )
     return change_set.model_copy(
         update={
