@@ -7,7 +7,6 @@ the bound. It never writes evidence: it hands the plan to the controller.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from collections.abc import Generator, Iterator
@@ -21,6 +20,7 @@ from ..core.redact import Redactor
 from ..core.taskid import shown_node_id
 from ..runfolder.speedups import gc_paused
 from .compat import FLAKY, FlakyAttempts, retried_by, retriers
+from .plans import plan_wire
 from .pytest_private import run_phases, teardown_all
 
 if TYPE_CHECKING:  # pydantic is imported only when there is a packet
@@ -345,8 +345,6 @@ class TaskRunner:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(self.config, "workeroutput", None)
         if output is not None and self._plan is not None:
-            # One string: execnet serialises a list item by item, in Python, and a
-            # 50,000-task plan as lists cost a worker about 190 MiB at its finish.
-            output["dome_plan"] = json.dumps(self._plan, ensure_ascii=False, separators=(",", ":"))
+            output["dome_plan"] = plan_wire(self._plan)
             output["dome_problems"] = list(self.problems)
             output["dome_redactions"] = dict(self.redactor.counts)

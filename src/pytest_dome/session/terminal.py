@@ -66,6 +66,15 @@ class GateReporter:
             tr.write_line(f"dome: {problem}", yellow=True)
 
 
+def show_late(config: pytest.Config) -> None:
+    """Show the gate's section for a run decided after pytest's terminal summary (a
+    session that never reached its finish: ``DomeController.finish_without_session``)."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    reporter = config.pluginmanager.get_plugin("dome-summary")
+    if terminal is not None and reporter is not None:
+        reporter.pytest_terminal_summary(terminal)
+
+
 def step_summary(text: str) -> str | None:
     """Append ``text`` to GitHub's job summary when there is one; says why it could not."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")

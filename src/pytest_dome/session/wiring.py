@@ -166,7 +166,10 @@ def unconfigure(config: pytest.Config) -> None:
     controller = config.stash.get(controller_key, None)
     if controller is not None:
         try:
-            controller.finish_without_session()
+            if controller.finish_without_session():
+                from .terminal import show_late
+
+                show_late(config)
         finally:
             controller.close()
         del config.stash[controller_key]
