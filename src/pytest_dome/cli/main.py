@@ -183,7 +183,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         f"run {args.run_id}: {gate.status} (score {gate.risk.score:g} against "
         f"{gate.risk.threshold:g}; {', '.join(gate.reason_codes)}); evidence: {out}"
     )
-    return 1 if gate.status in outcome.config.fail_on else 0
+    return 1 if gate.status in outcome.effective_config.fail_on else 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
@@ -272,7 +272,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..report.render import Review, markdown, review_lines, run_html
+    from ..report.render import Review, review_lines, review_markdown, run_html
     from ..runfolder.replay import RunReadError, find_run, load_run
     from ..runfolder.writer import atomic_write
 
@@ -296,7 +296,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         atomic_write(Path(args.html), run_html(review).encode())
         print(f"written to {args.html}")
     elif args.markdown:
-        print(markdown(review))
+        print(review_markdown(review))
     else:
         print("\n".join(review_lines(review)))
     return 0

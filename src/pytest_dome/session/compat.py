@@ -70,9 +70,9 @@ def announce(config: pytest.Config, max_retries: int, serial: bool) -> list[str]
         which = "every test (--force-flaky)" if forced else "the tests marked @flaky"
         lines.append(f"dome: flaky reruns {which} in place of {ours}; {RECORDED}")
     timeout: Any = config.pluginmanager.get_plugin(TIMEOUT)
-    settings = getattr(timeout, "get_env_settings", None)
-    if serial and settings is not None:
-        found = settings(config)
+    timeout_settings = getattr(timeout, "get_env_settings", None)
+    if serial and timeout_settings is not None:
+        found = timeout_settings(config)
         if found.timeout and found.method == "thread":
             lines.append(
                 "dome: pytest-timeout's thread method ends the whole process when a test times out: "

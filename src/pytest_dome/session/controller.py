@@ -142,7 +142,7 @@ class DomeController:
             rewrite=frozenset(self.intake.rewrite),
             started_at=self.started_at,
             execution=self._execution(),
-            config=self._effective_config(),
+            effective_config=self._effective_config(),
             exit_status=exitstatus,
             redactions=self._redactions(),
         )

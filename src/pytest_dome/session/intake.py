@@ -30,8 +30,9 @@ _XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
 """xdist's first line of a worker's report names the machine's interpreter path."""
 
 
-def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
-    """A short, redacted account of why a report did not pass."""
+def summary_of(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
+    """A report's ``summary`` (as a task result's attempts have it): a short, redacted
+    account of why it did not pass."""
     if report.passed and not hasattr(report, "wasxfail"):
         return None
     if report.skipped:
@@ -109,7 +110,7 @@ class ReportIntake:
                 wasxfail=hasattr(report, "wasxfail"),
                 duration=report.duration,
                 worker=node.gateway.id if node is not None else None,
-                summary=summarize(report, self.settings.rootdir, self.redactor),
+                summary=summary_of(report, self.settings.rootdir, self.redactor),
                 subtest=type(report).__name__ == "SubtestReport",
                 retried=report.__dict__.pop("dome_retried", False),
                 # The plan's task id, on the report that closes a task's attempt (set by

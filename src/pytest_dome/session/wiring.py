@@ -20,7 +20,7 @@ PLUGIN_NAMES = (
     "dome-controller",
     "dome-intake",
     "dome-watch",
-    "dome-summary",
+    "dome-review",
     "dome-xdist",
     "dome-runner",
     "dome-flaky",
@@ -60,7 +60,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .controller import DomeController
     from .facts import XdistHooks
     from .intake import guard_cache, guard_terminal
-    from .terminal import GateReporter
+    from .terminal import PLUGIN_NAME, GateReporter
 
     options = Options(
         run_id=run_id,
@@ -109,7 +109,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     register(controller, "dome-controller")
     register(controller.intake, "dome-intake")
     register(controller.watch, "dome-watch")
-    register(GateReporter(controller), "dome-summary")
+    register(GateReporter(controller), PLUGIN_NAME)
     register(ExitCollectionPause(config), "dome-gc-pause")
     if config.pluginmanager.hasplugin("xdist"):
         register(XdistHooks(settings, controller.watch), "dome-xdist")
