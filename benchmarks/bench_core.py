@@ -90,7 +90,7 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
         sensitive_files=(),
         detail=None,
     )
-    config = EffectiveConfig(
+    effective_config = EffectiveConfig(
         runtime_dir=str(run_dir.parent),
         policy_source="builtin",
         threshold_source="policy",
@@ -137,7 +137,7 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
             ),
         ),
     )
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id=run_id,
         plan=plan,
         change_set=change_set,
@@ -150,11 +150,11 @@ def write_generated_run(run_dir: Path, n: int, seed: int = 7) -> dict[str, Any]:
     built = time.perf_counter()
     outcome = write_run(
         run_dir,
-        evidence,
+        inputs,
         results=results,
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="xdist", workers=2),
-        config=config,
+        effective_config=effective_config,
         exit_status=1,
     )
     done = time.perf_counter()

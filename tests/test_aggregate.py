@@ -190,3 +190,19 @@ def test_values_of_str_and_float_subclasses_are_kept_as_plain_ones() -> None:
     (attempt,) = agg.results([("n", "t")])[0].attempts
     assert attempt == (1, "failed", "call", 0.25, "gw0", "boom")
     assert {type(v) for v in attempt[2:]} == {str, float}
+
+
+def test_the_closing_reports_task_id_reaches_on_final_as_an_argument() -> None:
+    """The task id travels with the report that closes a final attempt, and only then:
+    a retried attempt's teardown closes nothing final; a crash names no task."""
+    finals: list[tuple[str, str | None]] = []
+    agg = Aggregator("r", on_final=lambda node_id, task_id: finals.append((node_id, task_id)))
+    agg.add(PhaseReport("a", "call", "rerun", False, 0.1, None, "boom"))
+    agg.add(PhaseReport("a", "teardown", "passed", False, 0.0, None, None, task_id="t-a"))
+    agg.add(PhaseReport("b", "call", "passed", False, 0.1, None, None))
+    assert finals == []  # a's attempt was a rerun; b is still open
+    agg.add(PhaseReport("a", "call", "passed", False, 0.1, None, None))
+    agg.add(PhaseReport("b", "teardown", "passed", False, 0.0, None, None, task_id="t-b"))
+    agg.add(PhaseReport("a", "teardown", "passed", False, 0.0, None, None, task_id="t-a"))
+    agg.add(PhaseReport("c", "crash", "failed", False, 0.0, "gw0", "worker died"))
+    assert finals == [("b", "t-b"), ("a", "t-a"), ("c", None)]

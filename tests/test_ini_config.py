@@ -272,3 +272,40 @@ def test_ini_values_read_as_written() -> None:
         "work": {"queue": {"max_workers": 4}},
         "redact_reports": False,
     }
+
+
+@given(
+    table=st.one_of(st.none(), st.sampled_from([10.0, 20.0])),
+    where=st.sampled_from(["pyproject", "ini", "override_ini"]),
+    packet=st.one_of(st.none(), st.sampled_from([30.0, 40.0])),
+    option=st.one_of(st.none(), st.sampled_from([50.0, 60.0])),
+)
+def test_precedence_chooses_the_highest_layer_that_gives_a_value(table, where, packet, option) -> None:
+    """Precedence alone, from plain values (no file read, nothing probed): the option
+    over the packet over the file table over the policy, and the source recorded."""
+    from pytest_dome.config.inputs import load_policy
+    from pytest_dome.config.options import Options
+    from pytest_dome.config.settings import Layers, Loaded, choose
+    from pytest_dome.contracts.models import Packet
+
+    given_table = {} if table is None else {"risk_threshold": table, "verify": [["true"]]}
+    from_ini = {} if where == "pyproject" or table is None else {"risk_threshold": "tox.ini [pytest]"}
+    overridden = frozenset({"dome_risk_threshold"} if where == "override_ini" and table is not None else ())
+    doc = {"packet_id": "p", "tasks": [], **({"policy": {"threshold": packet}} if packet is not None else {})}
+    layers = Layers(
+        Options(run_id="r", risk_threshold=option, verify=("echo hi",)),
+        given_table,
+        from_ini,
+        overridden,
+        Path("/project"),
+        Path("/project/sub"),
+    )
+    policy = load_policy(None, "builtin")
+    loaded = Loaded(Packet.model_validate(doc), doc, "p.json", policy, "builtin")
+    settings, verify = choose("r", layers, loaded)
+    expected = [(option, "option"), (packet, "packet"), (table, where), (policy.threshold, "policy")]
+    threshold, source = next((v, s) for v, s in expected if v is not None)
+    assert (settings.threshold, settings.threshold_source) == (threshold, source)
+    assert settings.runtime_dir == Path("/project/ops/runtime/runs")
+    table_verify = [(("true",), "[tool.dome] verify")] if table is not None else []
+    assert verify == [*table_verify, (("echo", "hi"), "--dome-verify")]

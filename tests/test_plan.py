@@ -78,3 +78,21 @@ def test_globs() -> None:
     assert sensitive(
         ["Dockerfile", "src/app.py", "db/migrations/001.sql"], POLICY.change_set.sensitive_globs
     ) == ("Dockerfile", "db/migrations/001.sql")
+
+
+@given(node_ids, st.lists(st.sampled_from([0.0, 2.5, 100.0]), min_size=15, max_size=15))
+def test_a_workers_plan_arrives_as_it_was_planned(ids, weights) -> None:
+    """What a worker sends (plan_wire) is what the controller decides from (parse_plan):
+    the same tasks, and the node ids shared with those the controller collected."""
+    from pytest_dome.session.plans import parse_plan, plan_wire
+
+    planned = make_plan(None, [CollectedTest(i) for i in ids]).tasks
+    planned = tuple(
+        t._replace(risk_weight=w, critical=w > 50) for t, w in zip(planned, weights, strict=False)
+    )
+    collected = ["".join(i) for i in ids]  # equal strings, other objects
+    assert all(c is not i for c, i in zip(collected, ids, strict=True))
+    parsed = parse_plan(plan_wire([tuple(t) for t in planned]), collected)
+    assert parsed == planned
+    by_text = {i: i for i in collected}
+    assert all(t.node_id is by_text[t.node_id] for t in parsed)

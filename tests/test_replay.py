@@ -387,7 +387,7 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
         ),
     )
     facts = SessionFacts(interrupted=rnd.random() < 0.05, worker_crashes=int(rnd.random() < 0.05))
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id=f"g{n}",
         plan=plan,
         change_set=NO_CHANGE,
@@ -399,11 +399,11 @@ def generated_run(runtime: Path, n: int, rnd: random.Random) -> None:
     )
     write_run(
         runtime / f"g{n}",
-        evidence,
-        results=(*results, *(missing_result(t) for t in tasks if t.task_id not in evidence.outcomes)),
+        inputs,
+        results=(*results, *(missing_result(t) for t in tasks if t.task_id not in inputs.outcomes)),
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="xdist", workers=2),
-        config=CONFIG,
+        effective_config=CONFIG,
         exit_status=0,
     )
 
@@ -473,7 +473,7 @@ def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_pa
     written = files.finish()
     inode = {t: (run_dir / task_result_path(t)).stat().st_ino for t in ("a", "b", "stray")}
     plan = Plan(None, input_digest(None, NO_CHANGE, POLICY, tasks), tasks)
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id="r",
         plan=plan,
         change_set=NO_CHANGE,
@@ -485,13 +485,13 @@ def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_pa
     )
     write_run(
         run_dir,
-        evidence,
+        inputs,
         # as the finish hands them over: a generator that reads `written` as it goes
         results=(r for r in (early_a, final_b) if r.task_id not in written or r is final_b),
         written=written,
         started_at="2026-11-24T10:00:00Z",
         execution=Execution(mode="serial", workers=1),
-        config=CONFIG,
+        effective_config=CONFIG,
         exit_status=0,
     )
     assert (run_dir / task_result_path("a")).stat().st_ino == inode["a"]  # kept, not written again

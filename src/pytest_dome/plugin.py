@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from .config.inikeys import INI_KEYS
-
-DEFAULT_RUNTIME_DIR = "ops/runtime/runs"
+from .config.inikeys import DEFAULT_RUNTIME_DIR, INI_KEYS
 
 
 def _usage(name: str, *args: Any) -> Any:

@@ -268,10 +268,10 @@ def test_a_worker_that_dies_after_a_tasks_reports_rewrites_its_result(
 
 
 PLAN_BUG = """
-import pytest_dome.session.controller as controller
+import pytest_dome.session.plans as plans
 def broken(text, ids):
     raise ZeroDivisionError("a bug in reading the plan")
-controller.parse_plan = broken
+plans.parse_plan = broken
 """
 
 

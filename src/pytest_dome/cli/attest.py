@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_OUT = Path("ops/runtime/attestations")
+from ..config.inikeys import OUTPUT_ROOT
+
+DEFAULT_OUT = Path(OUTPUT_ROOT) / "attestations"
 URI = re.compile(r"^[a-z][a-z0-9+.-]*:\S+$")
 
 
@@ -162,7 +164,7 @@ def add_commands(sub: Any, command: Any, default_runtime: str) -> None:
         help="released files (repeatable; named relative to the current folder); default: the git commit",
     )
     p.add_argument("--key", metavar="PRIVATE_KEY", help="sign with this key file (PEM or OpenSSH)")
-    p.add_argument("--out", metavar="DIR", help="where to write (default ops/runtime/attestations/RUN_ID)")
+    p.add_argument("--out", metavar="DIR", help=f"where to write (default {DEFAULT_OUT.as_posix()}/RUN_ID)")
     p.add_argument(
         "--resource-uri", metavar="URI", help="the VSA's resourceUri (default urn:pytest-dome:run:ID)"
     )

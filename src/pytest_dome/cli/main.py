@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config.inikeys import DEFAULT_RUNTIME_DIR, OUTPUT_ROOT
 from ..runfolder.record import utc_now
 from ..runfolder.writer import write_output
 from .validate_ssot import ssot_problems
@@ -35,7 +36,7 @@ def cmd_validate_ssot(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-DEFAULT_RUNTIME = Path("ops/runtime/runs")
+DEFAULT_RUNTIME = Path(DEFAULT_RUNTIME_DIR)
 
 
 def _emit_json(doc: Any) -> None:
@@ -158,7 +159,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from ..runfolder.merge import MergeError, merge
     from ..runfolder.writer import EvidenceError
 
-    out = Path(args.out) if args.out else Path("ops/runtime/runs") / args.run_id
+    out = Path(args.out) if args.out else DEFAULT_RUNTIME / args.run_id
     try:
         check_run_id(args.run_id)
         replaced = prepare_run_dir(out, str(out), args.replace, "--replace")
@@ -178,7 +179,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         f"run {args.run_id}: {gate.status} (score {gate.risk.score:g} against "
         f"{gate.risk.threshold:g}; {', '.join(gate.reason_codes)}); evidence: {out}"
     )
-    return 1 if gate.status in outcome.config.fail_on else 0
+    return 1 if gate.status in outcome.effective_config.fail_on else 0
 
 
 def cmd_override(args: argparse.Namespace) -> int:
@@ -251,7 +252,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
         for line in str(exc).splitlines():
             print(f"dome slo: {line}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("ops/runtime/m01") / f"slo-{month}.json"
+    out = Path(args.out) if args.out else Path(OUTPUT_ROOT) / "m01" / f"slo-{month}.json"
     write_output(out, (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     if args.html:
         from ..report.render import slo_html
@@ -266,7 +267,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..report.render import Review, markdown, review_lines, run_html
+    from ..report.render import Review, review_lines, review_markdown, run_html
     from ..runfolder.replay import RunReadError, find_run, load_run
     from ..runfolder.writer import atomic_write
 
@@ -290,7 +291,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         atomic_write(Path(args.html), run_html(review).encode())
         print(f"written to {args.html}")
     elif args.markdown:
-        print(markdown(review))
+        print(review_markdown(review))
     else:
         print("\n".join(review_lines(review)))
     return 0
@@ -335,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "slo", cmd_slo, "the four SLOs over a runtime folder, for a month", run=None)
     p.add_argument("runtime_dir", metavar="RUNTIME_DIR", nargs="?", default=str(DEFAULT_RUNTIME))
     p.add_argument("--month", help="YYYY-MM (default: this month, UTC)")
-    p.add_argument("--out", metavar="FILE", help="the JSON result (default ops/runtime/m01/slo-MONTH.json)")
+    p.add_argument(
+        "--out", metavar="FILE", help=f"the JSON result (default {OUTPUT_ROOT}/m01/slo-MONTH.json)"
+    )
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help=json_help)
 
@@ -345,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "merge", cmd_merge, "merge the partial runs of shards into one run", run=None)
     p.add_argument("--run-id", required=True, help="the merged run's id")
-    p.add_argument("--out", metavar="DIR", help="the merged run folder (default ops/runtime/runs/ID)")
+    p.add_argument("--out", metavar="DIR", help=f"the merged run folder (default {DEFAULT_RUNTIME_DIR}/ID)")
     p.add_argument("--replace", action="store_true", help="replace an existing merged run")
     p.add_argument("shards", metavar="SHARD_DIR", nargs="+", help="the shards' run folders")
 

@@ -2,12 +2,20 @@
 
 A leaf: the plugin registers these keys (``parser.addini``) and ``inifile`` reads
 them, so both import it and neither imports the other. It is imported by an
-inactive plugin too, so it holds data only.
+inactive plugin too, so it holds data only: the keys, and the default runtime
+folder (defined here once: the plugin's help, the settings and the ``dome``
+command all name it).
 """
 
 from __future__ import annotations
 
 from typing import Literal
+
+OUTPUT_ROOT = "ops/runtime"
+"""Where dome's generated files go by default, relative to the rootdir (run folders,
+attestations, the SLO history): not the code under test."""
+DEFAULT_RUNTIME_DIR = f"{OUTPUT_ROOT}/runs"
+"""The default runtime folder (``[tool.dome] runtime_dir``), relative to the rootdir."""
 
 # The [tool.dome] keys as keys of pytest's own config file (pytest.ini, tox.ini,
 # setup.cfg, ...): ini name, pytest type, the [tool.dome] key (a path) and help.

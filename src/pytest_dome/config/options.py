@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 class ConfigError(ValueError):
     """A bad option, pyproject table or policy: the message says how to fix it.
 
-    Defined here, the first module to raise it; ``config`` raises it too."""
+    Defined here, the first module to raise it; ``inputs``, ``inifile`` and
+    ``settings`` raise it too."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ that says what is wrong and how to fix it; the plugin turns it into a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .inifile import IniValues, file_table
+from .inikeys import DEFAULT_RUNTIME_DIR
 from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     from ..contracts.models import GateStatus, Packet, RiskPolicy, Shard
     from ..core.comparison import RecordedBaseline
 
-DEFAULT_RUNTIME_DIR = Path("ops") / "runtime" / "runs"
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
 DEFAULT_MAX_RETRIES = 1
@@ -136,88 +137,109 @@ def check_runtime_dir(runtime_dir: Path, shown_as: str) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class Layers:
+    """Where a run's values come from, highest first: the command-line options, then
+    the file table (``[tool.dome]``, or pytest's ``dome_*`` ini keys; ``-o`` wins in
+    either). The packet and the policy (:class:`Loaded`) come below them."""
+
+    options: Options
+    table: dict[str, Any]
+    from_ini: dict[str, str]
+    """``[tool.dome]`` key (dotted) -> where in pytest's configuration it was set."""
+    overridden: frozenset[str]
+    """The ini keys given with ``-o`` on the command line."""
+    rootdir: Path
+    invocation_dir: Path
+
+    def where(self, key: str) -> str:
+        """How a message names the table's ``key``."""
+        return self.from_ini.get(key, f"[tool.dome] {key}")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The files the layers name: the packet and the policy, as read and checked."""
+
+    packet: Packet | None
+    packet_document: Any
+    packet_source: str | None
+    policy: RiskPolicy
+    policy_source: str
+
+
+Sourced = list[tuple[tuple[str, ...], str]]
+"""Verify commands, each with where it was given (for the probe's messages)."""
+
+
 def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValues | None = None) -> Settings:
     """Merge options over the packet over ``[tool.dome]`` (or pytest's ini keys) over the
-    policy, checking everything."""
+    policy, checking everything: load the files they name, choose each value by
+    precedence, read the baseline run, then probe what the settings need."""
     run_id = check_run_id(options.run_id)
     table, from_ini = file_table(read_pyproject_table(rootdir), ini)
+    overridden = ini.overridden if ini is not None else frozenset()
+    layers = Layers(options, table, from_ini, overridden, rootdir, invocation_dir)
+    settings, verify = choose(run_id, layers, load(layers))
+    baseline = _baseline(options.baseline, settings.runtime_dir, invocation_dir)
+    settings = dataclasses.replace(settings, baseline=baseline)
+    probe(settings, verify)
+    return settings
 
-    def source_of(key: str) -> str:
-        return from_ini.get(key, f"[tool.dome] {key}")
 
+def load(layers: Layers) -> Loaded:
+    """Loading: the packet and the policy that an option (a path from the invocation
+    folder) or the table (from the rootdir) names; the built-in policy when none does."""
+    options, table, rootdir = layers.options, layers.table, layers.rootdir
     packet = packet_doc = packet_source = None
     if options.packet is not None:
         packet_source = options.packet
-        packet, packet_doc = load_packet(invocation_dir / options.packet, options.packet, rootdir)
+        packet, packet_doc = load_packet(layers.invocation_dir / options.packet, options.packet, rootdir)
     elif "packet" in table:
         packet_source = table["packet"]
         packet, packet_doc = load_packet(rootdir / table["packet"], table["packet"], rootdir)
 
-    if options.out is not None:
-        runtime_dir = (invocation_dir / options.out).resolve()
-    else:
-        configured = Path(table.get("runtime_dir", DEFAULT_RUNTIME_DIR))
-        runtime_dir = (rootdir / configured).resolve()
-        escapes = inside(rootdir, str(configured)) is None
-        if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
-            raise ConfigError(
-                f"runtime dir {configured.as_posix()} resolves outside the project (through '..' "
-                "or a symbolic link); use a folder inside it, set "
-                f"{'dome_' if 'runtime_dir' in from_ini else '[tool.dome] '}"
-                "allow_external_runtime_dir = true, or give --dome-out"
-            )
-
     if options.policy is not None:
-        policy = load_policy(invocation_dir / options.policy, options.policy)
+        policy = load_policy(layers.invocation_dir / options.policy, options.policy)
         policy_source = options.policy
     elif "policy" in table:
         policy = load_policy(rootdir / table["policy"], table["policy"])
         policy_source = table["policy"]
     else:
         policy, policy_source = load_policy(None, "builtin"), "builtin"
+    return Loaded(packet, packet_doc, packet_source, policy, policy_source)
 
-    threshold_source: ThresholdSource = "policy"
-    if "risk_threshold" in table:
-        policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
-        if ini is not None and "dome_risk_threshold" in ini.overridden:
-            threshold_source = "override_ini"  # -o on the command line, not a committed file
-        else:
-            threshold_source = "ini" if "risk_threshold" in from_ini else "pyproject"
-    policy = apply_overrides(policy, packet)
-    if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
-        threshold_source = "packet"
-    if options.risk_threshold is not None:
-        policy = policy.model_copy(update={"threshold": options.risk_threshold})
-        threshold_source = "option"
 
+def choose(run_id: str, layers: Layers, loaded: Loaded) -> tuple[Settings, Sourced]:
+    """Precedence: each value from the highest layer that gives it (option, packet,
+    table, policy, default); the verify commands with where each was given. Reads
+    no file and probes nothing; the baseline is read after (it needs the runtime dir)."""
+    options, table, packet = layers.options, layers.table, loaded.packet
     fail_on = parse_fail_on(
         options.fail_on if options.fail_on is not None else table.get("fail_on", ()),
-        "--dome-fail-on" if options.fail_on is not None else source_of("fail_on"),
+        "--dome-fail-on" if options.fail_on is not None else layers.where("fail_on"),
     )
-
     if packet is not None and packet.verify is not None:
-        verify = [(tuple(argv), f"packet {packet_source}") for argv in packet.verify]
+        verify = [(tuple(argv), f"packet {loaded.packet_source}") for argv in packet.verify]
     else:
-        verify = [(tuple(argv), source_of("verify")) for argv in table.get("verify", ())]
+        verify = [(tuple(argv), layers.where("verify")) for argv in table.get("verify", ())]
     verify += [(parse_verify(cmd), "--dome-verify") for cmd in options.verify]
-    for argv, where in verify:
-        check_verify_command(argv, rootdir, where)
-
+    policy, threshold_source = _policy(layers, loaded)
     queue = table.get("work", {}).get("queue", {})
     settings = Settings(
         run_id=run_id,
-        rootdir=rootdir,
-        runtime_dir=runtime_dir,
+        rootdir=layers.rootdir,
+        runtime_dir=_runtime_dir(layers),
         policy=policy,
-        policy_source=policy_source,
+        policy_source=loaded.policy_source,
         threshold_source=threshold_source,
         fail_on=fail_on,
         verify=tuple(argv for argv, _ in verify),
         verify_timeout=options.verify_timeout or float(table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)),
         replace=options.replace,
         packet=packet,
-        packet_document=packet_doc,
-        packet_source=packet_source,
+        packet_document=loaded.packet_document,
+        packet_source=loaded.packet_source,
         base_ref=options.base_ref or (packet and packet.base_ref) or table.get("base_ref"),
         max_workers=options.max_workers
         if options.max_workers is not None
@@ -227,11 +249,56 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValue
         else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
         shard=options.shard,
         redact_reports=bool(table.get("redact_reports", True)),
-        baseline=_baseline(options.baseline, runtime_dir, invocation_dir),
     )
+    return settings, verify
+
+
+def _runtime_dir(layers: Layers) -> Path:
+    """``--dome-out`` (from the invocation folder), else the table's ``runtime_dir`` or
+    the default (from the rootdir), which must not leave the project unless allowed."""
+    options, table, rootdir = layers.options, layers.table, layers.rootdir
+    if options.out is not None:
+        return (layers.invocation_dir / options.out).resolve()
+    configured = Path(table.get("runtime_dir", DEFAULT_RUNTIME_DIR))
+    escapes = inside(rootdir, str(configured)) is None
+    if escapes and not configured.is_absolute() and not table.get("allow_external_runtime_dir"):
+        raise ConfigError(
+            f"runtime dir {configured.as_posix()} resolves outside the project (through '..' "
+            "or a symbolic link); use a folder inside it, set "
+            f"{'dome_' if 'runtime_dir' in layers.from_ini else '[tool.dome] '}"
+            "allow_external_runtime_dir = true, or give --dome-out"
+        )
+    return (rootdir / configured).resolve()
+
+
+def _policy(layers: Layers, loaded: Loaded) -> tuple[RiskPolicy, ThresholdSource]:
+    """The effective policy (the table's threshold, then the packet's overrides, then
+    the option's threshold) and which of them set its threshold."""
+    policy, table, packet = loaded.policy, layers.table, loaded.packet
+    threshold_source: ThresholdSource = "policy"
+    if "risk_threshold" in table:
+        policy = policy.model_copy(update={"threshold": float(table["risk_threshold"])})
+        if "dome_risk_threshold" in layers.overridden:
+            threshold_source = "override_ini"  # -o on the command line, not a committed file
+        else:
+            threshold_source = "ini" if "risk_threshold" in layers.from_ini else "pyproject"
+    policy = apply_overrides(policy, packet)
+    if packet is not None and packet.policy is not None and packet.policy.threshold is not None:
+        threshold_source = "packet"
+    if layers.options.risk_threshold is not None:
+        policy = policy.model_copy(update={"threshold": layers.options.risk_threshold})
+        threshold_source = "option"
+    return policy, threshold_source
+
+
+def probe(settings: Settings, verify: Sourced) -> None:
+    """Probing: what the chosen settings need to work here: each verify command's
+    program found, each redact pattern a regular expression, and the runtime dir
+    there and writable."""
+    for argv, where in verify:
+        check_verify_command(argv, settings.rootdir, where)
     check_redact_patterns(settings.policy)
-    check_runtime_dir(runtime_dir, settings.display_path(runtime_dir))
-    return settings
+    check_runtime_dir(settings.runtime_dir, settings.display_path(settings.runtime_dir))
 
 
 def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:

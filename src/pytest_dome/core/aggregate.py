@@ -33,6 +33,10 @@ class PhaseReport(NamedTuple):
     retried: bool = False
     """A teardown that closes an attempt which is not the last (a plugin ran the
     test again after it without logging the attempt's failure as a rerun)."""
+    task_id: str | None = None
+    """The plan's task id, on the report that closes an attempt (the task runner
+    sets it); handed to ``on_final`` with the node id. None on a worker's crash
+    report, which names no task."""
 
 
 class Attempt(NamedTuple):
@@ -114,8 +118,9 @@ class Aggregator:
     fails. Kept apart from the open attempt: a plugin that logs an attempt's phase
     reports after the attempt (dome's retry, rerunfailures) logs its subtests, which
     log themselves as they run, before that attempt's setup report."""
-    on_final: Callable[[str], None] | None = None
-    """Called with the node id when a final attempt (ended by teardown or a crash) closes."""
+    on_final: Callable[[str, str | None], None] | None = None
+    """Called with the node id and the closing report's ``task_id`` when a final
+    attempt (ended by teardown or a crash) closes."""
 
     def add(self, report: PhaseReport) -> None:
         """One report. An attempt is closed by its teardown report (or a worker's
@@ -142,7 +147,7 @@ class Aggregator:
         if report.when == "teardown":
             if outcome == "error" and (current.outcome is None or current.outcome in _PASSING):
                 current.outcome, current.when, current.summary = "error", "teardown", report.summary
-            self._close(report.node_id, final=not (current.rerun or report.retried))
+            self._close(report.node_id, final=not (current.rerun or report.retried), task_id=report.task_id)
             return
         summary = report.summary
         subtest_failure = self._subtest_failure.pop(report.node_id, None) if report.when == "call" else None
@@ -153,9 +158,9 @@ class Aggregator:
             current.outcome, current.when, current.summary = outcome, report.when, summary
         current.called = current.called or report.when in ("call", "crash")
         if report.when == "crash":
-            self._close(report.node_id, final=True)
+            self._close(report.node_id, final=True, task_id=report.task_id)
 
-    def _close(self, node_id: str, final: bool = False) -> None:
+    def _close(self, node_id: str, final: bool = False, task_id: str | None = None) -> None:
         current = self._open.pop(node_id)
         before = self.attempts.get(node_id, ())
         attempt = (  # plain str and float: no object of a plugin's kept alive
@@ -168,7 +173,7 @@ class Aggregator:
         )
         self.attempts[node_id] = (*before, attempt)
         if final and self.on_final is not None:
-            self.on_final(node_id)
+            self.on_final(node_id, task_id)
 
     def close_open(self) -> list[str]:
         """The end of the session: close the attempts cut short (an interrupt); the

@@ -34,6 +34,6 @@ class TaskVerdict:
 
 
 def named(outcome: TaskOutcome, flaky: bool) -> bool:
-    """Whether the reviewer's summary names a result: failed or flaky. A session keeps
+    """Whether the review names a result: failed or flaky. A session keeps
     only these after its finish (``record.RunOutcome.named``)."""
     return outcome in FAILING_OUTCOMES or flaky

@@ -1,1 +1,1 @@
-"""What people read: the reviewer's summary, the HTML reports, the SLO history."""
+"""What people read: the review of a decision, the HTML reports, the SLO history."""

@@ -1,5 +1,6 @@
-"""Reports people read: the reviewer's summary (terminal, GitHub step summary) and
-self-contained HTML for a run and for the SLO history. No external resources."""
+"""Reports people read: the review of a decision (on the terminal, and as Markdown
+for GitHub's step summary or ``dome report``) and self-contained HTML for a run
+and for the SLO history. No external resources."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[Tas
 
 
 def review_lines(review: Review) -> list[str]:
-    """The reviewer's summary as plain lines: decision, score and its top factors,
+    """The review as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), the verify commands (with the output tail of
     each that did not pass), reason codes with their meanings, evidence."""
     gate, promotion, results, verify, where, baseline = review
@@ -106,8 +107,8 @@ def review_lines(review: Review) -> list[str]:
     return lines
 
 
-def markdown(review: Review) -> str:
-    """The same summary for ``$GITHUB_STEP_SUMMARY``."""
+def review_markdown(review: Review) -> str:
+    """The review as Markdown (for ``$GITHUB_STEP_SUMMARY`` and ``dome report --markdown``)."""
     gate, promotion, results, verify, where, baseline = review
     icon = {"APPROVE": "✅", "NEEDS_HUMAN": "⏸️", "REJECT": "⛔"}[gate.status]
     out = [

@@ -105,7 +105,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         timeout_s=base.verify.timeout_s,
         commands=verify_source.verify.commands if verify_source else (),
     )
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id=run_id,
         plan=base.plan,
         change_set=base.evidence.change_set,
@@ -123,15 +123,15 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",
         workers=sum(s.manifest.execution.workers for s in first.values()),
     )
-    have = evidence.outcomes.keys()
+    have = inputs.outcomes.keys()
     results += [missing_result(t) for t in base.plan.tasks if t.task_id not in have]
     return write_run(
         out,
-        evidence,
+        inputs,
         results=results,
         named=tuple(r for r in results if named(r.outcome, r.flaky)),
         started_at=min(s.manifest.started_at for s in shards),
         execution=execution,
-        config=base.manifest.config,
+        effective_config=base.manifest.config,
         exit_status=0,  # the merged decision sets it: non-zero on REJECT
     )

@@ -77,11 +77,11 @@ class RunOutcome:
     gate: GateDecision | None
     promotion: PromotionDecision | None
     manifest_digest: str
-    config: EffectiveConfig
+    effective_config: EffectiveConfig
     exit_status: int
     run_dir: Path
     named: tuple[TaskResult, ...] = ()
-    """The results the reviewer's summary may name (``report.named``: failed or
+    """The results the review may name (``report.named``: failed or
     flaky), not all of them: what a session holds after its finish, every one of
     pytest's five full collections at exit scans (50,000 results are about
     200,000 objects)."""
@@ -93,19 +93,20 @@ class RunOutcome:
 
 def write_run(
     run_dir: Path,
-    evidence: DecisionInputs,
+    inputs: DecisionInputs,
     *,
     results: Iterable[TaskResult],
     written: dict[str, bytes] | None = None,
     started_at: str,
     execution: Execution,
-    config: EffectiveConfig,
+    effective_config: EffectiveConfig,
     exit_status: int,
     shard: Shard | None = None,
     redactions: Mapping[str, int] | None = None,
     named: tuple[TaskResult, ...] = (),
 ) -> RunOutcome:
-    """Write the evidence, the decisions (not for a shard) and, last, the manifest.
+    """Write the evidence of ``inputs``, the decisions (not for a shard) and, last,
+    the manifest (``effective_config``: its ``config``).
 
     ``results``: the task results to write now (consumed one at a time, before
     ``written`` is read: a generator keeps the finish small and may look into
@@ -113,7 +114,7 @@ def write_run(
     the session ran (task id -> ``speedups.pack_digest`` of the file),
     taken over by the writer (the caller lets it go). A file written under a
     task id the plan does not have is removed. ``named``: the
-    results the reviewer's summary names (see :attr:`RunOutcome.named`).
+    results the review names (see :attr:`RunOutcome.named`).
     """
     writer = EvidenceWriter(run_dir)
     if (run_dir / STARTED).is_file():
@@ -121,48 +122,48 @@ def write_run(
     if written:  # a large run holds one record of them, not two
         writer.adopt_task_results(written)
     for result in results:  # first: a result written again replaces what was written
-        writer.write_task_result(result.task_id, render_task_result(evidence.run_id, result))
-    planned = sum(1 for t in evidence.plan.tasks if t.task_id in writer.task_results)
+        writer.write_task_result(result.task_id, render_task_result(inputs.run_id, result))
+    planned = sum(1 for t in inputs.plan.tasks if t.task_id in writer.task_results)
     if planned < len(writer.task_results):  # some written under a task id the plan has not
-        ids = {t.task_id for t in evidence.plan.tasks}
+        ids = {t.task_id for t in inputs.plan.tasks}
         for task_id in [t for t in writer.task_results if t not in ids]:
             writer.drop_task_result(task_id)
     writer.sync()
-    plan = evidence.plan
+    plan = inputs.plan
     plan_head = dict(
         schema_version=SCHEMA_VERSION, kind="plan", packet_id=plan.packet_id, input_digest=plan.input_digest
     )
     writer.write_data(PLAN, "plan", render_parts(plan_head, "tasks", plan.tasks, planned_pretty))
-    writer.write(CHANGE_SET, "change_set", evidence.change_set)
-    writer.write(POLICY, "risk.policy", evidence.policy)
-    if evidence.packet_document is not None:
-        writer.write_document(PACKET, "packet", evidence.packet_document)
-    writer.write(VERIFY, "verify.results", evidence.verify)
-    writer.write(SESSION, "session", evidence.session)
-    if evidence.baseline is not None:
-        writer.write(BASELINE, "baseline.summary", evidence.baseline.summary)
+    writer.write(CHANGE_SET, "change_set", inputs.change_set)
+    writer.write(POLICY, "risk.policy", inputs.policy)
+    if inputs.packet_document is not None:
+        writer.write_document(PACKET, "packet", inputs.packet_document)
+    writer.write(VERIFY, "verify.results", inputs.verify)
+    writer.write(SESSION, "session", inputs.session)
+    if inputs.baseline is not None:
+        writer.write(BASELINE, "baseline.summary", inputs.baseline.summary)
     gate = promotion = None
     comparison = None
     if shard is None:
-        gate, promotion = evidence.decide(utc_now())
+        gate, promotion = inputs.decide(utc_now())
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
         writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
-        exit_status = gated_exit_status(exit_status, gate.status, config.fail_on)
-        comparison = evidence.comparison()
+        exit_status = gated_exit_status(exit_status, gate.status, effective_config.fail_on)
+        comparison = inputs.comparison()
     head = RunManifest.model_validate(
         dict(
-            run_id=evidence.run_id,
+            run_id=inputs.run_id,
             state="complete" if shard is None else "partial",
             started_at=started_at,
             finished_at=utc_now(),
             exit_status=exit_status,
             gate_status=gate.status if gate else None,
             decision_digest=gate.decision_digest if gate else None,
-            input_digest=evidence.plan.input_digest,
+            input_digest=inputs.plan.input_digest,
             shard=shard,
             execution=execution,
-            config=config,
+            config=effective_config,  # the manifest's field
             versions=versions(),
             redactions=dict(sorted((redactions or {}).items())),
             artifacts=(),  # added by the writer: one entry per file it wrote
@@ -174,11 +175,11 @@ def write_run(
         gate,
         promotion,
         digest_value,
-        config,
+        effective_config,
         exit_status,
         run_dir,
         named,
-        evidence.verify.commands,
+        inputs.verify.commands,
         comparison,
     )
 

@@ -176,7 +176,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
             else task_result_files(run_dir)
         )
     )
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id=manifest.run_id,
         plan=read_plan(read_artifact(run_dir, PLAN, "plan")),
         change_set=ChangeSet.model_validate(read_artifact(run_dir, CHANGE_SET, "change_set")),
@@ -194,7 +194,7 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
     if complete:
         gate = GateDecision.model_validate(read_artifact(run_dir, GATE, "gate.decision"))
         promotion = PromotionDecision.model_validate(read_artifact(run_dir, PROMOTION, "promotion.decision"))
-    return RecordedRun(run_dir, manifest, evidence, gate, promotion, results)
+    return RecordedRun(run_dir, manifest, inputs, gate, promotion, results)
 
 
 @dataclass(frozen=True)

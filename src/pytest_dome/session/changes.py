@@ -1,4 +1,5 @@
-"""The change set: which files changed against the base ref, resolved with git."""
+"""The change set: which files changed against the base ref, resolved with git
+(once, when a gated session is configured: :func:`session_change_set`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import stat
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..config.inikeys import OUTPUT_ROOT
 from ..contracts.models import ChangeSet, ChangeSetStatus, WorkTree
 from ..core.canonical import file_sha256
+
+if TYPE_CHECKING:
+    from ..config.settings import Settings
+    from ..core.redact import Redactor
 
 GIT_TIMEOUT = 60
 
@@ -186,3 +193,22 @@ def _first_line(exc: BaseException) -> str:
     stderr = getattr(exc, "stderr", None)
     text = (stderr or str(exc) or type(exc).__name__).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def session_change_set(settings: Settings, redactor: Redactor) -> ChangeSet:
+    """The change set of a gated session, as it is recorded: resolved against the
+    settings' base ref, without dome's own output folders, the ref and git's
+    message redacted."""
+    change_set = resolve_change_set(
+        settings.base_ref,
+        settings.rootdir,
+        settings.policy.change_set.sensitive_globs,
+        # dome's output is not the code under test (run folders, their locks, attestations)
+        outputs=(settings.runtime_dir, settings.rootdir / OUTPUT_ROOT),
+    )
+    return change_set.model_copy(
+        update={
+            "detail": change_set.detail and redactor.redact(change_set.detail),
+            "base_ref": change_set.base_ref and redactor.redact(change_set.base_ref),
+        }
+    )

@@ -4,13 +4,18 @@ pytest-rerunfailures and flaky rerun tests themselves. Where one of them reruns
 a test, dome's own retry steps aside for that test (the user's counts hold),
 and the reruns are read as the task's attempts: rerunfailures logs a rerun
 attempt's failing report with outcome ``rerun``; flaky logs none of a rerun
-attempt's setup or call reports, and the task runner logs them in its place
-(``runner.FlakyAttempts``). Known by their registered names (the ``pytest11``
-entry point names), so nothing here imports them.
+attempt's setup or call reports, and :class:`FlakyAttempts` (registered by the
+task runner) logs them in its place. Known by their registered names (the
+``pytest11`` entry point names), so nothing here imports them; the few private
+attributes of theirs read here (``_is_rerun_path_excluded``,
+``_get_global_reruns``, ``_flaky_max_runs``) are read with ``getattr`` and a
+default: a change there makes dome read the plugin less well (it may retry
+such a test itself), never crash.
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -65,12 +70,59 @@ def announce(config: pytest.Config, max_retries: int, serial: bool) -> list[str]
         which = "every test (--force-flaky)" if forced else "the tests marked @flaky"
         lines.append(f"dome: flaky reruns {which} in place of {ours}; {RECORDED}")
     timeout: Any = config.pluginmanager.get_plugin(TIMEOUT)
-    settings = getattr(timeout, "get_env_settings", None)
-    if serial and settings is not None:
-        found = settings(config)
+    timeout_settings = getattr(timeout, "get_env_settings", None)
+    if serial and timeout_settings is not None:
+        found = timeout_settings(config)
         if found.timeout and found.method == "thread":
             lines.append(
                 "dome: pytest-timeout's thread method ends the whole process when a test times out: "
                 "a serial run then ends without a decision (use --timeout-method=signal, or workers)"
             )
     return lines
+
+
+class FlakyAttempts:
+    """Logs the reports flaky keeps back, so that every attempt it runs is recorded.
+
+    flaky logs none of an attempt's setup and call reports when it will run the
+    test again. At that attempt's teardown they are logged here, a failure as a
+    rerun (as pytest-rerunfailures logs it), and the teardown report is marked
+    as closing an attempt that is not the last: a pass after a failure is then
+    flaky in the decision. Registered only when flaky is.
+    """
+
+    def __init__(self, active: tuple[str, ...]) -> None:
+        self.active = active
+        self.made: dict[str, list[pytest.TestReport]] = {}
+        """Node id -> its attempt's setup and call reports so far (flaky's tests only)."""
+        self.logged: set[int] = set()
+        """The ``id()`` of those that were logged (alive in ``made`` meanwhile)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if retried_by(item, self.active) != FLAKY:
+            return report
+        made = self.made.setdefault(item.nodeid, [])
+        if report.when != "teardown":
+            made.append(report)
+            return report
+        made = self.made.pop(item.nodeid)
+        hidden = [r for r in made if id(r) not in self.logged]
+        self.logged.difference_update(id(r) for r in made)
+        for earlier in hidden:
+            if earlier.failed:
+                earlier.outcome = "rerun"  # type: ignore[assignment]
+            item.ihook.pytest_runtest_logreport(report=earlier)
+        if hidden:
+            report.dome_retried = True  # type: ignore[attr-defined]
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # By identity: the intake may have renamed the node id already. ``made`` holds
+        # the flaky test in progress only (one per process).
+        if any(r is report for made in self.made.values() for r in made):
+            self.logged.add(id(report))

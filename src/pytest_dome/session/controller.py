@@ -1,37 +1,33 @@
 """The deciding side of a gated run (the xdist controller, or the one serial process).
 
-Ties the roles together: report intake (``intake.py``) while the tests run,
-session facts (``facts.py``), and at the session's finish the plan from the
-task runner, handed with everything else to the finish
-(``finish.write_session_run``, a plain function); the summaries are shown by
-``summary.GateReporter``. Whatever goes wrong, the run ends with a decision.
+Ties the roles together: the change set (``changes.py``, at configure), report
+intake (``intake.py``) while the tests run, session facts (``facts.py``), and at
+the session's finish the plan (``plans.py``) and the plugins' risk factors
+(``plugin_hooks.py``), handed with everything else to the finish
+(``finish.write_session_run``, a plain function). The review is shown by
+``terminal.GateReporter``. Whatever goes wrong, the run ends with a decision.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ..config.settings import Settings
-from ..contracts.models import ChangeSet, EffectiveConfig, Execution, PluginFactor
-from ..core.aggregate import TaskResult
-from ..core.plan import PlannedTask
+from ..contracts.models import EffectiveConfig, Execution
 from ..core.redact import Redactor
-from ..core.taskid import shown_node_id, task_id_for
 from ..runfolder.lifecycle import abandon_run_dir, drop_replaced, release_lock
 from ..runfolder.record import RunOutcome
 from ..runfolder.speedups import gc_paused
 from ..runfolder.writer import EvidenceError
-from . import changes
+from . import plans, plugin_hooks
+from .changes import session_change_set
 from .facts import SessionWatch
-from .finish import PluginFactors, SessionEnd, write_session_run
+from .finish import SessionEnd, write_session_run
 from .intake import ReportIntake
 from .runner import TaskRunner
 
@@ -44,40 +40,6 @@ def _describe(exc: Exception, settings: Settings) -> str:
             f"{exc.strerror or exc}; free space or fix permissions and run again"
         )
     return f"internal error in pytest-dome: {type(exc).__name__}: {exc}"
-
-
-def parse_plan(text: str, collected_ids: Iterable[str]) -> tuple[PlannedTask, ...]:
-    """A plan a worker sent (``TaskRunner.pytest_sessionfinish``). Parsed JSON has a
-    string per value: share the collected node ids' and the repeated kinds and
-    weights (a 50,000-task plan: about 5 MiB less)."""
-    same: dict[Any, Any] = {i: i for i in collected_ids}
-    return tuple(
-        PlannedTask(
-            task_id,
-            same.setdefault(kind, kind),
-            same.get(node_id, node_id),
-            entry,
-            critical,
-            same.setdefault(weight, weight),
-        )
-        for task_id, kind, node_id, entry, critical, weight in json.loads(text)
-    )
-
-
-def redacted_change_set(settings: Settings, redactor: Redactor) -> ChangeSet:
-    change_set = changes.resolve_change_set(
-        settings.base_ref,
-        settings.rootdir,
-        settings.policy.change_set.sensitive_globs,
-        # dome's output is not the code under test (run folders, their locks, attestations)
-        outputs=(settings.runtime_dir, settings.rootdir / "ops" / "runtime"),
-    )
-    return change_set.model_copy(
-        update={
-            "detail": change_set.detail and redactor.redact(change_set.detail),
-            "base_ref": change_set.base_ref and redactor.redact(change_set.base_ref),
-        }
-    )
 
 
 class DomeController:
@@ -99,7 +61,7 @@ class DomeController:
         self.lock = lock
         self.started_at = started_at
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
-        self.change_set = redacted_change_set(settings, self.redactor)
+        self.change_set = session_change_set(settings, self.redactor)
         self.watch = SessionWatch()
         self.intake = ReportIntake(settings, self.redactor, runner)
         self.outcome: RunOutcome | None = None
@@ -137,54 +99,23 @@ class DomeController:
         abandon_run_dir(self.settings.run_dir, self.replaced)
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
-    def finish_without_session(self) -> None:
+    def finish_without_session(self) -> bool:
         """Fallback for a session that never reached its finish (a broken start):
-        the run still ends with a terminal decision."""
+        the run still ends with a terminal decision. True when it decided now
+        (pytest's terminal summary has passed: the caller shows the review)."""
         if self.outcome is not None or self.failure is not None or self.usage_error:
-            return
+            return False
         self.watch.internal_error = True
         self._finish(int(pytest.ExitCode.INTERNAL_ERROR), interrupted=False)
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        summary = self.config.pluginmanager.get_plugin("dome-summary")
-        if reporter is not None and summary is not None:
-            summary.pytest_terminal_summary(reporter)
-
-    def _plan(self) -> tuple[tuple[PlannedTask, ...], bool]:
-        """The plan from the task runner, or (when every worker crashed before it
-        could send one) a fallback from the collected ids, flagged as missing."""
-        plan = self.runner.take_plan() if self.runner is not None else None
-        if plan is not None:
-            return plan, False
-        if self.watch.plan_json is not None:
-            return parse_plan(self.watch.plan_json, self.watch.collected_ids or ()), False
-        ids = [shown_node_id(i, self.redactor) for i in self.watch.collected_ids or []]
-        fallback = (PlannedTask(task_id_for(i), "test", i, None, False, 0.0) for i in ids)
-        return tuple(sorted(fallback, key=lambda t: t.task_id)), True
-
-    def _plugin_factors(self) -> PluginFactors | None:
-        hook = self.config.hook.pytest_dome_risk_factors
-        if not hook.get_hookimpls():
-            return None  # the results are not built for nobody
-
-        def factors(results: tuple[TaskResult, ...]) -> tuple[PluginFactor, ...]:
-            found = [
-                PluginFactor.model_validate(raw)
-                for returned in hook(config=self.config, results=results)
-                for raw in returned or ()
-            ]
-            names = [f.name for f in found]
-            if len(set(names)) != len(names):
-                raise ValueError(f"pytest_dome_risk_factors hooks returned a factor name twice: {names}")
-            return tuple(sorted(found, key=lambda f: f.name))
-
-        return factors
+        return True
 
     def _session_end(self, exitstatus: int, interrupted: bool, safe: bool = False) -> SessionEnd:
         """What the finish decides from. ``safe`` (the fallback after a failure):
         every part that could fail again gives way (no plan: flagged missing; no
         written results; no plugin factors), so the run still ends decided."""
         try:
-            tasks, plan_missing = self._plan()
+            own = self.runner.take_plan() if self.runner is not None else None
+            tasks, plan_missing = plans.finished_plan(own, self.watch, self.redactor)
         except Exception:
             if not safe:
                 raise
@@ -206,11 +137,11 @@ class DomeController:
             written=written,
             facts=self.watch.facts(exitstatus, interrupted, plan_missing),
             run_verify=not self.watch.keyboard_interrupt,
-            plugin_factors=None if safe else self._plugin_factors(),
+            plugin_factors=None if safe else plugin_hooks.risk_factors(self.config),
             rewrite=frozenset(self.intake.rewrite),
             started_at=self.started_at,
             execution=self._execution(),
-            config=self._effective_config(),
+            effective_config=self._effective_config(),
             exit_status=exitstatus,
             redactions=self._redactions(),
         )
@@ -250,13 +181,7 @@ class DomeController:
             if self.runner is not None and (self.outcome is not None or self.failure is not None):
                 self.runner.drop_plan()  # decided (or never will be): let the plan go
         drop_replaced(self.replaced)
-        if self.outcome.gate is not None and self.outcome.promotion is not None:
-            try:
-                self.config.hook.pytest_dome_gate_decided(
-                    config=self.config, gate=self.outcome.gate, promotion=self.outcome.promotion
-                )
-            except Exception as exc:  # the decision is written; say what the hook did
-                self.failure = f"a pytest_dome_gate_decided hook failed: {type(exc).__name__}: {exc}"
+        self.failure = plugin_hooks.gate_decided(self.config, self.outcome) or self.failure
 
     def _redactions(self) -> dict[str, int]:
         counts = Counter(self.redactor.counts)

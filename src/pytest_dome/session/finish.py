@@ -1,7 +1,7 @@
 """The finish of a gated session, as a plain function: from what the session saw
 to the written run. No pytest: the controller gathers the inputs, this decides
 what each planned task's result is, runs the verify commands and writes the run
-(``run.write_run``, shared with ``dome merge``).
+(``record.write_run``, shared with ``dome merge``).
 
 It streams: a task's outcome is read from the aggregator without building its
 result, and only the results not written while the session ran are built, one
@@ -47,7 +47,7 @@ class SessionEnd:
     redactor: Redactor
     aggregator: Aggregator
     written: dict[str, bytes]
-    """Task results written while the session ran (``evidence.TaskResultFiles``)."""
+    """Task results written while the session ran (``writer.TaskResultFiles``)."""
     facts: SessionFacts
     run_verify: bool
     """False when the user interrupted: the verify commands are recorded as not run."""
@@ -57,7 +57,7 @@ class SessionEnd:
     """Node ids whose results changed after they may have been written (``intake``)."""
     started_at: str
     execution: Execution
-    config: EffectiveConfig
+    effective_config: EffectiveConfig
     exit_status: int
     redactions: dict[str, int]
 
@@ -108,7 +108,7 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
         else not_run(argv, end.redactor)
         for argv in (s.verify if first_shard else ())
     )
-    evidence = DecisionInputs(
+    inputs = DecisionInputs(
         run_id=s.run_id,
         plan=plan,
         change_set=end.change_set,
@@ -124,12 +124,12 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
     )
     return write_run(
         s.run_dir,
-        evidence,
+        inputs,
         results=to_write(),
         written=written,
         started_at=end.started_at,
         execution=end.execution,
-        config=end.config,
+        effective_config=end.effective_config,
         exit_status=end.exit_status,
         shard=shard,
         redactions=end.redactions,

@@ -30,8 +30,9 @@ _XDIST_HEADER = re.compile(r"\[gw\d+\] \S+ -- Python ")
 """xdist's first line of a worker's report names the machine's interpreter path."""
 
 
-def summarize(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
-    """A short, redacted account of why a report did not pass."""
+def summary_of(report: pytest.TestReport, rootdir: Path, redactor: Redactor) -> str | None:
+    """A report's ``summary`` (as a task result's attempts have it): a short, redacted
+    account of why it did not pass."""
     if report.passed and not hasattr(report, "wasxfail"):
         return None
     if report.skipped:
@@ -72,7 +73,6 @@ class ReportIntake:
         self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
         self.files = TaskResultFiles(settings.run_dir)
         self._shown_ids: dict[str, str] = {}
-        self._task_id: str | None = None
         self.rewrite: set[str] = set()
         """Node ids whose final attempt was closed by a report that names no task
         (an xdist worker's crash): the finish writes their results."""
@@ -102,9 +102,6 @@ class ReportIntake:
         when: Phase = "crash" if str(report.when) == "???" else report.when
         when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
-        # The plan's task id, on the report that closes a task's attempt (set by the
-        # task runner); a worker's crash report has none: written at the finish.
-        self._task_id = report.__dict__.pop("dome_task", None)
         self.aggregator.add(
             PhaseReport(
                 node_id=report.nodeid,
@@ -113,19 +110,23 @@ class ReportIntake:
                 wasxfail=hasattr(report, "wasxfail"),
                 duration=report.duration,
                 worker=node.gateway.id if node is not None else None,
-                summary=summarize(report, self.settings.rootdir, self.redactor),
+                summary=summary_of(report, self.settings.rootdir, self.redactor),
                 subtest=type(report).__name__ == "SubtestReport",
                 retried=report.__dict__.pop("dome_retried", False),
+                # The plan's task id, on the report that closes a task's attempt (set by
+                # the task runner); a worker's crash report has none: written at the finish.
+                task_id=report.__dict__.pop("dome_task", None),
             )
         )
 
-    def _on_final(self, node_id: str) -> None:
-        """A task's final attempt closed: write its result while the tests go on."""
-        if self._task_id is None:  # a crash report: its task may have been written already
+    def _on_final(self, node_id: str, task_id: str | None) -> None:
+        """A task's final attempt closed (``task_id``: from the report that closed it):
+        write its result while the tests go on."""
+        if task_id is None:  # a crash report: its task may have been written already
             self.rewrite.add(node_id)
             return
-        result = self.aggregator.result(node_id, self._task_id)
-        self.files.write(self._task_id, render_task_result(self.settings.run_id, result))
+        result = self.aggregator.result(node_id, task_id)
+        self.files.write(task_id, render_task_result(self.settings.run_id, result))
 
 
 def guard_terminal(config: pytest.Config, intake: ReportIntake) -> None:

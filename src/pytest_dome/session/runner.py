@@ -7,7 +7,6 @@ the bound. It never writes evidence: it hands the plan to the controller.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from collections.abc import Generator, Iterator
@@ -15,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest.runner import runtestprotocol
 
 from ..core.plan import COMMAND_PREFIX, CollectedTest, PlannedTask, in_shard, make_plan
 from ..core.redact import Redactor
 from ..core.taskid import shown_node_id
 from ..runfolder.speedups import gc_paused
-from .compat import FLAKY, retried_by, retriers
+from .compat import FLAKY, FlakyAttempts, retried_by, retriers
+from .plans import plan_wire
+from .pytest_private import run_phases, teardown_all
 
 if TYPE_CHECKING:  # pydantic is imported only when there is a packet
     from ..contracts.models import CommandTask, Packet
@@ -134,53 +134,6 @@ class _Attempt:
     def next(self) -> None:
         self.number += 1
         self.failed = False
-
-
-class FlakyAttempts:
-    """Logs the reports flaky keeps back, so that every attempt it runs is recorded.
-
-    flaky logs none of an attempt's setup and call reports when it will run the
-    test again. At that attempt's teardown they are logged here, a failure as a
-    rerun (as pytest-rerunfailures logs it), and the teardown report is marked
-    as closing an attempt that is not the last: a pass after a failure is then
-    flaky in the decision. Registered only when flaky is.
-    """
-
-    def __init__(self, active: tuple[str, ...]) -> None:
-        self.active = active
-        self.made: dict[str, list[pytest.TestReport]] = {}
-        """Node id -> its attempt's setup and call reports so far (flaky's tests only)."""
-        self.logged: set[int] = set()
-        """The ``id()`` of those that were logged (alive in ``made`` meanwhile)."""
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if retried_by(item, self.active) != FLAKY:
-            return report
-        made = self.made.setdefault(item.nodeid, [])
-        if report.when != "teardown":
-            made.append(report)
-            return report
-        made = self.made.pop(item.nodeid)
-        hidden = [r for r in made if id(r) not in self.logged]
-        self.logged.difference_update(id(r) for r in made)
-        for earlier in hidden:
-            if earlier.failed:
-                earlier.outcome = "rerun"  # type: ignore[assignment]
-            item.ihook.pytest_runtest_logreport(report=earlier)
-        if hidden:
-            report.dome_retried = True  # type: ignore[attr-defined]
-        return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # By identity: the intake may have renamed the node id already. ``made`` holds
-        # the flaky test in progress only (one per process).
-        if any(r is report for made in self.made.values() for r in made):
-            self.logged.add(id(report))
 
 
 class TaskRunner:
@@ -350,7 +303,7 @@ class TaskRunner:
                 # A retry starts from scratch: a fixture (of any scope) or a collector
                 # whose setup failed runs again, not handing back its cached error; the
                 # same outcome whatever the next item. No other wrapper is active here.
-                item.session._setupstate.teardown_exact(None)
+                teardown_all(item)
                 attempt.next()
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         finally:
@@ -372,7 +325,7 @@ class TaskRunner:
         ihook = item.ihook
         if attempt.number == 1:  # one start and one finish per test, as reporters expect
             ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        reports = runtestprotocol(item, nextitem=nextitem, log=False)
+        reports = run_phases(item, nextitem)
         last = not (attempt.failed and attempt.more)
         if not last:
             # The failing phase; a failed subtest fails the call (its own report is logged).
@@ -392,8 +345,6 @@ class TaskRunner:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         output = getattr(self.config, "workeroutput", None)
         if output is not None and self._plan is not None:
-            # One string: execnet serialises a list item by item, in Python, and a
-            # 50,000-task plan as lists cost a worker about 190 MiB at its finish.
-            output["dome_plan"] = json.dumps(self._plan, ensure_ascii=False, separators=(",", ":"))
+            output["dome_plan"] = plan_wire(self._plan)
             output["dome_problems"] = list(self.problems)
             output["dome_redactions"] = dict(self.redactor.counts)

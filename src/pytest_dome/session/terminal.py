@@ -1,5 +1,5 @@
-"""The gate's summaries: the terminal's "dome release gate" section and, in GitHub
-Actions, the same summary as Markdown on the job's page."""
+"""The review of the gate's decision: the terminal's "dome release gate" section and,
+in GitHub Actions, the same review as Markdown in the step summary (the job's page)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..report.render import Review, markdown, review_lines
+from ..report.render import Review, review_lines, review_markdown
 from ..runfolder.writer import append_text
 from .compat import announce
 
@@ -17,8 +17,12 @@ if TYPE_CHECKING:
     from .controller import DomeController
 
 
+PLUGIN_NAME = "dome-review"
+
+
 class GateReporter:
-    """Shows what the controller decided (or why it could not)."""
+    """Shows what the controller decided (or why it could not); registered as
+    :data:`PLUGIN_NAME`."""
 
     def __init__(self, controller: DomeController) -> None:
         self.controller = controller
@@ -63,13 +67,22 @@ class GateReporter:
         tr.write_line(first, **{color: True, "bold": True})
         for line in rest:
             tr.write_line(line)
-        problem = step_summary(markdown(review))
+        problem = append_step_summary(review_markdown(review))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
 
 
-def step_summary(text: str) -> str | None:
-    """Append ``text`` to GitHub's job summary when there is one; says why it could not."""
+def show_late(config: pytest.Config) -> None:
+    """Show the gate's section for a run decided after pytest's terminal summary (a
+    session that never reached its finish: ``DomeController.finish_without_session``)."""
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    reporter = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    if terminal is not None and reporter is not None:
+        reporter.pytest_terminal_summary(terminal)
+
+
+def append_step_summary(text: str) -> str | None:
+    """Append ``text`` to GitHub's step summary when there is one; says why it could not."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return None

@@ -20,7 +20,7 @@ PLUGIN_NAMES = (
     "dome-controller",
     "dome-intake",
     "dome-watch",
-    "dome-summary",
+    "dome-review",
     "dome-xdist",
     "dome-runner",
     "dome-flaky",
@@ -60,7 +60,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     from .controller import DomeController
     from .facts import XdistHooks
     from .intake import guard_cache, guard_terminal
-    from .terminal import GateReporter
+    from .terminal import PLUGIN_NAME, GateReporter
 
     options = Options(
         run_id=run_id,
@@ -109,7 +109,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
     register(controller, "dome-controller")
     register(controller.intake, "dome-intake")
     register(controller.watch, "dome-watch")
-    register(GateReporter(controller), "dome-summary")
+    register(GateReporter(controller), PLUGIN_NAME)
     register(ExitCollectionPause(config), "dome-gc-pause")
     if config.pluginmanager.hasplugin("xdist"):
         register(XdistHooks(settings, controller.watch), "dome-xdist")
@@ -166,7 +166,10 @@ def unconfigure(config: pytest.Config) -> None:
     controller = config.stash.get(controller_key, None)
     if controller is not None:
         try:
-            controller.finish_without_session()
+            if controller.finish_without_session():
+                from .terminal import show_late
+
+                show_late(config)
         finally:
             controller.close()
         del config.stash[controller_key]
