@@ -209,9 +209,9 @@ def _other_schema(run_dir: Path) -> None:
 
 BAD = {
     "missing": ("nope", None, "--dome-baseline: nope: no such run folder"),
-    "tampered": ("r0", _tamper, "run r0 does not verify (EVIDENCE_HASH_MISMATCH task_results/"),
-    "other schema": ("r0", _other_schema, "does not verify (EVIDENCE_SCHEMA_UNSUPPORTED run.manifest.json"),
-    "shard": ("r0", "shard", "--dome-baseline: run r0 is a shard's partial run; give the merged run"),
+    "tampered": ("r0", _tamper, f"/{RUNS}/r0: EVIDENCE_HASH_MISMATCH task_results/"),
+    "other schema": ("r0", _other_schema, f"/{RUNS}/r0: EVIDENCE_SCHEMA_UNSUPPORTED run.manifest.json: "),
+    "shard": ("r0", "shard", f"/{RUNS}/r0: a shard's partial run has no decision; give the merged run"),
 }
 
 
@@ -380,7 +380,7 @@ def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
 
 
 def test_the_headline_says_what_got_worse_in_one_line() -> None:
-    from pytest_dome.runfolder.baseline import headline, lines
+    from pytest_dome.report.baseline import headline, lines
 
     base = recorded(
         *((f"slow{i}", "passed", False, 1.0) for i in range(2)),
@@ -401,7 +401,7 @@ def test_the_headline_says_what_got_worse_in_one_line() -> None:
 
 
 def test_the_html_section_lists_the_first_five_as_the_text_does() -> None:
-    from pytest_dome.runfolder.baseline import html_section, markdown
+    from pytest_dome.report.baseline import html_section, markdown
 
     c = compare(recorded(*((f"gone{i}", "passed", False, 0.0) for i in range(7))), [now("new")], DEFAULTS)
     page = html_section(c)

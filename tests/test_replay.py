@@ -509,5 +509,5 @@ def test_a_run_killed_before_it_decided_is_named_so(tmp_path: Path, capsys, comm
     assert main([command, str(run)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"dome {command}: {run}: the run started but never committed a decision (killed?): no {MANIFEST}"
+        f"dome {command}: {run}: EVIDENCE_MISSING {MANIFEST}: the run started but never committed a decision (killed?)"
     ]

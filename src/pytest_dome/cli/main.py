@@ -47,7 +47,7 @@ def _emit_json(doc: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, manifest_or_none
+    from ..runfolder.reader import RunReadError, find_run, manifest_or_none
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir), started_ok=True)
@@ -92,7 +92,8 @@ def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ..config.options import ConfigError
-    from ..runfolder.replay import RunReadError, find_run, load_run, replay
+    from ..runfolder.reader import RunReadError, find_run, load_run
+    from ..runfolder.replay import replay
 
     if args.all is not None:
         return _replay_all(Path(args.all), args.json)
@@ -187,7 +188,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_override(args: argparse.Namespace) -> int:
     from ..runfolder.override import OverrideError, apply_override
-    from ..runfolder.replay import RunReadError, find_run
+    from ..runfolder.reader import RunReadError, find_run
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir))
@@ -206,24 +207,22 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The promotion action of a run; exit 0 only for promote (gate a deploy step on it)."""
-    from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.audit import read_intact
+    from ..runfolder.reader import RunReadError, find_run
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir))
-        problems = verify_run(run_dir)
-        recorded = None if problems else load_run(run_dir)
     except RunReadError as exc:
         print(f"dome status: {exc}", file=sys.stderr)
         return 2
-    if recorded is None or recorded.promotion is None:
-        why = str(problems[0]) if problems else "a shard has no promotion; use the merged run"
+    try:
+        _, promotion = read_intact(run_dir).decision()
+    except RunReadError as exc:  # no promotion to go on: not intact, or a shard
         if args.json:
-            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": why})
+            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": str(exc)})
         else:
-            print(f"dome status: evidence does not verify: {why}", file=sys.stderr)
+            print(f"dome status: {exc}", file=sys.stderr)
         return 1
-    promotion = recorded.promotion
     if args.json:
         _emit_json(
             {
@@ -272,20 +271,18 @@ def cmd_slo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report.render import Review, markdown, review_lines, run_html
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.reader import RunReadError, find_run, load_run
     from ..runfolder.writer import atomic_write
 
     try:
         recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
+        gate, promotion = recorded.decision()
     except RunReadError as exc:
         print(f"dome report: {exc}", file=sys.stderr)
         return 2
-    if recorded.gate is None or recorded.promotion is None:
-        print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
-        return 2
     review = Review(
-        recorded.gate,
-        recorded.promotion,
+        gate,
+        promotion,
         recorded.results,
         recorded.evidence.verify.commands,
         str(recorded.run_dir),
@@ -358,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, _command, str(DEFAULT_RUNTIME))
 
-    from ..runfolder.baseline import add_diff_command
+    from .diff import add_diff_command
 
     add_diff_command(sub, str(DEFAULT_RUNTIME))
     return parser

@@ -16,9 +16,9 @@ from ..contracts.models import Execution, PluginFactor, SessionFacts, SessionRec
 from ..core.decision import DecisionInputs, missing_result, outcomes_of
 from ..core.plan import in_shard
 from ..core.verdict import named
-from .audit import verify_run
+from .audit import read_intact
+from .reader import RunReadError
 from .record import RunOutcome, write_run
-from .replay import RunReadError, load_run
 from .writer import MANIFEST
 
 
@@ -32,12 +32,9 @@ class ShardRun:
     def __init__(self, folder: Path) -> None:
         if not (folder / MANIFEST).is_file():
             raise MergeError(f"{folder}: no {MANIFEST}; give the folder of a shard's run")
-        problems = verify_run(folder)  # the same integrity check as `dome verify`
-        if problems:
-            raise MergeError(f"{folder}: {problems[0]}")
         self.folder = folder
         try:
-            recorded = load_run(folder)  # the reader of `dome replay`
+            recorded = read_intact(folder)  # read once, as `dome verify` accepts it
         except RunReadError as exc:
             raise MergeError(str(exc)) from None
         self.manifest = recorded.manifest
