@@ -249,7 +249,10 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "missing key": (["--key", "absent.pem"], "absent.pem: no such key file"),
         "wrong key type": (["--key", _write_ed448(pytester.path)], "unsupported key type Ed448PrivateKey"),
         "public key to sign": (["--key", str(pub)], "not a private key file"),
-        "run does not verify": ([], "/r1: EVIDENCE_HASH_MISMATCH plan.json: sha256 differs from the manifest"),
+        "run does not verify": (
+            [],
+            "/r1: EVIDENCE_HASH_MISMATCH plan.json: sha256 differs from the manifest",
+        ),
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
         "shard": ([], "/r1: a shard's partial run has no decision; give the merged run"),

@@ -131,7 +131,7 @@ def _verify_run(
     for rel in sorted(present - names):
         add(rc.EVIDENCE_UNLISTED, rel, "present in the run folder but not in the manifest")
 
-    _check_results(manifest, listed, add)
+    _check_results(manifest, listed, add, {p.path for p in problems})
     _check_consistency(manifest, listed, add)
     if problems or not (load or (complete and replay_decision)):
         return problems, None
@@ -214,7 +214,9 @@ def _files(folder: str, prefix: str = "") -> Iterator[tuple[str, bool]]:
                 yield f"{prefix}{entry.name}", entry.is_symlink()
 
 
-def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
+def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any, reported: set[str]) -> None:
+    """Every planned task has its final result (one that cannot be read is a problem
+    already: one line per file)."""
     plan = listed.get(PLAN)
     if plan is None:
         return
@@ -227,6 +229,8 @@ def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -
     results = {rel: doc.record.task_id for rel, doc in listed.items() if isinstance(doc, CheckedResult)}
     for task_id in sorted(planned):
         rel = task_result_path(task_id)
+        if rel in reported:
+            continue
         if rel not in results:
             add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"planned task {task_id!r} has no final result")
         elif results[rel] != task_id:

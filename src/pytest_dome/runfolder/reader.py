@@ -45,10 +45,13 @@ from ..contracts.models import (
 )
 from ..core.aggregate import TaskResult, read_task_result
 from ..core.canonical import sha256_hex
+from ..core.checkers import rules
 from ..core.comparison import RecordedBaseline
 from ..core.decision import DecisionInputs, outcomes_of
+from ..core.gate import results_digest
 from ..core.plan import read_plan
 from ..core.taskid import is_safe_id
+from ..core.verdict import TaskVerdict
 from .record import manifest_digest
 from .safejson import Refused, limit_of, parse, parse_lines, read_file
 from .speedups import gc_paused
@@ -319,10 +322,12 @@ def read_summary(run_dir: Path) -> BaselineSummary:
     records (each planned task's outcome, flakiness and duration).
 
     Read from the files the summary is made of (manifest, gate decision, plan, the
-    planned tasks' results), each checked against the hash the manifest lists, the
-    manifest against its own digest, and the three against each other: a run edited
-    since it was written is refused as ``dome verify`` refuses it, without reading
-    the rest of the run or making its decision again."""
+    planned tasks' results), not the whole run, and without making its decision
+    again: each file is checked against the hash its manifest lists, the manifest
+    against its own digest, the gate decision against its ``decision_digest``, and
+    the outcomes read against the gate's ``results_digest`` (the digest of the
+    verdicts it decided on). A file edited since, re-sealed or not, is refused with
+    the line ``dome verify`` gives for it, or ``EVIDENCE_INCONSISTENT``."""
     with gc_paused():
         return _read_summary(run_dir)
 
@@ -343,13 +348,16 @@ def _read_summary(run_dir: Path) -> BaselineSummary:
     def inconsistent(relative: str, why: str) -> RunReadError:
         return RunReadError(run_dir, why, relative, rc.EVIDENCE_INCONSISTENT)
 
-    gate = read_model(run_dir, GATE, GateDecision, listed(GATE))
+    gate_document = listed(GATE)
+    for problem in rules("gate.decision", gate_document):
+        raise RunReadError(run_dir, problem, GATE)
+    gate = read_model(run_dir, GATE, GateDecision, gate_document)
     if (gate.status, gate.decision_digest) != (manifest.gate_status, manifest.decision_digest):
         raise inconsistent(GATE, "status or digest differs from the manifest's")
     plan = read_plan(listed(PLAN))
     if plan.input_digest != manifest.input_digest:
         raise inconsistent(PLAN, "input_digest differs from the manifest's")
-    tasks = []
+    tasks, verdicts = [], []
     for task in plan.tasks:
         rel = task_result_path(task.task_id)
         why = f"planned task {task.task_id!r} has no final result"
@@ -359,6 +367,9 @@ def _read_summary(run_dir: Path) -> BaselineSummary:
         result = read_task_result(doc)
         if result.task_id != task.task_id:
             raise RunReadError(run_dir, "the result names another task", rel, rc.EVIDENCE_RESULTS_INCOMPLETE)
+        verdicts.append(
+            TaskVerdict(task.task_id, result.outcome, result.flaky, task.critical, task.risk_weight)
+        )
         tasks.append(
             BaselineTask(
                 task_id=task.task_id,
@@ -368,6 +379,8 @@ def _read_summary(run_dir: Path) -> BaselineSummary:
                 duration_s=result.duration_s,
             )
         )
+    if results_digest(verdicts) != gate.checks.tasks.results_digest:
+        raise inconsistent(GATE, "checks.tasks.results_digest: not the digest of the task results")
     run = BaselineRun(
         run_id=manifest.run_id,
         gate_status=gate.status,
