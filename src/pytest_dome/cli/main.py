@@ -219,7 +219,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _, promotion = read_intact(run_dir).decision()
     except RunReadError as exc:  # no promotion to go on: not intact, or a shard
         if args.json:
-            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": str(exc)})
+            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": exc.problem})
         else:
             print(f"dome status: {exc}", file=sys.stderr)
         return 1
