@@ -117,7 +117,8 @@ def test_dome_merge_refuses_a_crafted_shard(runs: Runs, tmp_path: Path) -> None:
     code, out, err = cli(
         ["merge", "--run-id", "m", "--out", str(tmp_path / "m"), str(shard), str(runs.runtime / "s2")]
     )
-    assert "nested deeper than 64 levels" in one_line(code, out, err, "merge")
+    problem = "EVIDENCE_INVALID plan.json: nested deeper than 64 levels"  # as dome verify says it
+    assert one_line(code, out, err, "merge") == f"dome merge: {shard}: {problem}"
     assert not (tmp_path / "m").exists()
 
 
@@ -207,6 +208,9 @@ def test_one_reader_gives_every_command_the_same_line(
         with deadline(30):
             code, out, err = cli([part.format(**names) for part in argv])
         assert one_line(code, out, err, argv[0]) == f"dome {argv[0]}: {run}: {problem}", argv
+    att = f"{runs.att}/vsa.statement.json"
+    code, out, err = cli(["verify-attestation", "--unsigned", att, "--run", str(run)])
+    assert code == 1 and f"dome verify-attestation: {att}: run: {run}: {problem}" in err.splitlines(), err
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("--dome-run-id=r1", f"--dome-baseline={run}", timeout=120)
     errors = [line for line in result.stderr.lines if line.strip()]
