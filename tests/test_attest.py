@@ -249,10 +249,13 @@ def test_bad_input_is_one_clear_line(pytester: pytest.Pytester, tmp_path_factory
         "missing key": (["--key", "absent.pem"], "absent.pem: no such key file"),
         "wrong key type": (["--key", _write_ed448(pytester.path)], "unsupported key type Ed448PrivateKey"),
         "public key to sign": (["--key", str(pub)], "not a private key file"),
-        "run does not verify": ([], "run r1 does not verify: EVIDENCE_HASH_MISMATCH plan.json"),
+        "run does not verify": (
+            [],
+            "/r1: EVIDENCE_HASH_MISMATCH plan.json: sha256 differs from the manifest",
+        ),
         "no subject": (["--subject", "dist/*.whl"], "--subject dist/*.whl: matches no file"),
         "outside": (["--subject", str(outside / "*.whl")], "outside the current folder"),
-        "shard": ([], "run r1 has no decision (a shard, or an unfinished run); attest the merged run"),
+        "shard": ([], "/r1: a shard's partial run has no decision; give the merged run"),
         "out is a file": (["--out", "taken/out"], "--out taken/out: cannot write there: Not a directory"),
         "second file unwritable": (["--out", "half"], "--out half: cannot write there: Is a directory"),
     }[case]
@@ -492,7 +495,7 @@ def test_a_commit_is_not_attested_from_a_dirty_tree(pytester: pytest.Pytester, c
     assert main(["attest", "r1", "--subject", "app.whl"]) == 0  # what is released, named
     # a statement of the commit made by hand is refused by the deploy-side check too
     from pytest_dome.attest.statements import statements
-    from pytest_dome.runfolder.replay import load_run
+    from pytest_dome.runfolder.reader import load_run
     from pytest_dome.runfolder.writer import render
 
     head = subprocess.run(
@@ -513,14 +516,14 @@ def test_a_commit_is_not_attested_when_the_tree_state_is_not_recorded(pytester: 
     import dataclasses
 
     from pytest_dome.attest.statements import AttestError, commit_subject
-    from pytest_dome.runfolder.replay import load_run
+    from pytest_dome.runfolder.reader import load_run
 
     recorded = load_run(gated(pytester))
-    head = recorded.evidence.change_set.head_commit
+    head = recorded.inputs.change_set.head_commit
     assert commit_subject(recorded) == [{"digest": {"gitCommit": head}}]  # clean
-    change_set = recorded.evidence.change_set.model_copy(update={"worktree": None})
+    change_set = recorded.inputs.change_set.model_copy(update={"worktree": None})
     unknown = dataclasses.replace(
-        recorded, evidence=dataclasses.replace(recorded.evidence, change_set=change_set)
+        recorded, inputs=dataclasses.replace(recorded.inputs, change_set=change_set)
     )
     with pytest.raises(AttestError, match=r"^run r1 does not record whether its working tree was clean "):
         commit_subject(unknown)

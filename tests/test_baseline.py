@@ -207,11 +207,21 @@ def _other_schema(run_dir: Path) -> None:
     path.write_text(path.read_text().replace('"schema_version": "1.0.0"', '"schema_version": "9.0.0"', 1))
 
 
+def _resealed(run_dir: Path) -> None:
+    """A task result edited and its manifest re-sealed: every hash matches."""
+    reseal(run_dir, lambda doc: doc.update(outcome="failed"))
+
+
 BAD = {
     "missing": ("nope", None, "--dome-baseline: nope: no such run folder"),
-    "tampered": ("r0", _tamper, "run r0 does not verify (EVIDENCE_HASH_MISMATCH task_results/"),
-    "other schema": ("r0", _other_schema, "does not verify (EVIDENCE_SCHEMA_UNSUPPORTED run.manifest.json"),
-    "shard": ("r0", "shard", "--dome-baseline: run r0 is a shard's partial run; give the merged run"),
+    "tampered": ("r0", _tamper, f"/{RUNS}/r0: EVIDENCE_HASH_MISMATCH task_results/"),
+    "other schema": ("r0", _other_schema, f"/{RUNS}/r0: EVIDENCE_SCHEMA_UNSUPPORTED run.manifest.json: "),
+    "re-sealed": (
+        "r0",
+        _resealed,
+        "EVIDENCE_INCONSISTENT gate/gate.decision.json: checks.tasks.results_digest",
+    ),
+    "shard": ("r0", "shard", f"/{RUNS}/r0: a shard's partial run has no decision; give the merged run"),
 }
 
 
@@ -236,6 +246,28 @@ def test_a_baseline_that_cannot_be_compared_with_is_one_line_exit_4(
     assert len(errors) == 1 and errors[0].startswith("ERROR: ") and message in errors[0], errors
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert not (pytester.path / RUNS / "r1").exists()
+
+
+CONFIGURED = """
+import sys
+
+def pytest_sessionstart(session):
+    loaded = sorted(m for m in sys.modules if m.endswith(("runfolder.audit", "runfolder.replay")))
+    print("DOME-LOADED", loaded)
+"""
+
+
+def test_configure_reads_the_baseline_without_the_dome_verify_stack(pytester: pytest.Pytester) -> None:
+    """Settings ask the reader for the baseline's summary: configuring a session with
+    --dome-baseline imports neither `dome verify` (audit) nor replay."""
+    pytester.makepyfile("def test_ok(): pass")
+    assert pytester.runpytest("--dome-run-id=r0").ret == 0
+    pytester.makeconftest(CONFIGURED)
+    result = pytester.runpytest_subprocess(
+        "--dome-run-id=r1", "--dome-baseline=r0", "-s", "-p", "no:benchmark"
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["DOME-LOADED []"])
 
 
 def test_dome_diff_of_a_run_that_is_not_there_is_one_line(tmp_path: Path, capsys) -> None:
@@ -380,7 +412,7 @@ def test_a_policy_without_baseline_settings_keeps_its_digest() -> None:
 
 
 def test_the_headline_says_what_got_worse_in_one_line() -> None:
-    from pytest_dome.runfolder.baseline import headline, lines
+    from pytest_dome.report.baseline import headline, lines
 
     base = recorded(
         *((f"slow{i}", "passed", False, 1.0) for i in range(2)),
@@ -401,7 +433,7 @@ def test_the_headline_says_what_got_worse_in_one_line() -> None:
 
 
 def test_the_html_section_lists_the_first_five_as_the_text_does() -> None:
-    from pytest_dome.runfolder.baseline import html_section, markdown
+    from pytest_dome.report.baseline import html_section, markdown
 
     c = compare(recorded(*((f"gone{i}", "passed", False, 0.0) for i in range(7))), [now("new")], DEFAULTS)
     page = html_section(c)

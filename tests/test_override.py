@@ -104,7 +104,10 @@ def test_override_refused_on_tampered_or_locked_or_missing_runs(pytester: pytest
     lock.unlink()
     (run / "plan.json").write_text("{}")
     assert main(["override", str(run), "--actor", "rm", "--reason", REASON]) == 2
-    assert "does not verify (EVIDENCE_HASH_MISMATCH plan.json" in capsys.readouterr().err
+    assert (
+        f"{run}: EVIDENCE_HASH_MISMATCH plan.json: sha256 differs from the manifest"
+        in capsys.readouterr().err
+    )
     assert (
         main(
             ["override", "no-such-run", "--runtime-dir", str(run.parent), "--actor", "rm", "--reason", REASON]

@@ -225,7 +225,7 @@ def test_verify_reports_a_run_that_never_committed(tmp_path, capsys) -> None:
     run.mkdir()
     (run / "run.started.json").write_text("{}")
     assert main(["verify", str(run)]) == 1
-    assert "EVIDENCE_MISSING run.manifest.json: missing: the run started but never committed" in (
+    assert "EVIDENCE_MISSING run.manifest.json: the run started but never committed" in (
         capsys.readouterr().err
     )
 

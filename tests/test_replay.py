@@ -109,8 +109,9 @@ def test_flipping_one_byte_in_any_evidence_file_is_caught(recorded: Path) -> Non
 
 def test_deleting_a_task_result_is_caught(recorded: Path) -> None:
     victim = next((recorded / "task_results").iterdir())
-    victim.unlink()
-    assert {"EVIDENCE_MISSING", "EVIDENCE_RESULTS_INCOMPLETE"} <= codes(recorded)
+    victim.unlink()  # one problem per file: missing (not also "the task has no result")
+    found = {(p.code, p.path) for p in verify_run(recorded)}
+    assert found == {("EVIDENCE_MISSING", f"task_results/{victim.name}")}
     assert main(["verify", str(recorded)]) == 1
 
 
@@ -139,7 +140,7 @@ def test_a_listed_file_replaced_by_a_link_out_of_the_run_folder_is_caught(
     victim.symlink_to(target)
     found = {(p.code, p.path) for p in verify_run(recorded)}
     assert ("EVIDENCE_PATH_ESCAPE", f"task_results/{victim.name}") in found
-    assert {code for code, _ in found} == {"EVIDENCE_PATH_ESCAPE", "EVIDENCE_RESULTS_INCOMPLETE"}
+    assert {code for code, _ in found} == {"EVIDENCE_PATH_ESCAPE"}
 
 
 PARALLEL_CHECK = """
@@ -176,11 +177,7 @@ def test_a_large_run_is_checked_by_two_processes_with_the_same_findings(recorded
     listed, first = found["here"][0], found["here"][1]
     assert found["here"] == [listed, first, first, listed - first] and 0 < first < listed
     assert found["parallel"] == found["serial"] == found["lost"]
-    assert {p["code"] for p in found["serial"]} == {
-        "EVIDENCE_HASH_MISMATCH",
-        "EVIDENCE_MISSING",
-        "EVIDENCE_RESULTS_INCOMPLETE",
-    }
+    assert {p["code"] for p in found["serial"]} == {"EVIDENCE_HASH_MISMATCH", "EVIDENCE_MISSING"}
     assert any(p["path"] == f"task_results/{results[-1].name}" for p in found["parallel"])
 
 
@@ -508,6 +505,5 @@ def test_a_run_killed_before_it_decided_is_named_so(tmp_path: Path, capsys, comm
     (run / STARTED).write_text('{"kind": "run.started"}\n')
     assert main([command, str(run)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        f"dome {command}: {run}: the run started but never committed a decision (killed?): no {MANIFEST}"
-    ]
+    killed = "the run started but never committed a decision (killed?)"
+    assert err == [f"dome {command}: {run}: EVIDENCE_MISSING {MANIFEST}: {killed}"]

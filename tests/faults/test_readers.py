@@ -117,7 +117,8 @@ def test_dome_merge_refuses_a_crafted_shard(runs: Runs, tmp_path: Path) -> None:
     code, out, err = cli(
         ["merge", "--run-id", "m", "--out", str(tmp_path / "m"), str(shard), str(runs.runtime / "s2")]
     )
-    assert "nested deeper than 64 levels" in one_line(code, out, err, "merge")
+    problem = "EVIDENCE_INVALID plan.json: nested deeper than 64 levels"  # as dome verify says it
+    assert one_line(code, out, err, "merge") == f"dome merge: {shard}: {problem}"
     assert not (tmp_path / "m").exists()
 
 
@@ -172,9 +173,48 @@ def test_a_crafted_baseline_stops_the_session_in_one_line(
     result = pytester.runpytest_subprocess("--dome-run-id=r1", "--dome-baseline=base", timeout=120)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("ERROR: --dome-baseline: run base does not verify ("), (
-        errors
+    assert len(errors) == 1 and errors[0].startswith(
+        f"ERROR: --dome-baseline: {base}: EVIDENCE_INVALID {rel}"
     )
-    assert f"EVIDENCE_INVALID {rel}" in errors[0] and why in errors[0], errors
+    assert why in errors[0], errors
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert not (pytester.path / "ops/runtime/runs/r1").exists()
+
+
+ONE_READER = [  # every command that reads a run, {run} the crafted one
+    ["replay", "{run}"],
+    ["report", "{run}"],
+    ["status", "{run}"],
+    ["override", "{run}", "--actor", "rm", "--reason", REASON],
+    ["attest", "{run}", "--out", "{tmp}/att"],
+    ["diff", "{run}", "{approve}"],  # the crafted run as the baseline
+    ["diff", "{approve}", "{run}"],  # and as the run compared with it
+]
+
+
+def test_one_reader_gives_every_command_the_same_line(
+    pytester: pytest.Pytester, runs: Runs, crafted: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    """One reader, one set of messages: the line `dome verify` gives for the crafted
+    file is, after the run folder, the line every other reader gives (and the session
+    given the run as its baseline)."""
+    run, rel, why = crafted
+    with deadline(30):
+        code, out, err = cli(["verify", str(run)])
+    problem = one_line(code, out, err, "verify").removeprefix("dome verify: ")
+    assert problem.startswith(f"EVIDENCE_INVALID {rel}") and problem.endswith(why), problem
+    names = {"run": run, "approve": runs.runtime / "approve", "tmp": tmp_path}
+    for argv in ONE_READER:
+        with deadline(30):
+            code, out, err = cli([part.format(**names) for part in argv])
+        assert one_line(code, out, err, argv[0]) == f"dome {argv[0]}: {run}: {problem}", argv
+    att = f"{runs.att}/vsa.statement.json"
+    code, out, err = cli(["verify-attestation", "--unsigned", att, "--run", str(run)])
+    assert code == 1 and f"dome verify-attestation: {att}: run: {run}: {problem}" in err.splitlines(), err
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--dome-run-id=r1", f"--dome-baseline={run}", timeout=120)
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert (result.ret, errors) == (
+        pytest.ExitCode.USAGE_ERROR,
+        [f"ERROR: --dome-baseline: {run}: {problem}"],
+    )

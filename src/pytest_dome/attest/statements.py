@@ -26,7 +26,7 @@ from ..contracts.models import FAILING_OUTCOMES
 from ..core.aggregate import TaskResult
 from ..core.canonical import file_sha256
 from ..core.checkers import check
-from ..runfolder.replay import RecordedRun
+from ..runfolder.reader import RecordedRun
 from ..runfolder.writer import MANIFEST, PLAN, POLICY
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -91,7 +91,7 @@ def file_subjects(patterns: Sequence[str], base: Path) -> list[dict[str, Any]]:
 def commit_subject(recorded: RecordedRun) -> list[dict[str, Any]]:
     """The default subject: the git commit the run tested, when it tested that commit
     alone (its working tree was clean)."""
-    commit = recorded.evidence.change_set.head_commit
+    commit = recorded.inputs.change_set.head_commit
     run_id = recorded.manifest.run_id
     if not commit:
         raise AttestError(
@@ -109,7 +109,7 @@ def commit_subject(recorded: RecordedRun) -> list[dict[str, Any]]:
 def tree_problem(recorded: RecordedRun) -> str | None:
     """Why the run's commit is not all it tested: a dirty working tree, or one whose
     state is not recorded; None when the tree was clean."""
-    tree = recorded.evidence.change_set.worktree
+    tree = recorded.inputs.change_set.worktree
     if tree is None:
         return (
             "does not record whether its working tree was clean (git status failed, or an older pytest-dome)"
@@ -207,12 +207,9 @@ def _manifest(extension: dict[str, Any]) -> dict[str, Any]:
 def statements(
     recorded: RecordedRun, subjects: list[dict[str, Any]], resource_uri: str | None = None
 ) -> dict[str, dict[str, Any]]:
-    """The two statements of a complete run, by the stem of their file names."""
-    if recorded.gate is None or recorded.promotion is None:
-        raise AttestError(
-            f"run {recorded.manifest.run_id} has no decision (a shard, or an unfinished run); "
-            "attest the merged run"
-        )
+    """The two statements of a complete run, by the stem of their file names (a
+    shard's partial run: :class:`RunReadError`)."""
+    recorded.decision()  # a shard's partial run has none: RunReadError
     extension = run_extension(recorded, file_sha256(recorded.run_dir / MANIFEST))
     predicates = {
         "test-result": test_result_predicate(recorded, extension),
@@ -240,8 +237,8 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
     """Why ``statement`` no longer holds: a subject file that is gone or changed, a run
     folder that does not verify, or a statement that its run does not give (any more).
     ``run_dir``: the run, when not the one the statement names in ``runtime_dir``."""
-    from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.audit import NotIntact, read_intact
+    from ..runfolder.reader import RunReadError, find_run
 
     problems = [f"statement: {p}" for p in check("intoto.statement", statement)]
     if problems:
@@ -254,22 +251,26 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
         run_dir = run_dir or find_run(run_id, runtime_dir)
     except RunReadError as exc:
         return [*problems, f"run: {exc}"]
-    found = verify_run(run_dir)
-    if found:
-        return [*problems, *(f"run {run_id} does not verify: {p}" for p in found)]
+    try:
+        recorded = read_intact(run_dir)
+    except NotIntact as exc:
+        return [*problems, *(f"run: {exc.run}: {p}" for p in exc.problems)]
+    except RunReadError as exc:
+        return [*problems, f"run: {exc}"]
     if file_sha256(run_dir / MANIFEST) != extension["manifest_sha256"]:
         return [
             *problems,
             f"run {run_id}: its manifest changed since the attestation (an override?); attest again",
         ]
     try:
-        recorded = load_run(run_dir)
         stem = next(s for s, t in PREDICATES.items() if t == statement["predicateType"])
         resource_uri = statement["predicate"].get("resourceUri")
         expected = statements(recorded, statement["subject"], resource_uri)[stem]["predicate"]
-    except (RunReadError, AttestError) as exc:
+    except RunReadError as exc:
+        return [*problems, f"run: {exc}"]
+    except AttestError as exc:
         return [*problems, f"run {run_id}: {exc}"]
-    commit = recorded.evidence.change_set.head_commit
+    commit = recorded.inputs.change_set.head_commit
     for subject in statement["subject"]:
         if "gitCommit" not in subject["digest"]:
             continue

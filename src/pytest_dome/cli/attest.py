@@ -23,8 +23,8 @@ def cmd_attest(args: argparse.Namespace) -> int:
     from ..attest.dsse import KeyFileError, load_signer, sign
     from ..attest.statements import AttestError, commit_subject, file_subjects, statements
     from ..core.canonical import canonical_json
-    from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.audit import NotIntact, read_intact
+    from ..runfolder.reader import RunReadError, find_run
     from ..runfolder.writer import render, write_together
 
     if args.resource_uri is not None and not URI.match(args.resource_uri):
@@ -34,14 +34,12 @@ def cmd_attest(args: argparse.Namespace) -> int:
         run_dir = find_run(args.run, Path(args.runtime_dir))
     except (RunReadError, KeyFileError) as exc:
         return _fail("attest", str(exc), 2)
-    problems = verify_run(run_dir)
-    if problems:
-        more = f" (and {len(problems) - 1} more: dome verify {args.run})" if len(problems) > 1 else ""
-        return _fail("attest", f"run {args.run} does not verify: {problems[0]}{more}", 1)
     try:
-        recorded = load_run(run_dir)
+        recorded = read_intact(run_dir)
         subjects = file_subjects(args.subject, Path.cwd()) if args.subject else commit_subject(recorded)
         documents = statements(recorded, subjects, args.resource_uri)
+    except NotIntact as exc:
+        return _fail("attest", str(exc), 1)
     except (RunReadError, AttestError) as exc:
         return _fail("attest", str(exc), 2)
     out = Path(args.out) if args.out else DEFAULT_OUT / recorded.manifest.run_id
@@ -75,7 +73,7 @@ def cmd_verify_attestation(args: argparse.Namespace) -> int:
         verified_payload,
     )
     from ..attest.statements import LEVELS, statement_problems
-    from ..runfolder.replay import RunReadError, find_run
+    from ..runfolder.reader import RunReadError, find_run
     from ..runfolder.safejson import read_json
 
     if args.require_level is not None and args.require_level not in LEVELS:

@@ -45,7 +45,7 @@ def _emit_json(doc: Any) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, manifest_or_none
+    from ..runfolder.reader import RunReadError, find_run, manifest_or_none
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir), started_ok=True)
@@ -82,7 +82,7 @@ def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
 
     if args.policy is None and args.threshold is None:
         return None
-    policy = load_policy(Path(args.policy), args.policy) if args.policy else recorded.evidence.policy
+    policy = load_policy(Path(args.policy), args.policy) if args.policy else recorded.inputs.policy
     if args.threshold is not None:
         policy = policy.model_copy(update={"threshold": parse_threshold(args.threshold, "--threshold")})
     return policy
@@ -90,7 +90,8 @@ def _what_if_policy(args: argparse.Namespace, recorded: Any) -> Any:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ..config.options import ConfigError
-    from ..runfolder.replay import RunReadError, find_run, load_run, replay
+    from ..runfolder.reader import RunReadError, find_run, load_run
+    from ..runfolder.replay import replay
 
     if args.all is not None:
         return _replay_all(Path(args.all), args.json)
@@ -184,7 +185,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_override(args: argparse.Namespace) -> int:
     from ..runfolder.override import OverrideError, apply_override
-    from ..runfolder.replay import RunReadError, find_run
+    from ..runfolder.reader import RunReadError, find_run
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir))
@@ -203,24 +204,22 @@ def cmd_override(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """The promotion action of a run; exit 0 only for promote (gate a deploy step on it)."""
-    from ..runfolder.audit import verify_run
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.audit import read_intact
+    from ..runfolder.reader import RunReadError, find_run
 
     try:
         run_dir = find_run(args.run, Path(args.runtime_dir))
-        problems = verify_run(run_dir)
-        recorded = None if problems else load_run(run_dir)
     except RunReadError as exc:
         print(f"dome status: {exc}", file=sys.stderr)
         return 2
-    if recorded is None or recorded.promotion is None:
-        why = str(problems[0]) if problems else "a shard has no promotion; use the merged run"
+    try:
+        _, promotion = read_intact(run_dir).decision()
+    except RunReadError as exc:  # no promotion to go on: not intact, or a shard
         if args.json:
-            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": why})
+            _emit_json({"run": str(run_dir), "action": None, "verified": False, "problem": exc.problem})
         else:
-            print(f"dome status: evidence does not verify: {why}", file=sys.stderr)
+            print(f"dome status: {exc}", file=sys.stderr)
         return 1
-    promotion = recorded.promotion
     if args.json:
         _emit_json(
             {
@@ -268,24 +267,22 @@ def cmd_slo(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ..report.render import Review, review_lines, review_markdown, run_html
-    from ..runfolder.replay import RunReadError, find_run, load_run
+    from ..runfolder.reader import RunReadError, find_run, load_run
     from ..runfolder.writer import atomic_write
 
     try:
         recorded = load_run(find_run(args.run, Path(args.runtime_dir)))
+        gate, promotion = recorded.decision()
     except RunReadError as exc:
         print(f"dome report: {exc}", file=sys.stderr)
         return 2
-    if recorded.gate is None or recorded.promotion is None:
-        print("dome report: a shard has no decision; report the merged run", file=sys.stderr)
-        return 2
     review = Review(
-        recorded.gate,
-        recorded.promotion,
+        gate,
+        promotion,
         recorded.results,
-        recorded.evidence.verify.commands,
+        recorded.inputs.verify.commands,
         str(recorded.run_dir),
-        recorded.evidence.comparison(),
+        recorded.inputs.comparison(),
     )
     if args.html:
         atomic_write(Path(args.html), run_html(review).encode())
@@ -356,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, _command, str(DEFAULT_RUNTIME))
 
-    from ..runfolder.baseline import add_diff_command
+    from .diff import add_diff_command
 
     add_diff_command(sub, str(DEFAULT_RUNTIME))
     return parser

@@ -19,9 +19,11 @@ ORDER_SENSITIVE = ("reason_codes",)
 
 def check(kind: str, document: Any) -> list[str]:
     """Every problem of ``document`` as an artifact of ``kind`` (empty when valid)."""
-    problems = ssot.schema_errors(kind, document)
-    if problems:
-        return problems
+    return ssot.schema_errors(kind, document) or rules(kind, document)
+
+
+def rules(kind: str, document: Any) -> list[str]:
+    """The problems of a schema-valid ``document`` that its schema cannot express."""
     if kind == "gate.decision":
         return _gate_problems(document)
     if kind == "promotion.decision":

@@ -19,9 +19,9 @@ from ..contracts.models import (
 )
 from ..core.aggregate import TaskResult
 from ..core.escape import md_block, md_code, one_line, printable
-from ..runfolder.baseline import html_section as baseline_html
-from ..runfolder.baseline import lines as baseline_lines
-from ..runfolder.baseline import markdown as baseline_markdown
+from .baseline import html_section as baseline_html
+from .baseline import lines as baseline_lines
+from .baseline import markdown as baseline_markdown
 
 if TYPE_CHECKING:
     from ..core.comparison import Comparison

@@ -19,8 +19,9 @@ from typing import Any
 from ..contracts import reasons as rc
 from ..core.redact import Redactor
 from ..runfolder.audit import verify_run
-from ..runfolder.replay import RunReadError, load_run, manifest_or_none, replay
-from ..runfolder.safejson import LIMITS, read_file, read_json
+from ..runfolder.reader import RunReadError, load_run, manifest_or_none, read_document
+from ..runfolder.replay import replay
+from ..runfolder.safejson import LIMITS, read_file
 from ..runfolder.writer import MANIFEST, STARTED
 
 TARGETS = {"SLO-1": 0.999, "SLO-2": 0.99, "SLO-3": 1.0, "SLO-4": 0}
@@ -45,13 +46,15 @@ def check_month(month: str) -> str:
     return month
 
 
-def _read(path: Path, kind: str) -> dict[str, Any]:
+def _read(run_dir: Path, relative: str) -> dict[str, Any]:
+    """The manifest or start record of a run, parsed (its schema is ``dome verify``'s
+    business: a run whose evidence is broken still counts, as not verified)."""
     try:
-        doc = read_json(path, kind)
-    except (OSError, ValueError) as exc:
-        raise SloError(f"{path}: unreadable ({exc})") from None
+        doc = read_document(run_dir, relative, schema=False)
+    except RunReadError as exc:
+        raise SloError(str(exc)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("started_at"), str):
-        raise SloError(f"{path}: not a dome record (no started_at)")
+        raise SloError(f"{run_dir}: {relative}: not a dome record (no started_at)")
     return doc
 
 
@@ -63,13 +66,12 @@ def scan_runs(runtime_dir: Path) -> tuple[list[RunEntry], list[str]]:
     for path in sorted(runtime_dir.iterdir()):
         if path.name.startswith("."):
             continue  # locks and replaced runs
-        manifest_path, started_path = path / MANIFEST, path / STARTED
         try:
-            if manifest_path.is_file():
-                manifest = _read(manifest_path, "run.manifest")
+            if (path / MANIFEST).is_file():
+                manifest = _read(path, MANIFEST)
                 runs.append(RunEntry(path.name, path, manifest["started_at"], manifest))
-            elif started_path.is_file():
-                runs.append(RunEntry(path.name, path, _read(started_path, "run.started")["started_at"], None))
+            elif (path / STARTED).is_file():
+                runs.append(RunEntry(path.name, path, _read(path, STARTED)["started_at"], None))
             else:
                 problems.append(f"{path}: not a run folder (no {MANIFEST} or {STARTED})")
         except SloError as exc:

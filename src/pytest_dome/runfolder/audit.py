@@ -15,12 +15,17 @@ from typing import Any
 
 from ..contracts import reasons as rc
 from ..core.aggregate import read_task_result
-from ..core.canonical import sha256_hex
-from ..core.checkers import check
+from ..core.checkers import rules
 from ..core.plan import in_shard
-from .record import manifest_digest
-from .replay import SUPPORTED_VERSIONS, CheckedResult, RunReadError, load_run, replay
-from .safejson import Refused, limit_of, parse, parse_lines, read_file
+from .reader import (
+    CheckedResult,
+    RecordedRun,
+    RunReadError,
+    check_manifest_digest,
+    load_run,
+    read_document,
+)
+from .replay import replay
 from .speedups import can_fork, gc_paused, split_in_fork
 from .writer import (
     CHANGE_SET,
@@ -32,7 +37,6 @@ from .writer import (
     POLICY,
     PROMOTION,
     SESSION,
-    STARTED,
     VERIFY,
     EvidenceError,
     safe_join,
@@ -52,8 +56,23 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.code} {self.path}: {self.message}"
 
+    @classmethod
+    def of(cls, exc: RunReadError) -> Problem:
+        """The reader's refusal of a file, as a problem of the run."""
+        return cls(exc.code or rc.EVIDENCE_INVALID, exc.path or "-", exc.message)
+
     def as_json(self) -> dict[str, str]:
         return {"code": self.code, "path": self.path, "message": self.message}
+
+
+class NotIntact(RunReadError):
+    """A run that ``dome verify`` does not accept: its first problem, in one line."""
+
+    def __init__(self, run_dir: Path, problems: list[Problem]):
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more: dome verify lists them)" if len(problems) > 1 else ""
+        super().__init__(run_dir, first.message + more, first.path, first.code)
 
 
 def verify_run(run_dir: Path, *, replay_decision: bool = True, parallel: bool | None = None) -> list[Problem]:
@@ -63,48 +82,37 @@ def verify_run(run_dir: Path, *, replay_decision: bool = True, parallel: bool | 
     when that is safe, see ``speedups.can_fork``, and the run lists at least
     ``PARALLEL_MIN`` files)."""
     with gc_paused():
-        return _verify_run(run_dir, replay_decision, parallel)
+        return _verify_run(run_dir, replay_decision, parallel, load=False)[0]
 
 
-def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> list[Problem]:
+def read_intact(run_dir: Path) -> RecordedRun:
+    """The run in ``run_dir``, read once, when ``dome verify`` accepts it (its decision
+    replayed); else :class:`NotIntact`. For the commands that act on a run's evidence:
+    status, override, attest, merge (a shard), dome diff's newer run."""
+    with gc_paused():
+        problems, recorded = _verify_run(run_dir, True, None, load=True)
+    if problems:
+        raise NotIntact(run_dir, problems)
+    assert recorded is not None
+    return recorded
+
+
+def _verify_run(
+    run_dir: Path, replay_decision: bool, parallel: bool | None, load: bool
+) -> tuple[list[Problem], RecordedRun | None]:
     problems: list[Problem] = []
 
     def add(code: str, path: str, message: str) -> None:
         problems.append(Problem(code, path, message))
 
     try:
-        data = read_file(run_dir / MANIFEST, limit_of("run.manifest"))
-    except FileNotFoundError:
-        started = (run_dir / STARTED).is_file()
-        add(
-            rc.EVIDENCE_MISSING,
-            MANIFEST,
-            "missing: the run started but never committed a decision (killed?)"
-            if started
-            else "missing: not a committed run",
-        )
-        return problems
-    except OSError as exc:
-        add(rc.EVIDENCE_INVALID, MANIFEST, f"cannot be read ({exc.strerror})")
-        return problems
-    except Refused as exc:
-        add(rc.EVIDENCE_INVALID, MANIFEST, str(exc))
-        return problems
+        manifest = read_document(run_dir, MANIFEST)
+    except RunReadError as exc:
+        return [Problem.of(exc)], None
     try:
-        manifest = parse(data)
-    except ValueError as exc:
-        add(rc.EVIDENCE_INVALID, MANIFEST, f"not readable JSON ({exc})")
-        return problems
-    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if not isinstance(version, str) or version not in SUPPORTED_VERSIONS:  # a list is unhashable
-        add(rc.EVIDENCE_SCHEMA_UNSUPPORTED, MANIFEST, f"schema version {version!r} is not supported")
-        return problems
-    for p in check("run.manifest", manifest):
-        add(rc.EVIDENCE_INVALID, MANIFEST, p)
-    if problems:
-        return problems
-    if manifest_digest(manifest) != manifest["manifest_digest"]:
-        add(rc.EVIDENCE_HASH_MISMATCH, MANIFEST, "the manifest's own digest does not match it")
+        check_manifest_digest(run_dir, manifest)
+    except RunReadError as exc:
+        problems.append(Problem.of(exc))
 
     # One walk of the run folder: the regular files in it (links are not followed, so
     # a path found here cannot lead out of it; anything else goes through safe_join).
@@ -123,18 +131,19 @@ def _verify_run(run_dir: Path, replay_decision: bool, parallel: bool | None) -> 
     for rel in sorted(present - names):
         add(rc.EVIDENCE_UNLISTED, rel, "present in the run folder but not in the manifest")
 
-    _check_results(manifest, listed, add)
+    _check_results(manifest, listed, add, {p.path for p in problems})
     _check_consistency(manifest, listed, add)
-    if complete and replay_decision and not problems:
-        try:
-            result = replay(load_run(run_dir, listed))  # the documents just checked
-        except RunReadError as exc:
-            add(rc.EVIDENCE_INVALID, "-", str(exc))
-        else:
-            if not result.identical:
-                fields = ", ".join(f for f, _, _ in result.differences[:5]) or "decision_digest"
-                add(rc.REPLAY_MISMATCH, GATE, f"the recorded inputs give another decision ({fields})")
-    return problems
+    if problems or not (load or (complete and replay_decision)):
+        return problems, None
+    try:
+        recorded = load_run(run_dir, {MANIFEST: manifest, **listed})  # the documents just checked
+        result = replay(recorded) if complete and replay_decision else None
+    except RunReadError as exc:
+        return [Problem.of(exc)], None
+    if result is not None and not result.identical:
+        fields = ", ".join(f for f, _, _ in result.differences[:5]) or "decision_digest"
+        add(rc.REPLAY_MISMATCH, GATE, f"the recorded inputs give another decision ({fields})")
+    return problems, recorded
 
 
 PARALLEL_MIN = 4000
@@ -166,7 +175,6 @@ def _check_entries(
         problems.append(Problem(code, path, message))
 
     listed: dict[str, Any] = {}
-    root = str(run_dir)
     for entry in entries:
         rel = entry["path"]
         if rel not in present:
@@ -175,34 +183,20 @@ def _check_entries(
             except EvidenceError:
                 add(rc.EVIDENCE_PATH_ESCAPE, rel, "resolves outside the run folder")
                 continue
+        kind = entry["kind"]
         try:
-            data = read_file(f"{root}{os.sep}{rel}", limit_of(entry["kind"]))  # plain strings: 50,000 of them
-        except OSError:
-            add(rc.EVIDENCE_MISSING, rel, "listed in the manifest but missing")
+            doc = read_document(run_dir, rel, kind, entry["sha256"])
+        except RunReadError as exc:
+            problems.append(Problem.of(exc))
             continue
-        except Refused as exc:  # a FIFO, a device, a folder; too large
-            add(rc.EVIDENCE_INVALID, rel, str(exc))
-            continue
-        if sha256_hex(data) != entry["sha256"]:
-            add(rc.EVIDENCE_HASH_MISMATCH, rel, "sha256 differs from the manifest")
-            continue
-        try:
-            doc: Any = parse_lines(data) if entry["kind"] == "overrides" else parse(data)
-        except ValueError as exc:
-            add(rc.EVIDENCE_INVALID, rel, f"not JSON ({exc})")
-            continue
-        bad = (
-            [f"line {i + 1}: {p}" for i, line in enumerate(doc) for p in check("override", line)]
-            if entry["kind"] == "overrides"
-            else check(entry["kind"], doc)
-        )
+        bad = rules(kind, doc)
         for p in bad:
             add(rc.EVIDENCE_INVALID, rel, p)
         if bad:
             continue
         # A task result as the checks and the replay read it: smaller, and quicker
         # to send from the forked process (a 50,000-task run has 50,000 of them).
-        if entry["kind"] == "task.result":
+        if kind == "task.result":
             listed[rel] = CheckedResult(doc["run_id"], read_task_result(doc))
         else:
             listed[rel] = doc
@@ -220,7 +214,9 @@ def _files(folder: str, prefix: str = "") -> Iterator[tuple[str, bool]]:
                 yield f"{prefix}{entry.name}", entry.is_symlink()
 
 
-def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -> None:
+def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any, reported: set[str]) -> None:
+    """Every planned task has its final result (one that cannot be read is a problem
+    already: one line per file)."""
     plan = listed.get(PLAN)
     if plan is None:
         return
@@ -233,6 +229,8 @@ def _check_results(manifest: dict[str, Any], listed: dict[str, Any], add: Any) -
     results = {rel: doc.record.task_id for rel, doc in listed.items() if isinstance(doc, CheckedResult)}
     for task_id in sorted(planned):
         rel = task_result_path(task_id)
+        if rel in reported:
+            continue
         if rel not in results:
             add(rc.EVIDENCE_RESULTS_INCOMPLETE, rel, f"planned task {task_id!r} has no final result")
         elif results[rel] != task_id:

@@ -16,9 +16,9 @@ from ..contracts.models import Execution, PluginFactor, SessionFacts, SessionRec
 from ..core.decision import DecisionInputs, missing_result, outcomes_of
 from ..core.plan import in_shard
 from ..core.verdict import named
-from .audit import verify_run
+from .audit import read_intact
+from .reader import RunReadError
 from .record import RunOutcome, write_run
-from .replay import RunReadError, load_run
 from .writer import MANIFEST
 
 
@@ -32,23 +32,20 @@ class ShardRun:
     def __init__(self, folder: Path) -> None:
         if not (folder / MANIFEST).is_file():
             raise MergeError(f"{folder}: no {MANIFEST}; give the folder of a shard's run")
-        problems = verify_run(folder)  # the same integrity check as `dome verify`
-        if problems:
-            raise MergeError(f"{folder}: {problems[0]}")
         self.folder = folder
         try:
-            recorded = load_run(folder)  # the reader of `dome replay`
+            recorded = read_intact(folder)  # read once, as `dome verify` accepts it
         except RunReadError as exc:
             raise MergeError(str(exc)) from None
         self.manifest = recorded.manifest
         if self.manifest.state != "partial" or self.manifest.shard is None:
             raise MergeError(f"{folder}: not a shard (state {self.manifest.state}); run with --dome-shard")
         self.shard = self.manifest.shard
-        self.evidence = recorded.evidence
-        self.plan = recorded.evidence.plan
+        self.inputs = recorded.inputs
+        self.plan = recorded.inputs.plan
         self.results = list(recorded.results)
-        self.verify = recorded.evidence.verify
-        self.session = recorded.evidence.session
+        self.verify = recorded.inputs.verify
+        self.session = recorded.inputs.session
 
 
 def _merged_factors(shards: Iterable[ShardRun]) -> tuple[PluginFactor, ...]:
@@ -108,15 +105,15 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
     inputs = DecisionInputs(
         run_id=run_id,
         plan=base.plan,
-        change_set=base.evidence.change_set,
-        packet_document=base.evidence.packet_document,
-        policy=base.evidence.policy,
+        change_set=base.inputs.change_set,
+        packet_document=base.inputs.packet_document,
+        policy=base.inputs.policy,
         outcomes=outcomes_of(results),
         verify=verify,
         session=SessionRecord(run_id=run_id, facts=session, plugin_factors=_merged_factors(first.values())),
         # The shards share one input_digest, so one baseline (or none): the merged run
         # compares all the tasks with it.
-        baseline=base.evidence.baseline,
+        baseline=base.inputs.baseline,
         durations={r.task_id: r.duration_s for r in results},
     )
     execution = Execution(

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ..contracts.models import (
     GateDecision,
@@ -24,14 +24,13 @@ from ..contracts.models import (
 )
 from ..core.gate import envelope
 from ..core.redact import Redactor
-from .audit import verify_run
+from .audit import read_intact
 from .lifecycle import acquire_lock, release_lock
+from .reader import RunReadError, read_model
 from .record import utc_now
-from .replay import invalid_model
-from .safejson import limit_of, read_file, read_json
+from .safejson import limit_of, read_file
 from .writer import (
     ENVELOPE,
-    GATE,
     MANIFEST,
     OVERRIDES,
     PROMOTION,
@@ -72,13 +71,12 @@ def check_reason(reason: str) -> str:
 
 
 def _load(run_dir: Path, relative: str, kind: str, model: type[M]) -> M:
-    """An artifact of a run that verified, read again for the override: refused in one
-    line should it have changed since (or be a model's exception to its schema)."""
+    """An artifact of a run that verified, read again for the override (through the
+    reader): refused in one line should it have changed since."""
     try:
-        return model.model_validate(read_json(run_dir / relative, kind))
-    except (OSError, ValueError) as exc:
-        why = invalid_model(exc) if isinstance(exc, ValidationError) else str(exc)
-        raise OverrideError(f"{run_dir / relative}: {why}") from None
+        return read_model(run_dir, relative, model)
+    except RunReadError as exc:
+        raise OverrideError(str(exc)) from None
 
 
 def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
@@ -88,18 +86,10 @@ def apply_override(run_dir: Path, actor: str, reason: str) -> PromotionDecision:
     except EvidenceError as exc:
         raise OverrideError(f"{exc} (the run is being written)") from None
     try:
-        if not (run_dir / GATE).is_file() and (run_dir / MANIFEST).is_file():
-            raise OverrideError(
-                f"{run_dir.name} is a shard's partial run with no decision; override the merged run"
-            )
-        problems = verify_run(run_dir)
-        if problems:
-            raise OverrideError(
-                f"run {run_dir.name}'s evidence does not verify ({problems[0]}); "
-                "an override needs intact evidence"
-            )
-        gate = _load(run_dir, GATE, "gate.decision", GateDecision)
-        promotion = _load(run_dir, PROMOTION, "promotion.decision", PromotionDecision)
+        try:  # an override needs intact evidence
+            gate, promotion = read_intact(run_dir).decision()
+        except RunReadError as exc:
+            raise OverrideError(str(exc)) from None
         if gate.status == "REJECT":
             raise OverrideError(
                 f"run {gate.run_id} is REJECT ({', '.join(gate.reason_codes)}): a rejection cannot "
