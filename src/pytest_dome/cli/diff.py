@@ -11,12 +11,13 @@ from typing import Any
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Exit 1 when something got worse, 2 when a run cannot be read. Run A is read as
-    ``--dome-baseline`` reads a baseline (``reader.read_summary``), run B as the
+    ``--dome-baseline`` reads a baseline (``baseline.read_summary``), run B as the
     commands that act on a run's evidence read it (``audit.read_intact``)."""
     from ..core.comparison import RecordedBaseline
     from ..report.baseline import as_json, lines
     from ..runfolder.audit import read_intact
-    from ..runfolder.reader import RunReadError, find_run, read_summary
+    from ..runfolder.baseline import read_summary
+    from ..runfolder.reader import RunReadError, find_run
 
     runtime_dir = Path(args.runtime_dir)
     try:

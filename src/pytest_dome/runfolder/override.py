@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
+from ..contracts import reasons as rc
 from ..contracts.models import (
     GateDecision,
     OverrideNote,
@@ -26,9 +27,8 @@ from ..core.gate import envelope
 from ..core.redact import Redactor
 from .audit import read_intact
 from .lifecycle import acquire_lock, release_lock
-from .reader import RunReadError, read_model
+from .reader import RunReadError, read_bytes, read_model
 from .record import utc_now
-from .safejson import limit_of, read_file
 from .writer import (
     ENVELOPE,
     MANIFEST,
@@ -121,11 +121,11 @@ def _commit(run_dir: Path, gate: GateDecision, promotion: PromotionDecision, rec
     """Write the override, the new promotion and envelope, and last the re-hashed manifest."""
     manifest = _load(run_dir, MANIFEST, "run.manifest", RunManifest)
     try:
-        lines = read_file(run_dir / OVERRIDES, limit_of("overrides"))
-    except FileNotFoundError:
+        lines = read_bytes(run_dir, OVERRIDES)
+    except RunReadError as exc:
+        if exc.code != rc.EVIDENCE_MISSING:
+            raise OverrideError(str(exc)) from None
         lines = b""
-    except (OSError, ValueError) as exc:
-        raise OverrideError(f"{run_dir / OVERRIDES}: {exc}") from None
     line = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     writer = EvidenceWriter(run_dir)
     writer.write_data(OVERRIDES, "overrides", lines + line.encode() + b"\n")

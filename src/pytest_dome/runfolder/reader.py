@@ -8,8 +8,8 @@
 - :func:`task_result_files`: the task results of a run;
 - :func:`load_run`: the whole run as a :class:`RecordedRun` (replay, report, merge,
   status, override, attest, diff read this);
-- :func:`read_summary`: what a run compared with a baseline records of it, read
-  from the baseline run's hash-checked files (``--dome-baseline``, ``dome diff``).
+- :func:`read_bytes`: a file's bytes (``dome override`` appends to the overrides);
+- ``baseline.read_summary`` reads a baseline's hash-checked files through these.
 
 Every failure is one :class:`RunReadError`, one line naming the run folder, the
 catalog reason code and the file relative to the run folder, as ``dome verify``
@@ -32,9 +32,7 @@ from ..contracts import reasons as rc
 from ..contracts import ssot
 from ..contracts.models import (
     SCHEMA_VERSION,
-    BaselineRun,
     BaselineSummary,
-    BaselineTask,
     ChangeSet,
     GateDecision,
     PromotionDecision,
@@ -45,13 +43,10 @@ from ..contracts.models import (
 )
 from ..core.aggregate import TaskResult, read_task_result
 from ..core.canonical import sha256_hex
-from ..core.checkers import rules
 from ..core.comparison import RecordedBaseline
 from ..core.decision import DecisionInputs, outcomes_of
-from ..core.gate import results_digest
 from ..core.plan import read_plan
 from ..core.taskid import is_safe_id
-from ..core.verdict import TaskVerdict
 from .record import manifest_digest
 from .safejson import Refused, limit_of, parse, parse_lines, read_file
 from .speedups import gc_paused
@@ -71,7 +66,6 @@ from .writer import (
     STARTED,
     TASK_RESULTS,
     VERIFY,
-    task_result_path,
 )
 
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -144,6 +138,23 @@ def _missing(run_dir: Path | str, relative: str) -> RunReadError:
 # --- one artifact ----------------------------------------------------------------
 
 
+def read_bytes(
+    run_dir: Path | str, relative: str, kind: str | None = None, sha256: str | None = None
+) -> bytes:
+    """The bytes of the file at ``relative`` (missing, not a regular file, too large, hash)."""
+    try:
+        data = read_file(f"{run_dir}{os.sep}{relative}", limit_of(kind or kind_of(relative)))
+    except FileNotFoundError:
+        raise _missing(run_dir, relative) from None
+    except OSError as exc:
+        raise RunReadError(run_dir, f"cannot be read ({exc.strerror or exc})", relative) from None
+    except Refused as exc:  # a FIFO, a device, a folder; too large
+        raise RunReadError(run_dir, str(exc), relative) from None
+    if sha256 is not None and sha256_hex(data) != sha256:
+        raise RunReadError(run_dir, "sha256 differs from the manifest", relative, rc.EVIDENCE_HASH_MISMATCH)
+    return data
+
+
 def read_document(
     run_dir: Path | str,
     relative: str,
@@ -157,16 +168,7 @@ def read_document(
     Raises :class:`RunReadError`: missing, not a regular file, too large, hash, not
     JSON, schema version, schema."""
     kind = kind or kind_of(relative)
-    try:
-        data = read_file(f"{run_dir}{os.sep}{relative}", limit_of(kind))  # plain strings: 50,000 of them
-    except FileNotFoundError:
-        raise _missing(run_dir, relative) from None
-    except OSError as exc:
-        raise RunReadError(run_dir, f"cannot be read ({exc.strerror or exc})", relative) from None
-    except Refused as exc:  # a FIFO, a device, a folder; too large
-        raise RunReadError(run_dir, str(exc), relative) from None
-    if sha256 is not None and sha256_hex(data) != sha256:
-        raise RunReadError(run_dir, "sha256 differs from the manifest", relative, rc.EVIDENCE_HASH_MISMATCH)
+    data = read_bytes(run_dir, relative, kind, sha256)
     try:
         doc = parse_lines(data) if kind == "overrides" else parse(data)
     except Refused as exc:  # NaN, too deep, not UTF-8, ...
@@ -312,80 +314,3 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         gate = model(GATE, GateDecision)
         promotion = model(PROMOTION, PromotionDecision)
     return RecordedRun(run_dir, manifest, inputs, gate, promotion, results)
-
-
-# --- what a baseline is to the run compared with it ------------------------------
-
-
-def read_summary(run_dir: Path) -> BaselineSummary:
-    """The summary of the complete run in ``run_dir`` that a run compared with it
-    records (each planned task's outcome, flakiness and duration).
-
-    Read from the files the summary is made of (manifest, gate decision, plan, the
-    planned tasks' results), not the whole run, and without making its decision
-    again: each file is checked against the hash its manifest lists, the manifest
-    against its own digest, the gate decision against its ``decision_digest``, and
-    the outcomes read against the gate's ``results_digest`` (the digest of the
-    verdicts it decided on). A file edited since, re-sealed or not, is refused with
-    the line ``dome verify`` gives for it, or ``EVIDENCE_INCONSISTENT``."""
-    with gc_paused():
-        return _read_summary(run_dir)
-
-
-def _read_summary(run_dir: Path) -> BaselineSummary:
-    document = read_document(run_dir, MANIFEST)
-    check_manifest_digest(run_dir, document)
-    manifest = read_model(run_dir, MANIFEST, RunManifest, document)
-    if manifest.state != "complete":
-        raise RunReadError(run_dir, "a shard's partial run has no decision; give the merged run")
-    hashes = {e.path: e.sha256 for e in manifest.artifacts}
-
-    def listed(relative: str, code: str = rc.EVIDENCE_MISSING, why: str = "") -> Any:
-        if relative not in hashes:
-            raise RunReadError(run_dir, why or "required artifact not in the manifest", relative, code)
-        return read_document(run_dir, relative, sha256=hashes[relative])
-
-    def inconsistent(relative: str, why: str) -> RunReadError:
-        return RunReadError(run_dir, why, relative, rc.EVIDENCE_INCONSISTENT)
-
-    gate_document = listed(GATE)
-    for problem in rules("gate.decision", gate_document):
-        raise RunReadError(run_dir, problem, GATE)
-    gate = read_model(run_dir, GATE, GateDecision, gate_document)
-    if (gate.status, gate.decision_digest) != (manifest.gate_status, manifest.decision_digest):
-        raise inconsistent(GATE, "status or digest differs from the manifest's")
-    plan = read_plan(listed(PLAN))
-    if plan.input_digest != manifest.input_digest:
-        raise inconsistent(PLAN, "input_digest differs from the manifest's")
-    tasks, verdicts = [], []
-    for task in plan.tasks:
-        rel = task_result_path(task.task_id)
-        why = f"planned task {task.task_id!r} has no final result"
-        doc = listed(rel, rc.EVIDENCE_RESULTS_INCOMPLETE, why)
-        if doc["run_id"] != manifest.run_id:
-            raise inconsistent(rel, f"run id {doc['run_id']!r}, not {manifest.run_id!r}")
-        result = read_task_result(doc)
-        if result.task_id != task.task_id:
-            raise RunReadError(run_dir, "the result names another task", rel, rc.EVIDENCE_RESULTS_INCOMPLETE)
-        verdicts.append(
-            TaskVerdict(task.task_id, result.outcome, result.flaky, task.critical, task.risk_weight)
-        )
-        tasks.append(
-            BaselineTask(
-                task_id=task.task_id,
-                node_id=task.node_id,
-                outcome=result.outcome,
-                flaky=result.flaky,
-                duration_s=result.duration_s,
-            )
-        )
-    if results_digest(verdicts) != gate.checks.tasks.results_digest:
-        raise inconsistent(GATE, "checks.tasks.results_digest: not the digest of the task results")
-    run = BaselineRun(
-        run_id=manifest.run_id,
-        gate_status=gate.status,
-        decision_digest=gate.decision_digest,
-        input_digest=manifest.input_digest,
-        manifest_digest=manifest.manifest_digest,
-    )
-    return BaselineSummary(baseline=run, tasks=tuple(tasks))
