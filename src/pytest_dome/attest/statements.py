@@ -24,9 +24,9 @@ from typing import Any
 
 from ..contracts.models import FAILING_OUTCOMES
 from ..core.aggregate import TaskResult
-from ..core.canonical import file_sha256
 from ..core.checkers import check
 from ..runfolder.reader import RecordedRun
+from ..runfolder.safejson import file_sha256
 from ..runfolder.writer import MANIFEST, PLAN, POLICY
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
-import os
-import stat
 from collections.abc import Callable, Iterator, Sequence
 from json.encoder import encode_basestring
-from pathlib import Path
 from typing import Any
 
 
@@ -28,19 +24,6 @@ def json_string(value: str | None) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a regular file's bytes, read a MiB at a time; anything else
-    (a FIFO put in a file's place, a device) is an ``OSError``, never a hang."""
-    hasher = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def digest(value: Any) -> str:

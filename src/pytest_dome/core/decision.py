@@ -27,7 +27,7 @@ from ..contracts.models import (
 )
 from .aggregate import TaskResult
 from .comparison import Comparison, RecordedBaseline, compare
-from .gate import GateInputs, gate_decision, promotion_decision
+from .gate import GateInputs, evaluate, gate_decision, promotion_decision
 from .plan import Plan, PlannedTask
 from .risk import baseline_policy
 from .verdict import TaskVerdict
@@ -108,6 +108,12 @@ class DecisionInputs:
             input_digest=self.plan.input_digest,
             baseline=self.baseline,
         )
+
+    def evaluate(self, policy: RiskPolicy | None = None) -> dict[str, Any]:
+        """The decision's digested content (``gate.evaluate``), as :meth:`decide` makes
+        it; with ``policy``, a what-if under another policy. Replay and ``dome verify``
+        compare it with the recorded decision."""
+        return evaluate(self.gate_inputs(), policy or self.policy)
 
     def decide(self, decided_at: str) -> tuple[GateDecision, PromotionDecision]:
         gate = gate_decision(self.run_id, self.gate_inputs(), self.policy, decided_at)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.models import RiskPolicy
-from ..core.gate import decision_digest, evaluate
+from ..core.gate import decision_digest
 from .reader import RecordedRun
 
 
@@ -79,7 +79,7 @@ def replay(recorded: RecordedRun, policy: RiskPolicy | None = None) -> ReplayRes
     """Make the decision again; with ``policy``, a what-if under another policy."""
     gate, _ = recorded.decision()
     what_if = policy is not None
-    content = evaluate(recorded.inputs.gate_inputs(), policy or recorded.inputs.policy)
+    content = recorded.inputs.evaluate(policy)
     stored = gate.model_dump(mode="json")
     stored_content = {k: stored[k] for k in content}
     return ReplayResult(

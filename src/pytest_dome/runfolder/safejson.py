@@ -19,6 +19,8 @@ A leaf module: it imports nothing of pytest-dome.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import math
 import os
@@ -98,6 +100,19 @@ def read_file(path: str | Path, limit: int) -> bytes:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
     finally:
         os.close(fd)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a regular file's bytes, read a MiB at a time; anything else
+    (a FIFO put in a file's place, a device) is an ``OSError``, never a hang."""
+    hasher = hashlib.sha256()
+    fd = os.open(path, _FLAGS)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
 
 
 def _no_constant(name: str) -> Any:

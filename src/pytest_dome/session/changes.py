@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..config.inikeys import OUTPUT_ROOT
 from ..contracts.models import ChangeSet, ChangeSetStatus, WorkTree
-from ..core.canonical import file_sha256
+from ..runfolder.safejson import file_sha256
 
 if TYPE_CHECKING:
     from ..config.settings import Settings
