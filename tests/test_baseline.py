@@ -21,7 +21,7 @@ from pytest_dome.core.canonical import sha256_hex
 from pytest_dome.core.checkers import check
 from pytest_dome.core.comparison import RecordedBaseline, compare, markedly_slower, sign_test, suite_shift
 from pytest_dome.core.gate import GateInputs, TaskVerdict, evaluate
-from pytest_dome.runfolder.record import manifest_digest
+from pytest_dome.runfolder.reader import manifest_digest
 
 BEFORE = """
 def test_keep(): pass

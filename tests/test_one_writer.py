@@ -249,7 +249,7 @@ def test_override_writes_the_manifest_the_session_writes(pytester: pytest.Pytest
 
     from pytest_dome.cli.main import main
     from pytest_dome.contracts.models import RunManifest
-    from pytest_dome.runfolder.record import manifest_digest
+    from pytest_dome.runfolder.reader import manifest_digest
     from pytest_dome.runfolder.writer import render
 
     pytester.makepyfile(

@@ -20,6 +20,7 @@ from pytest_dome.core.checkers import check
 from pytest_dome.core.gate import TaskVerdict, results_digest
 from pytest_dome.core.plan import Plan, PlannedTask, planned_canonical, planned_pretty, read_plan
 from pytest_dome.core.taskid import is_safe_id
+from pytest_dome.runfolder.layout import task_result_path
 from pytest_dome.runfolder.speedups import pack_digest
 from pytest_dome.runfolder.writer import (
     Entry,
@@ -30,7 +31,6 @@ from pytest_dome.runfolder.writer import (
     in_path_order,
     render,
     render_parts,
-    task_result_path,
 )
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)

@@ -28,8 +28,9 @@ from pytest_dome.core.aggregate import TaskResult
 from pytest_dome.core.decision import DecisionInputs, missing_result, outcomes_of
 from pytest_dome.core.plan import Plan, PlannedTask, input_digest
 from pytest_dome.runfolder.audit import verify_run
-from pytest_dome.runfolder.record import manifest_digest, write_run
-from pytest_dome.runfolder.writer import MANIFEST, STARTED
+from pytest_dome.runfolder.layout import MANIFEST, STARTED
+from pytest_dome.runfolder.reader import manifest_digest
+from pytest_dome.runfolder.record import write_run
 from pytest_dome.session import changes
 
 if TYPE_CHECKING:
@@ -455,7 +456,8 @@ def test_slo2_a_run_moved_to_another_machine_replays_identically_in_another_proc
 
 def test_results_written_during_the_session_are_listed_and_strays_removed(tmp_path: Path) -> None:
     from pytest_dome.core.aggregate import Attempt, render_task_result
-    from pytest_dome.runfolder.writer import TaskResultFiles, task_result_path
+    from pytest_dome.runfolder.layout import task_result_path
+    from pytest_dome.runfolder.writer import TaskResultFiles
 
     tasks = tuple(PlannedTask(t, "test", f"t.py::{t}", None, False, 0.0) for t in ("a", "b"))
     fail = Attempt(1, "failed", "call", 0.1, None, "boom")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_dome.cli.main import main
-from pytest_dome.runfolder.record import manifest_digest
+from pytest_dome.runfolder.reader import manifest_digest
 
 HANG_S = 60
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pytest_dome.config.inputs import load_packet
 from pytest_dome.config.options import ConfigError, check_run_id
 from pytest_dome.core.taskid import task_id_for
-from pytest_dome.runfolder.writer import EvidenceError, safe_join, task_result_path
+from pytest_dome.runfolder.layout import task_result_path
+from pytest_dome.runfolder.writer import EvidenceError, safe_join
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

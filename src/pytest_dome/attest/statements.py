@@ -25,9 +25,9 @@ from typing import Any
 from ..contracts.models import FAILING_OUTCOMES
 from ..core.aggregate import TaskResult
 from ..core.checkers import check
+from ..runfolder.layout import MANIFEST, PLAN, POLICY
 from ..runfolder.reader import RecordedRun
 from ..runfolder.safejson import file_sha256
-from ..runfolder.writer import MANIFEST, PLAN, POLICY
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 TEST_RESULT_TYPE = "https://in-toto.io/attestation/test-result/v0.1"

@@ -19,10 +19,10 @@ from typing import Any
 from ..contracts import reasons as rc
 from ..core.redact import Redactor
 from ..runfolder.audit import verify_run
+from ..runfolder.layout import MANIFEST, STARTED
 from ..runfolder.reader import RunReadError, load_run, manifest_or_none, read_document
 from ..runfolder.replay import replay
 from ..runfolder.safejson import LIMITS, read_file
-from ..runfolder.writer import MANIFEST, STARTED
 
 TARGETS = {"SLO-1": 0.999, "SLO-2": 0.99, "SLO-3": 1.0, "SLO-4": 0}
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")

@@ -17,17 +17,7 @@ from ..contracts import reasons as rc
 from ..core.aggregate import read_task_result
 from ..core.checkers import rules
 from ..core.plan import in_shard
-from .reader import (
-    CheckedResult,
-    RecordedRun,
-    RunReadError,
-    check_manifest_digest,
-    load_run,
-    read_document,
-)
-from .replay import replay
-from .speedups import can_fork, gc_paused, split_in_fork
-from .writer import (
+from .layout import (
     CHANGE_SET,
     ENVELOPE,
     GATE,
@@ -38,10 +28,19 @@ from .writer import (
     PROMOTION,
     SESSION,
     VERIFY,
-    EvidenceError,
-    safe_join,
     task_result_path,
 )
+from .reader import (
+    CheckedResult,
+    RecordedRun,
+    RunReadError,
+    check_manifest_digest,
+    load_run,
+    read_document,
+)
+from .replay import replay
+from .speedups import can_fork, gc_paused, split_in_fork
+from .writer import EvidenceError, safe_join
 
 REQUIRED = (PLAN, POLICY, CHANGE_SET, VERIFY, SESSION)
 REQUIRED_COMPLETE = (GATE, PROMOTION, ENVELOPE)

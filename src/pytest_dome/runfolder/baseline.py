@@ -21,9 +21,9 @@ from ..core.comparison import RecordedBaseline
 from ..core.gate import results_digest
 from ..core.plan import read_plan
 from ..core.verdict import TaskVerdict
+from .layout import GATE, MANIFEST, PLAN, task_result_path
 from .reader import RunReadError, check_manifest_digest, find_run, read_document, read_model
 from .speedups import gc_paused
-from .writer import GATE, MANIFEST, PLAN, task_result_path
 
 
 class BaselineError(ValueError):

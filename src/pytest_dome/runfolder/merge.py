@@ -17,9 +17,9 @@ from ..core.decision import DecisionInputs, missing_result, outcomes_of
 from ..core.plan import in_shard
 from ..core.verdict import named
 from .audit import read_intact
+from .layout import MANIFEST
 from .reader import RunReadError
 from .record import RunOutcome, write_run
-from .writer import MANIFEST
 
 
 class MergeError(ValueError):

@@ -26,19 +26,11 @@ from ..contracts.models import (
 from ..core.gate import envelope
 from ..core.redact import Redactor
 from .audit import read_intact
+from .layout import ENVELOPE, MANIFEST, OVERRIDES, PROMOTION
 from .lifecycle import acquire_lock, release_lock
 from .reader import RunReadError, read_bytes, read_model
 from .record import utc_now
-from .writer import (
-    ENVELOPE,
-    MANIFEST,
-    OVERRIDES,
-    PROMOTION,
-    Entry,
-    EvidenceError,
-    EvidenceWriter,
-    write_manifest,
-)
+from .writer import Entry, EvidenceError, EvidenceWriter, write_manifest
 
 M = TypeVar("M", bound=BaseModel)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # a reason may hold tabs and newlines

@@ -2,7 +2,7 @@
 
 - :func:`find_run`: a run folder, or a run id in a runtime folder;
 - :func:`read_document` / :func:`read_model`: one artifact by its path constant
-  (``writer.MANIFEST``, ``writer.GATE``, ...), parsed by ``safejson``, its schema
+  (``layout.MANIFEST``, ``layout.GATE``, ...), parsed by ``safejson``, its schema
   version and JSON Schema checked (and, given the manifest's ``sha256``, its hash),
   then as its pydantic model; :func:`manifest_or_none` for a glance at the manifest;
 - :func:`task_result_files`: the task results of a run;
@@ -42,15 +42,12 @@ from ..contracts.models import (
     VerifyResults,
 )
 from ..core.aggregate import TaskResult, read_task_result
-from ..core.canonical import sha256_hex
+from ..core.canonical import digest, sha256_hex
 from ..core.comparison import RecordedBaseline
 from ..core.decision import DecisionInputs, outcomes_of
 from ..core.plan import read_plan
 from ..core.taskid import is_safe_id
-from .record import manifest_digest
-from .safejson import Refused, limit_of, parse, parse_lines, read_file
-from .speedups import gc_paused
-from .writer import (
+from .layout import (
     BASELINE,
     CHANGE_SET,
     ENVELOPE,
@@ -67,6 +64,8 @@ from .writer import (
     TASK_RESULTS,
     VERIFY,
 )
+from .safejson import Refused, limit_of, parse, parse_lines, read_file
+from .speedups import gc_paused
 
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
 
@@ -215,6 +214,15 @@ def read_model(run_dir: Path | str, relative: str, model: type[M], document: Any
         return model.model_validate(document)
     except ValidationError as exc:
         raise RunReadError(run_dir, invalid_model(exc), relative) from None
+
+
+def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
+    """SHA-256 of a manifest's canonical content, without its own digest field: the
+    verifier's own computation (the writer renders it with its templates,
+    ``writer.write_manifest``; a test holds the two to the same digest)."""
+    doc = manifest.model_dump(mode="json") if isinstance(manifest, RunManifest) else dict(manifest)
+    doc.pop("manifest_digest", None)
+    return digest(doc)
 
 
 def check_manifest_digest(run_dir: Path | str, manifest: dict[str, Any]) -> None:

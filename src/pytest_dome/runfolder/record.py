@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from ..contracts.models import (
     SCHEMA_VERSION,
@@ -28,12 +27,11 @@ from ..contracts.models import (
     Versions,
 )
 from ..core.aggregate import TaskResult, render_task_result
-from ..core.canonical import digest
 from ..core.comparison import Comparison
 from ..core.decision import DecisionInputs, gated_exit_status
 from ..core.gate import envelope
 from ..core.plan import planned_pretty
-from .writer import (
+from .layout import (
     BASELINE,
     CHANGE_SET,
     ENVELOPE,
@@ -45,9 +43,8 @@ from .writer import (
     SESSION,
     STARTED,
     VERIFY,
-    EvidenceWriter,
-    render_parts,
 )
+from .writer import EvidenceWriter, render_parts
 
 
 def utc_now() -> str:
@@ -182,10 +179,3 @@ def write_run(
         inputs.verify.commands,
         comparison,
     )
-
-
-def manifest_digest(manifest: RunManifest | dict[str, Any]) -> str:
-    """SHA-256 of a manifest's canonical content, without its own digest field."""
-    doc = manifest.model_dump(mode="json") if isinstance(manifest, RunManifest) else dict(manifest)
-    doc.pop("manifest_digest", None)
-    return digest(doc)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from ..core.canonical import canonical_digest, chunks, sha256_hex
 from ..core.taskid import is_safe_id
+from .layout import MANIFEST, RESULT_SUFFIX, TASK_RESULTS, task_result_path
 from .speedups import ResultWriterProcess, pack_digest, unpack_digest
 
 if TYPE_CHECKING:
@@ -319,26 +320,3 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any], artifacts: Sequence[
     document = {**manifest, "manifest_digest": digest_value}
     atomic_write(safe_join(run_dir, MANIFEST), render_parts(document, "artifacts", artifacts, entry_pretty))
     return digest_value
-
-
-MANIFEST = "run.manifest.json"
-STARTED = "run.started.json"
-GATE = "gate/gate.decision.json"
-PROMOTION = "promotion/promotion.decision.json"
-VERIFY = "checks/verify.results.json"
-SESSION = "checks/session.json"
-POLICY = "inputs/risk.policy.json"
-CHANGE_SET = "inputs/change_set.json"
-PACKET = "inputs/packet.json"
-BASELINE = "inputs/baseline.summary.json"
-PLAN = "plan.json"
-ENVELOPE = "promotion/xtrlv2.envelope.json"
-OVERRIDES = "promotion/overrides.jsonl"
-TASK_RESULTS = "task_results"
-
-
-RESULT_SUFFIX = ".result.json"
-
-
-def task_result_path(task_id: str) -> str:
-    return f"{TASK_RESULTS}/{task_id}{RESULT_SUFFIX}"

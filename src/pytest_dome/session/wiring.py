@@ -139,9 +139,10 @@ def check_combinations(config: pytest.Config, settings: Settings) -> None:
 def start_run(settings: Settings) -> tuple[Path, Path | None, str]:
     """Take the run id's lock, make the run folder ready and write the started record."""
     from ..contracts.models import RunStarted
+    from ..runfolder.layout import STARTED
     from ..runfolder.lifecycle import acquire_lock, prepare_run_dir, release_lock
     from ..runfolder.record import utc_now
-    from ..runfolder.writer import STARTED, EvidenceError, atomic_write, render
+    from ..runfolder.writer import EvidenceError, atomic_write, render
 
     lock = acquire_lock(settings.run_dir)
     try:
