@@ -47,9 +47,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_coreruns
 import bench_machine
 import bench_real
 import bench_report
+import bench_report_real
 from bench_harness import Bench, Suite
 from bench_machine import REPO
 
@@ -137,20 +139,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench.probe_file_creation("start")
         if not args.skip_core:
-            core = bench.run_core()
+            core = bench_coreruns.run_core(bench)
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
             bench.phases["generate"] = time.perf_counter() - t - bench.phases.get("real set-up", 0.0)
             bench.run_processes(suites)
-            summaries = {s.key: bench_report.summarize(s) for s in suites}
+            summaries = {
+                s.key: (bench_report_real if s.kind == "real" else bench_report).summarize(s) for s in suites
+            }
         bench.probe_file_creation("end")
     finally:
         bench.cleanup()
     found = bench_report.targets(suites, summaries, core, args, bench)
+    found += bench_report_real.targets(suites, summaries, bench.work_fs)
 
     lines = [] if not suites else bench_report.table(suites, summaries)
-    lines += bench_report.real_table(suites, summaries, bench.work_fs)
+    lines += bench_report_real.table(suites, summaries, bench.work_fs)
     if core is not None:
         lines += bench_report.core_lines(core)
     if bench.file_creation_us:
@@ -162,14 +167,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        "targets (issue 7)"
+        "targets (issue 7: generated suites and core; issue 13 and 22: real suites)"
         + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
     ]
     for target in found:
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target["pass"]]
         shown = "-" if target["value"] is None else f"{target['value']:.3f}"
         note = f"  {target['note']}" if target["note"] else ""
-        lines.append(f"  {verdict}  {target['target']}: {shown} ({target['op']} {target['limit']:g}){note}")
+        lines.append(
+            f"  {verdict}  issue {target['issue']:<3}{target['target']}: {shown} "
+            f"({target['op']} {target['limit']:g}){note}"
+        )
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in bench.phases.items())
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")
