@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pytest-dome's performance benchmark (issue 7): `just bench`, or `python benchmarks/bench.py`.
+"""pytest-dome's performance benchmark (issues 7, 13, 22): `just bench`, or `python benchmarks/bench.py`.
 
 Generates suites in a temporary folder, then times whole pytest processes,
 interleaved in rounds (every configuration of a suite once per round, the order
@@ -11,16 +11,21 @@ rotated each round), after a warm-up:
 - every run: -p no:cacheprovider -p no:benchmark -q.
 
 Beside the generated suites it runs real public ones (bench_real.py: the pinned
-jsonschema sdist, its own tests and the JSON-Schema-Test-Suite), each with the
-interpreter of a venv of its own, in bare, --junitxml, dome with its run folders on
-tmpfs (/dev/shm, removed after each run, untimed) and dome with them in the work
-folder (a disk): what a project would see, and how much of dome's cost is the file
-system. --skip-real leaves them out, --real-only runs only them.
+jsonschema and dateparser sdists, their own tests), each with the interpreter of a
+venv of its own, in seven variants (bench_variants.py), each with its plugins loaded
+by -p and PYTEST_DISABLE_PLUGIN_AUTOLOAD=1: bare, --junitxml, pytest-reportlog,
+pytest-json-report (their outputs on tmpfs, removed untimed), dome with its run
+folders on tmpfs (/dev/shm, removed after each run, untimed), dome in a fresh folder
+of the work folder's disk, and dome there replacing a run of the same id: what a
+project would see beside the reporters it already runs, and how much of dome's cost
+is the file system. --skip-real leaves them out, --real-only runs only them.
 
 Ratios are the median of the per-round ratios; peak memory is the RSS of the
-largest process of the tree (os.wait4). It also times the pure core: gate +
-promotion for 100,000 task results, and `dome verify` / `dome replay` of a
-50,000-task run written with pytest_dome.runfolder.record.write_run.
+largest process of the tree (os.wait4); CPU is the tree's, split by process role
+(bench_proc.py: the deciding process, xdist's workers, dome's helper processes).
+It also times the pure core: gate + promotion for 100,000 task results, and `dome
+verify` / `dome replay` of a 50,000-task run written with
+pytest_dome.runfolder.record.write_run.
 
 Prints a table and PASS/FAIL per target of the issue, and writes the same as
 JSON under ops/runtime/bench/. A round is one run of every configuration of a

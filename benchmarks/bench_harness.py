@@ -1,10 +1,11 @@
 """The benchmark's harness: the suites it times and the Bench that runs them.
 
 A Suite is one folder of tests with the configurations it is timed in, and the
-rounds it got; Bench makes the work folder and the suites, runs whole pytest
-processes in interleaved rounds within the time budget, and times the pure core
-(bench_core.py in a child process). bench.py parses the arguments and reports
-with bench_report.py, which reads the Suites and the Bench this module defines.
+rounds it got; Bench makes the work folder and the suites and runs whole pytest
+processes in interleaved rounds within the time budget (a real suite's in the
+variants of bench_variants.py). bench.py parses the arguments, times the pure core
+with bench_coreruns.py, and reports with bench_report.py and bench_report_real.py,
+which read the Suites and the Bench this module defines.
 """
 
 from __future__ import annotations
@@ -193,8 +194,10 @@ class Bench:
 
     def run_one(self, suite: Suite, mode: str, config: str, round_no: int) -> dict[str, Any]:
         tag = f"bench-{suite.key}-{mode}-{config}-r{round_no}-{next(self.counter)}"
+        replaced = None
         if config == "dome-disk-replace":
             self.seed_replace(suite, mode)
+            replaced = self.last_disk.get((suite.key, mode))
         argv, leftover, run_dir = self.argv(suite, mode, config, tag)
         env = suite.env or self.env
         roles = bench_variants.ROLES
@@ -235,6 +238,7 @@ class Bench:
             "roles_cpu_s": {k: round(v, 3) for k, v in result.roles_cpu_s.items()},
             "tree_rss_peak_kib": result.tree_rss_peak_kib,
             "commands": result.commands,
+            "replaced_run": replaced,  # dome-disk-replace: the run id it ran as, over that run
             "returncode": result.returncode,
             "outcome": outcome,
             "gate": gate,
