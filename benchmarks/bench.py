@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pytest-dome's performance benchmark (issue 7): `just bench`, or `python benchmarks/bench.py`.
+"""pytest-dome's performance benchmark (issues 7, 13, 22): `just bench`, or `python benchmarks/bench.py`.
 
 Generates suites in a temporary folder, then times whole pytest processes,
 interleaved in rounds (every configuration of a suite once per round, the order
@@ -11,16 +11,21 @@ rotated each round), after a warm-up:
 - every run: -p no:cacheprovider -p no:benchmark -q.
 
 Beside the generated suites it runs real public ones (bench_real.py: the pinned
-jsonschema sdist, its own tests and the JSON-Schema-Test-Suite), each with the
-interpreter of a venv of its own, in bare, --junitxml, dome with its run folders on
-tmpfs (/dev/shm, removed after each run, untimed) and dome with them in the work
-folder (a disk): what a project would see, and how much of dome's cost is the file
-system. --skip-real leaves them out, --real-only runs only them.
+jsonschema and dateparser sdists, their own tests), each with the interpreter of a
+venv of its own, in seven variants (bench_variants.py), each with its plugins loaded
+by -p and PYTEST_DISABLE_PLUGIN_AUTOLOAD=1: bare, --junitxml, pytest-reportlog,
+pytest-json-report (their outputs on tmpfs, removed untimed), dome with its run
+folders on tmpfs (/dev/shm, removed after each run, untimed), dome in a fresh folder
+of the work folder's disk, and dome there replacing a run of the same id: what a
+project would see beside the reporters it already runs, and how much of dome's cost
+is the file system. --skip-real leaves them out, --real-only runs only them.
 
 Ratios are the median of the per-round ratios; peak memory is the RSS of the
-largest process of the tree (os.wait4). It also times the pure core: gate +
-promotion for 100,000 task results, and `dome verify` / `dome replay` of a
-50,000-task run written with pytest_dome.runfolder.record.write_run.
+largest process of the tree (os.wait4); CPU is the tree's, split by process role
+(bench_proc.py: the deciding process, xdist's workers, dome's helper processes).
+It also times the pure core: gate + promotion for 100,000 task results, and `dome
+verify` / `dome replay` of a 50,000-task run written with
+pytest_dome.runfolder.record.write_run.
 
 Prints a table and PASS/FAIL per target of the issue, and writes the same as
 JSON under ops/runtime/bench/. A round is one run of every configuration of a
@@ -47,9 +52,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_coreruns
 import bench_machine
 import bench_real
 import bench_report
+import bench_report_real
 from bench_harness import Bench, Suite
 from bench_machine import REPO
 
@@ -137,20 +144,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench.probe_file_creation("start")
         if not args.skip_core:
-            core = bench.run_core()
+            core = bench_coreruns.run_core(bench)
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
             bench.phases["generate"] = time.perf_counter() - t - bench.phases.get("real set-up", 0.0)
             bench.run_processes(suites)
-            summaries = {s.key: bench_report.summarize(s) for s in suites}
+            summaries = {
+                s.key: (bench_report_real if s.kind == "real" else bench_report).summarize(s) for s in suites
+            }
         bench.probe_file_creation("end")
     finally:
         bench.cleanup()
     found = bench_report.targets(suites, summaries, core, args, bench)
+    found += bench_report_real.targets(suites, summaries, bench.work_fs)
 
     lines = [] if not suites else bench_report.table(suites, summaries)
-    lines += bench_report.real_table(suites, summaries, bench.work_fs)
+    lines += bench_report_real.table(suites, summaries, bench.work_fs)
     if core is not None:
         lines += bench_report.core_lines(core)
     if bench.file_creation_us:
@@ -162,14 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        "targets (issue 7)"
+        "targets (issue 7: generated suites and core; issue 13 and 22: real suites)"
         + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
     ]
     for target in found:
         verdict = {True: "PASS", False: "FAIL", None: "n/a "}[target["pass"]]
         shown = "-" if target["value"] is None else f"{target['value']:.3f}"
         note = f"  {target['note']}" if target["note"] else ""
-        lines.append(f"  {verdict}  {target['target']}: {shown} ({target['op']} {target['limit']:g}){note}")
+        lines.append(
+            f"  {verdict}  issue {target['issue']:<3}{target['target']}: {shown} "
+            f"({target['op']} {target['limit']:g}){note}"
+        )
     phases = ", ".join(f"{k} {v:.0f} s" for k, v in bench.phases.items())
     floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines.append(f"\nharness: {bench.elapsed():.0f} s in all ({phases}); its own peak RSS {floor:.0f} MiB")

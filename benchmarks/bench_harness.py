@@ -1,10 +1,11 @@
 """The benchmark's harness: the suites it times and the Bench that runs them.
 
 A Suite is one folder of tests with the configurations it is timed in, and the
-rounds it got; Bench makes the work folder and the suites, runs whole pytest
-processes in interleaved rounds within the time budget, and times the pure core
-(bench_core.py in a child process). bench.py parses the arguments and reports
-with bench_report.py, which reads the Suites and the Bench this module defines.
+rounds it got; Bench makes the work folder and the suites and runs whole pytest
+processes in interleaved rounds within the time budget (a real suite's in the
+variants of bench_variants.py). bench.py parses the arguments, times the pure core
+with bench_coreruns.py, and reports with bench_report.py and bench_report_real.py,
+which read the Suites and the Bench this module defines.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import itertools
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,13 +26,12 @@ from typing import Any
 import bench_proc
 import bench_real
 import bench_suites
+import bench_variants
 from bench_machine import REPO
 
 COMMON = ["-p", "no:cacheprovider", "-p", "no:benchmark", "-q"]
 MODES = {"serial": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 CONFIGS = ("bare", "junit", "dome")
-# A real suite's: dome's run folders on tmpfs (/dev/shm) and in the work folder (a disk).
-REAL_CONFIGS = ("bare", "junit", "dome-tmpfs", "dome-disk")
 SHM = Path("/dev/shm")
 
 
@@ -51,6 +50,7 @@ class Suite:
     env: dict[str, str] | None = None  # the harness's clean environment when None
     ok_codes: tuple[int, ...] = (0,)  # a real suite may have failing tests: exit 1 is then fine
     dome: str = "dome"  # the dome configuration the overhead, CPU and RSS figures compare
+    peers: bool = False  # run as bench_variants.py says: autoload off, every plugin by -p
     info: dict[str, Any] = field(default_factory=dict)
     runs: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0
@@ -59,6 +59,9 @@ class Suite:
 
     def combos(self) -> list[tuple[str, str]]:
         return [(mode, config) for mode in MODES for config in self.configs]
+
+    def modes(self) -> dict[str, list[str]]:
+        return bench_variants.MODES if self.peers else MODES
 
     def round_cost(self) -> float:
         """The longest a round of this suite has taken so far, cleanup included (0 before the first)."""
@@ -84,8 +87,14 @@ class Bench:
         self.logs = self.work / "logs"
         self.logs.mkdir(exist_ok=True)
         self.dome_out = self.work / "dome-out"
-        # dome-tmpfs runs write here, each run folder removed (untimed) after its run.
+        # dome-tmpfs runs and the real suites' reporters write here, each output removed
+        # (untimed) after its run.
         self.shm_out = SHM / self.work.name if SHM.is_dir() else None
+        self.peer_out = self.shm_out or self.work / "outputs"
+        self.peer_out.mkdir(parents=True, exist_ok=True)
+        # (suite, mode) -> the run id of the last run left in dome_out: what the next
+        # dome-disk-replace run replaces.
+        self.last_disk: dict[tuple[str, str], str] = {}
         self.work_fs = bench_proc.fs_type(self.work)
         self.junit_dir = self.work / "junit"
         self.junit_dir.mkdir(exist_ok=True)
@@ -150,7 +159,15 @@ class Bench:
     def over_budget(self, more: float) -> bool:
         return bool(self.args.budget) and self.elapsed() + more > self.args.budget
 
-    def argv(self, suite: Suite, mode: str, config: str, tag: str) -> tuple[list[str], Path | None]:
+    def argv(
+        self, suite: Suite, mode: str, config: str, tag: str
+    ) -> tuple[list[str], Path | None, Path | None]:
+        """The run's command, the output to remove after it, and dome's run folder."""
+        if suite.peers:
+            replaces = self.last_disk.get((suite.key, mode))
+            v = bench_variants.variant(config, tag, self.peer_out, self.dome_out, replaces)
+            argv = [suite.python, "-m", "pytest", *COMMON, *suite.modes()[mode], *v.options, *suite.args]
+            return argv, v.leftover, v.run_dir
         extra: list[str] = []
         leftover: Path | None = None
         if config == "junit":
@@ -160,21 +177,42 @@ class Bench:
             out = self.shm_out if config == "dome-tmpfs" and self.shm_out else self.dome_out
             leftover = out / tag
             extra = [f"--dome-run-id={tag}", f"--dome-out={out}", "--dome-replace"]
-        return [suite.python, "-m", "pytest", *COMMON, *MODES[mode], *extra, *suite.args], leftover
+        run_dir = leftover if config.startswith("dome") else None
+        return [suite.python, "-m", "pytest", *COMMON, *MODES[mode], *extra, *suite.args], leftover, run_dir
+
+    def seed_replace(self, suite: Suite, mode: str) -> None:
+        """Untimed: leave a run of the suite in dome_out for dome-disk-replace to replace,
+        when no dome-disk run of the suite and mode has left one yet."""
+        if (suite.key, mode) in self.last_disk:
+            return
+        tag = f"bench-{suite.key}-{mode}-seed-{next(self.counter)}"
+        argv, _, _ = self.argv(suite, mode, "dome-disk", tag)
+        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", suite.env or self.env)
+        if result.returncode in suite.ok_codes:
+            self.last_disk[(suite.key, mode)] = tag
+        bench_proc.settle()
 
     def run_one(self, suite: Suite, mode: str, config: str, round_no: int) -> dict[str, Any]:
         tag = f"bench-{suite.key}-{mode}-{config}-r{round_no}-{next(self.counter)}"
-        argv, leftover = self.argv(suite, mode, config, tag)
-        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", suite.env or self.env)
+        replaced = None
+        if config == "dome-disk-replace":
+            self.seed_replace(suite, mode)
+            replaced = self.last_disk.get((suite.key, mode))
+        argv, leftover, run_dir = self.argv(suite, mode, config, tag)
+        env = suite.env or self.env
+        roles = bench_variants.ROLES
+        result = bench_proc.run(argv, suite.path, self.logs / f"{tag}.log", env, roles)
         ok = result.returncode in suite.ok_codes
         gate = None
         outcome = result.tail(1).strip()  # pytest's last line: "7288 passed, 527 skipped in 13.95s"
-        if config.startswith("dome") and leftover is not None:
+        if run_dir is not None:
             try:
-                gate = json.loads((leftover / "gate/gate.decision.json").read_text())["status"]
-                ok = ok and (leftover / "run.manifest.json").is_file()
+                gate = json.loads((run_dir / "gate/gate.decision.json").read_text())["status"]
+                ok = ok and (run_dir / "run.manifest.json").is_file()
             except (OSError, ValueError, KeyError):
                 ok = False
+            if ok and config.startswith("dome-disk"):
+                self.last_disk[(suite.key, mode)] = run_dir.name
         if not ok:
             message = f"{suite.key} {mode} {config}: exit {result.returncode}, gate {gate}\n{result.tail()}"
             self.errors.append(message)
@@ -186,6 +224,8 @@ class Bench:
             result.log.unlink(missing_ok=True)
         if config == "dome-tmpfs" and leftover is not None and not self.args.keep:
             shutil.rmtree(leftover, ignore_errors=True)  # tmpfs is memory: do not let it fill
+        elif suite.peers and leftover is not None and not self.args.keep:
+            leftover.unlink(missing_ok=True)  # a reporter's file on tmpfs
         bench_proc.settle()
         return {
             "mode": mode,
@@ -194,6 +234,11 @@ class Bench:
             "wall_s": round(result.wall_s, 4),
             "maxrss_kib": result.maxrss_kib,
             "cpu_s": round(result.cpu_s, 3),
+            "own_cpu_s": result.own_cpu_s,  # the deciding process's own (serial, or the controller)
+            "roles_cpu_s": {k: round(v, 3) for k, v in result.roles_cpu_s.items()},
+            "tree_rss_peak_kib": result.tree_rss_peak_kib,
+            "commands": result.commands,
+            "replaced_run": replaced,  # dome-disk-replace: the run id it ran as, over that run
             "returncode": result.returncode,
             "outcome": outcome,
             "gate": gate,
@@ -218,7 +263,15 @@ class Bench:
     def warm_collect(self, suite: Suite) -> None:
         """Import every test module once (assertion rewriting writes its .pyc), untimed."""
         start = time.perf_counter()
-        argv = [suite.python, "-m", "pytest", *COMMON, *MODES["serial"], "--collect-only", *suite.args]
+        argv = [
+            suite.python,
+            "-m",
+            "pytest",
+            *COMMON,
+            *suite.modes()["serial"],
+            "--collect-only",
+            *suite.args,
+        ]
         log = self.logs / f"collect-{suite.key}.log"
         result = bench_proc.run(argv, suite.path, log, suite.env or self.env)
         suite.warmup_s = time.perf_counter() - start
@@ -256,7 +309,8 @@ class Bench:
         """Set up (or reuse) each real suite's venv and sdist, and count its tests."""
         a = self.args
         t = time.perf_counter()
-        configs = REAL_CONFIGS if self.shm_out else tuple(c for c in REAL_CONFIGS if c != "dome-tmpfs")
+        real = bench_variants.CONFIGS
+        configs = real if self.shm_out else tuple(c for c in real if c != "dome-tmpfs")
         if not self.shm_out:
             self.errors.append(f"{SHM} is not a folder: the real suites run without dome-tmpfs")
         suites = []
@@ -279,9 +333,10 @@ class Bench:
                 want=a.real_pairs,
                 python=str(ready.python),
                 args=ready.args,
-                env={**self.env, **ready.env},
+                env={**self.env, **ready.env, **bench_variants.AUTOLOAD_OFF},
                 ok_codes=(0, 1),
                 dome="dome-tmpfs" if self.shm_out else "dome-disk",
+                peers=True,
                 info=info,
                 warmup_s=ready.collect_s,
             )
@@ -305,7 +360,8 @@ class Bench:
         for suite in suites:
             if suite.kind == "real":
                 warm.append(Suite(f"warm-up-{suite.key}", "trivial", path, 100, suite.configs))
-                warm[-1].python = suite.python
+                warm[-1].python, warm[-1].peers = suite.python, True
+                warm[-1].env = {**self.env, **bench_variants.AUTOLOAD_OFF}
         for suite in warm:
             self.warm_collect(suite)
             self.run_round(suite, warmup=True)
@@ -327,58 +383,3 @@ class Bench:
                     continue
                 self.run_round(suite)
         self.phases["rounds"] = time.perf_counter() - t
-
-    # --- the core ---------------------------------------------------------------
-
-    def time_command(self, argv: list[str], name: str, max_repeats: int) -> dict[str, Any]:
-        results = []
-        for i in range(max_repeats):
-            result = bench_proc.run(argv, self.work, self.logs / f"{name}-{i}.log", self.env)
-            results.append(result)
-            if result.returncode != 0:
-                self.errors.append(f"{name}: exit {result.returncode}\n{result.tail()}")
-                break
-            if sum(r.wall_s for r in results) > 10.0:  # slow: fewer measurements judge it
-                break
-        walls = [r.wall_s for r in results]
-        return {
-            "times_s": [round(w, 4) for w in walls],
-            "median_s": statistics.median(walls),
-            "maxrss_kib": max(r.maxrss_kib for r in results),
-            "returncode": results[-1].returncode,
-        }
-
-    def core_step(self, *args: str) -> dict[str, Any]:
-        """One step of bench_core.py in a child process (the harness never imports pytest_dome)."""
-        argv = [sys.executable, str(Path(__file__).resolve().parent / "bench_core.py"), *args]
-        done = subprocess.run(argv, cwd=self.work, env=self.env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"bench_core.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
-
-    def run_core(self) -> dict[str, Any]:
-        a = self.args
-        t = time.perf_counter()
-        gate = self.core_step("gate", str(a.gate_tasks))
-        self.say(f"core: gate + promotion of {a.gate_tasks} tasks: median {gate['median_s']:.3f} s")
-        runtime = self.work / "core-runs"
-        runtime.mkdir(exist_ok=True)
-        run_dir = runtime / f"bench-core-{a.run_tasks}"
-        written = self.core_step("write-run", str(run_dir), str(a.run_tasks))
-        self.say(f"core: wrote a {a.run_tasks}-task run in {written['write_run_s']:.1f} s")
-        bench_proc.settle()
-        base = [sys.executable, "-m", "pytest_dome"]
-        verify = self.time_command([*base, "verify", str(run_dir)], "dome-verify", 3)
-        self.say(f"core: dome verify: median {verify['median_s']:.2f} s")
-        replay = self.time_command([*base, "replay", str(run_dir)], "dome-replay", 3)
-        self.say(f"core: dome replay: median {replay['median_s']:.2f} s")
-        startup = self.time_command([*base, "--help"], "dome-help", 3)
-        self.phases["core"] = time.perf_counter() - t
-        return {
-            "gate_promotion": gate,
-            "write_run": written,
-            "verify": {"tasks": a.run_tasks, **verify},
-            "replay": {"tasks": a.run_tasks, **replay},
-            "cli_startup": startup,
-        }

@@ -16,7 +16,8 @@ Setting up one suite:
    and the configuration, whatever the sdist or a folder above it (this repository's
    ``pyproject.toml``, with ``filterwarnings = error`` and ``testpaths``) says;
 3. ``pip install -c <pins>``: the dist itself (its runtime dependencies), what its
-   tests import, pytest, pytest-xdist and pytest-dome from this repository, editable
+   tests import, pytest, pytest-xdist, the peers (pytest-reportlog, pytest-json-report)
+   and pytest-dome from this repository, editable
    (so every run measures the ``src/`` of the checkout, as the generated suites do);
    then ``pip freeze`` is checked against the pins;
 4. ``pytest --collect-only -q`` counts the tests (and writes the ``.pyc`` of every
@@ -50,6 +51,11 @@ PINS: dict[str, str] = {
     "pygments": "2.19.2",
     "pytest-xdist": "3.8.0",
     "execnet": "2.1.2",
+    # the peers dome is measured beside (issue 22): pytest-reportlog, pytest-json-report
+    # and the pytest-metadata it depends on
+    "pytest-reportlog": "1.0.0",
+    "pytest-json-report": "1.5.0",
+    "pytest-metadata": "3.1.1",
     # jsonschema and its runtime dependencies
     "jsonschema": "4.25.1",
     "attrs": "26.1.0",
@@ -62,6 +68,14 @@ PINS: dict[str, str] = {
     # what packaging's tests import besides (packaging itself is pytest's, above)
     "pretend": "1.0.9",
     "tomli-w": "1.2.0",
+    # dateparser, its runtime dependencies and what its tests import besides
+    "dateparser": "1.5.0",
+    "python-dateutil": "4.0.0",
+    "pytz": "2026.6",
+    "regex": "2026.12.2",
+    "tzlocal": "5.4.5",
+    "tzdata": "2026.6",
+    "parameterized": "0.9.0",
     # pytest-dome's own dependencies
     "pydantic": "2.13.4",
     "pydantic-core": "2.46.4",
@@ -84,6 +98,14 @@ class Spec:
     note: str = ""
 
 
+DATEPARSER_TESTS = (
+    "tests/test_data.py",  # 20,200 tests, about 170 µs each: the language data, locale by locale
+    "tests/test_timezone_parser.py",
+    "tests/test_parser.py",
+    "tests/test_settings.py",
+    "tests/test_utils_strptime.py",
+    "tests/test_loading.py",
+)
 SPECS: dict[str, Spec] = {
     "jsonschema": Spec(
         key="jsonschema",
@@ -108,9 +130,22 @@ SPECS: dict[str, Spec] = {
         note="packaging's own tests but test_version.py and the property tests (src layout: "
         "the tests import the installed packaging, the same version)",
     ),
+    "dateparser": Spec(
+        key="dateparser",
+        dist="dateparser",
+        version=PINS["dateparser"],
+        requires=("parameterized",),
+        # The fast files of its tests: the whole folder (25,303 tests) takes over a minute
+        # serially, most of it in a few hundred slow parser, search and linear-time tests.
+        args=DATEPARSER_TESTS,
+        note="dateparser's own tests of its language data, timezones, parser, settings, strptime "
+        "and loading (20,575 fast tests; the slow parser, search and linear-time files left out)",
+    ),
 }
-DEFAULT = ("jsonschema",)
-"""The real suites of a plain run: a round of jsonschema takes about 2 minutes already."""
+DEFAULT = ("jsonschema", "dateparser")
+"""The real suites of a plain run: jsonschema's 7,815 tests and dateparser's 20,575."""
+PEERS = ("pytest-reportlog", "pytest-json-report")
+"""The reporters every real suite's venv installs, to run beside dome (bench_variants.py)."""
 
 
 @dataclass
@@ -250,7 +285,7 @@ def prepare(
         (folder / "pytest.ini").write_text(INI)
         pins = root / "constraints.txt"
         pins.write_text("".join(f"{name}=={version}\n" for name, version in PINS.items()))
-        requirements = [f"{spec.dist}=={spec.version}", *spec.requires, "pytest", "pytest-xdist"]
+        requirements = [f"{spec.dist}=={spec.version}", *spec.requires, "pytest", "pytest-xdist", *PEERS]
         _run([*pip, "install", "-c", str(pins), *requirements, "-e", str(repo)], log)
     versions = _freeze(python, log)
     off = {n: (versions.get(n), v) for n, v in PINS.items() if n in versions and versions[n] != v}

@@ -1,10 +1,10 @@
-"""The benchmark's report: summaries of the rounds, the printed tables and the targets of
-issue 7 with their verdicts (the machine and the checkout: bench_machine.py)."""
+"""The benchmark's report of the generated suites and the core: summaries of the rounds,
+the printed table and the targets of issue 7 with their verdicts (the real suites':
+bench_report_real.py; the machine and the checkout: bench_machine.py)."""
 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 from typing import TYPE_CHECKING, Any
 
@@ -23,21 +23,9 @@ MAX_FANOUT_MARGIN = 0.03  # dome's (-n 2 / serial) at most bare's + this, in the
 MAX_HARNESS_S = 1800.0
 MIN_PAIRS = 5
 MIN_LARGE_PAIRS = 3
-# A real suite's: dome-tmpfs against bare and junitxml, its memory, and its CPU per test.
-MAX_REAL_WALL_RATIO = 1.10
-MAX_REAL_EXTRA_RSS_MIB = 40.0
-AIM_REAL_CPU_US = 30.0
 
 # Wall ratios a suite's summary gives, where it has both configurations.
-RATIOS = (
-    ("junit", "bare"),
-    ("dome", "bare"),
-    ("dome", "junit"),
-    ("dome-tmpfs", "bare"),
-    ("dome-tmpfs", "junit"),
-    ("dome-disk", "bare"),
-    ("dome-disk", "dome-tmpfs"),
-)
+RATIOS = (("junit", "bare"), ("dome", "bare"), ("dome", "junit"))
 
 
 # --- summaries --------------------------------------------------------------------
@@ -48,9 +36,8 @@ def _median(values: list[float]) -> float | None:
 
 
 def summarize(suite: Suite) -> dict[str, Any]:
-    """Medians, per-round ratios, peak memory and CPU of one suite, per mode. The
-    overhead, CPU and memory differences compare ``suite.dome`` ("dome", or a real
-    suite's "dome-tmpfs") with bare."""
+    """Medians, per-round ratios, peak memory and CPU of one generated suite, per mode.
+    The overhead, CPU and memory differences compare dome with bare."""
     out: dict[str, Any] = {}
     for mode in MODES:
         by_round: dict[int, dict[str, dict[str, Any]]] = {}
@@ -108,7 +95,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
-    suites = [s for s in suites if s.kind != "real"]
+    suites = [s for s in suites if s.kind != "real"]  # bench_report_real.py
     if not suites:
         return []
     head = (
@@ -142,62 +129,6 @@ def table(suites: list[Suite], summaries: dict[str, Any]) -> list[str]:
     lines.append("times: median wall seconds of whole processes; ratios: median of per-round ratios;")
     lines.append(
         "dome us/test: median (dome - bare) per round / tests; RSS: MiB, largest process of the tree"
-    )
-    return lines
-
-
-def real_table(suites: list[Suite], summaries: dict[str, Any], disk_fs: str) -> list[str]:
-    """The real suites: dome with its run folders on tmpfs and on the work folder's disk."""
-    real = [s for s in suites if s.kind == "real"]
-    if not real:
-        return []
-    disk = f"dome-{disk_fs}"
-    head = (
-        f"{'real suite':<20}{'mode':<7}{'tests':>6}{'rnds':>5}{'bare s':>8}{'junit s':>8}"
-        f"{'tmpfs s':>8}{disk + ' s':>{max(9, len(disk) + 3)}}{'junit/bare':>11}{'tmpfs/bare':>11}"
-        f"{'tmpfs/junit':>12}{disk[5:] + '/bare':>10}{'RSS bare':>9}{'junit':>6}{'tmpfs':>6}"
-        f"{disk[5:]:>6}{'CPU us/test':>12}"
-    )
-    lines = ["", head, "-" * len(head)]
-    for suite in real:
-        summary = summaries[suite.key]
-        for mode in MODES:
-            c = summary[mode]
-
-            def get(config: str, key: str, c: dict[str, Any] = c) -> float | None:
-                return c[config][key] if config in c else None
-
-            lines.append(
-                f"{suite.key:<20}{mode:<7}{suite.tests:>6}{c['rounds']:>5}"
-                + "".join(f"{_fmt(get(k, 'median_s'), '.2f'):>8}" for k in ("bare", "junit", "dome-tmpfs"))
-                + f"{_fmt(get('dome-disk', 'median_s'), '.2f'):>{max(9, len(disk) + 3)}}"
-                + f"{_fmt(c.get('junit/bare'), '.3f'):>11}{_fmt(c.get('dome-tmpfs/bare'), '.3f'):>11}"
-                + f"{_fmt(c.get('dome-tmpfs/junit'), '.3f'):>12}{_fmt(c.get('dome-disk/bare'), '.3f'):>10}"
-                + f"{_fmt(get('bare', 'rss_mib'), '.0f'):>9}"
-                + "".join(
-                    f"{_fmt(get(k, 'rss_mib'), '.0f'):>6}" for k in ("junit", "dome-tmpfs", "dome-disk")
-                )
-                + f"{_fmt(c.get('dome_cpu_us_per_test'), '.1f'):>12}"
-                + ("" if c["all_ok"] else " !")
-            )
-        info = suite.info
-        versions = info.get("versions", {})
-        ended = {
-            re.sub(r" in [0-9.]+s.*$", "", r.get("outcome") or "")
-            for r in suite.runs
-            if r["config"] == "bare"
-        }
-        shown = "; ".join(sorted(ended - {""}))
-        lines.append(
-            f"  {suite.key}: {info.get('dist')} {info.get('version')} (sdist; pytest "
-            f"{' '.join(info.get('args', []))}),"
-            f" pytest {versions.get('pytest')}, pytest-xdist {versions.get('pytest-xdist')};"
-            f" bare runs ended: {shown or '-'}"
-        )
-    lines.append(
-        f"tmpfs: dome's run folders in {real[0].info.get('dome_tmpfs')} (removed after each run, untimed);"
-        f" {disk_fs}: in the work folder. CPU us/test: median per round of the whole tree's"
-        " user + system seconds, dome-tmpfs - bare, / tests"
     )
     return lines
 
@@ -237,7 +168,8 @@ def targets(
     ) -> None:
         if passed is None and value is not None:
             passed = {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[op]
-        found.append({"target": name, "value": value, "limit": limit, "op": op, "pass": passed, "note": note})
+        target = {"target": name, "value": value, "limit": limit, "op": op, "pass": passed, "note": note}
+        found.append({"issue": "7", **target})
 
     trivial = sorted((s for s in suites if s.kind == "trivial"), key=lambda s: s.tests)
     gated = trivial[1:] if len(trivial) > 1 else trivial
@@ -302,43 +234,16 @@ def targets(
                 f"bare's -n 2 / serial {_fmt(bare, '.3f')}",
                 None if bare is None or dome is None else dome <= bare + MAX_FANOUT_MARGIN,
             )
-    for suite in suites:
-        if suite.kind != "real":
-            continue
-        for mode in MODES:
-            c = summaries[suite.key][mode]
-            ok = "" if c["all_ok"] else "a run failed"
-            add(
-                f"{suite.key}: wall dome-tmpfs/bare, {mode}",
-                c.get("dome-tmpfs/bare"),
-                MAX_REAL_WALL_RATIO,
-                "<=",
-                ok,
-            )
-            add(f"{suite.key}: wall dome-tmpfs/junitxml, {mode}", c.get("dome-tmpfs/junit"), 1.0, "<=", ok)
-            add(
-                f"{suite.key}: peak RSS dome-tmpfs - bare (MiB), {mode}",
-                c.get("dome_extra_rss_mib"),
-                MAX_REAL_EXTRA_RSS_MIB,
-                "<=",
-            )
-            add(
-                f"{suite.key}: dome CPU per test, whole tree (us; aim), {mode}",
-                c.get("dome_cpu_us_per_test"),
-                AIM_REAL_CPU_US,
-                "<",
-                f"dome-{bench.work_fs}/bare {_fmt(c.get('dome-disk/bare'), '.3f')} (reported, no target)",
-            )
-    others = [s for s in suites if not s.large]
-    fewest = min((s.rounds for s in others), default=None)
+    others = [s for s in suites if not s.large and s.kind != "real"]  # real: bench_report_real.py
     limited = f"budget-limited: {', '.join(bench.budget_limited) or 'none'}"
-    add(
-        "method: rounds of every suite but the largest",
-        fewest,
-        min((s.want for s in others), default=MIN_PAIRS) if args.quick else MIN_PAIRS,
-        ">=",
-        limited,
-    )
+    if others:
+        add(
+            "method: rounds of every generated suite but the largest",
+            min(s.rounds for s in others),
+            min(s.want for s in others) if args.quick else MIN_PAIRS,
+            ">=",
+            limited,
+        )
     large = [s for s in suites if s.large]
     if large and not args.quick:
         add("method: rounds of the largest suite", large[0].rounds, MIN_LARGE_PAIRS, ">=", limited)
