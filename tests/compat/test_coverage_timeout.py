@@ -132,7 +132,7 @@ def test_timeout_thread(pytester, gated, row, how):
     status = pytester.run(*dome, "status", str(run.run_dir))
     assert status.ret == 2
     status.stderr.fnmatch_lines(
-        ["*: the run started but never committed a decision (killed?): no run.manifest.json"]
+        ["*: EVIDENCE_MISSING run.manifest.json: the run started but never committed a decision (killed?)"]
     )
     slo = pytester.run(*dome, "slo", "ops/runtime/runs", "--out", "slo.json")
     slo.stdout.fnmatch_lines([f"*SLO-1 MISSED: 0.00% (0/1)*missed: {run.run_dir.name}"])
