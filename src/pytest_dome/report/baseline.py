@@ -70,7 +70,7 @@ def _kinds(c: Comparison) -> list[tuple[str, list[str]]]:
 
 
 def _first(names: list[str], markdown: bool = False) -> str:
-    """The first few node ids, each as the reviewer's summary shows one (control
+    """The first few node ids, each as the review shows one (control
     characters shown as ``\\xNN``; in Markdown, a code span that holds in a list)."""
     more = f" and {len(names) - FIRST} more" if len(names) > FIRST else ""
     return ", ".join((md_code if markdown else one_line)(n) for n in names[:FIRST]) + more
