@@ -35,6 +35,15 @@ CONFIGS = ("bare", "junit", "dome")
 SHM = Path("/dev/shm")
 
 
+def wait_for_removal(folder: Path, timeout: float = 300) -> None:
+    """Untimed: dome removes the run it replaced in a background process once the
+    session has exited; let that finish, so that the next run does not share the
+    machine with it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(".removing-" in p.name for p in folder.iterdir()):
+        time.sleep(0.1)
+
+
 @dataclass
 class Suite:
     key: str
@@ -226,6 +235,8 @@ class Bench:
             shutil.rmtree(leftover, ignore_errors=True)  # tmpfs is memory: do not let it fill
         elif suite.peers and leftover is not None and not self.args.keep:
             leftover.unlink(missing_ok=True)  # a reporter's file on tmpfs
+        if replaced is not None and run_dir is not None:
+            wait_for_removal(run_dir.parent)
         bench_proc.settle()
         return {
             "mode": mode,
