@@ -73,16 +73,12 @@ class ReportIntake:
         self.aggregator = Aggregator(settings.run_id, on_final=self._on_final)
         self.files = TaskResultFiles(settings.run_dir)
         self._shown_ids: dict[str, str] = {}
-        self._clean: frozenset[str] | set[str] = frozenset()
-        """Under xdist: the collected node ids, when none holds anything to redact."""
         self.rewrite: set[str] = set()
         """Node ids whose final attempt was closed by a report that names no task
         (an xdist worker's crash): the finish writes their results."""
 
     def shown(self, node_id: str) -> str:
         """``node_id`` as it may be shown (secrets renamed, as the plan has it)."""
-        if node_id in self._clean:  # under xdist: collected, checked clean at once
-            return node_id
         shown = self._shown_ids.get(node_id)
         if shown is None and self.runner is not None and self.runner.ids_clean:
             if node_id in self.runner.task_of:  # collected here, checked clean at once
@@ -92,14 +88,6 @@ class ReportIntake:
                 self._shown_ids.clear()
             shown = self._shown_ids[node_id] = shown_node_id(node_id, self.redactor)
         return shown
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """Every worker collects the same node ids (xdist checks it): when one search
-        over them finds nothing to redact, no report of one of them needs renaming, as
-        the serial task runner finds of its own collection (``TaskRunner.ids_clean``)."""
-        if not self._clean and self.redactor.finds_nothing(ids):
-            self._clean = set(ids)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
