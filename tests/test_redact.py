@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_dome.core.redact import Redactor, tail
+from pytest_dome.core.redact import BATCH, Redactor, tail
 
 SAMPLES = {
     "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
@@ -81,6 +81,18 @@ def test_one_search_passes_clean_node_ids() -> None:
     ids = [f"tests/test_m{i}.py::test_{i}[a-b]" for i in range(100)]
     assert Redactor(environ={}).finds_nothing(ids)
     assert not Redactor(environ={}).finds_nothing([*ids, "t.py::test[ghp_" + "a" * 36 + "]"])
+
+
+@pytest.mark.parametrize("at", [0, BATCH - 1, BATCH, 2 * BATCH + 7])
+def test_one_search_in_batches_finds_a_secret_in_any_of_them(at: int) -> None:
+    # Searched a batch at a time (a suite's ids joined at once made one text as long
+    # as all of them): a secret in any batch, first or last, at either edge, is found.
+    ids = [f"tests/test_m.py::test_\u00e9t\u00e9[{i}]" for i in range(2 * BATCH + 8)]
+    redactor = Redactor(environ={"DB_PASSWORD": "hunter2secret"})
+    assert redactor.finds_nothing(ids)
+    ids[at] = f"tests/test_m.py::test_login[hunter2secret-{at}]"
+    assert not redactor.finds_nothing(ids)
+    assert not redactor.finds_nothing(iter(ids))  # any iterable, read once
 
 
 def _every_pattern(redactor: Redactor, text: str) -> str:

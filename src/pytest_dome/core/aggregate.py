@@ -66,31 +66,34 @@ class TaskResult(NamedTuple):
     attempts: tuple[Attempt, ...]
 
 
-@dataclass
 class _Open:
-    """The attempt being assembled from its phase reports."""
+    """The attempt being assembled from its phase reports (slots: one per running
+    test, made and read on every report)."""
 
-    outcome: TaskOutcome | None = None
-    when: Phase = "setup"
-    duration: float = 0.0
-    worker: str | None = None
-    summary: str | None = None
-    called: bool = False
-    rerun: bool = False
-    """A report of this attempt was logged as a rerun: the test runs again."""
-    phase: int = -1
-    """The order of the last phase reported (see ``_ORDER``)."""
+    __slots__ = ("called", "duration", "outcome", "phase", "rerun", "summary", "when", "worker")
+
+    def __init__(self) -> None:
+        self.outcome: TaskOutcome | None = None
+        self.when: Phase = "setup"
+        self.duration = 0.0
+        self.worker: str | None = None
+        self.summary: str | None = None
+        self.called = False
+        self.rerun = False
+        """A report of this attempt was logged as a rerun: the test runs again."""
+        self.phase = -1
+        """The order of the last phase reported (see ``_ORDER``)."""
 
 
-def _phase_outcome(report: PhaseReport) -> TaskOutcome:
-    if report.when == "crash":
+def _phase_outcome(when: str, outcome: str, wasxfail: bool) -> TaskOutcome:
+    if when == "crash":
         return "failed"
-    if report.when in ("setup", "teardown") and report.outcome in ("failed", "rerun"):
+    if when in ("setup", "teardown") and outcome in ("failed", "rerun"):
         return "error"
-    if report.outcome == "skipped":
-        return "xfailed" if report.wasxfail else "skipped"
-    if report.outcome == "passed":
-        return "xpassed" if report.wasxfail else "passed"
+    if outcome == "skipped":
+        return "xfailed" if wasxfail else "skipped"
+    if outcome == "passed":
+        return "xpassed" if wasxfail else "passed"
     return "failed"
 
 
@@ -126,39 +129,61 @@ class Aggregator:
         """One report. An attempt is closed by its teardown report (or a worker's
         crash); it is not the last when one of its reports was logged as a rerun
         (by dome's retry or pytest-rerunfailures) or its teardown says so."""
-        if report.subtest:
+        self.add_phase(*report)
+
+    def add_phase(
+        self,
+        node_id: str,
+        when: Phase,
+        outcome: str,
+        wasxfail: bool,
+        duration: float,
+        worker: str | None,
+        summary: str | None,
+        subtest: bool = False,
+        retried: bool = False,
+        task_id: str | None = None,
+    ) -> None:
+        """:meth:`add` of a :class:`PhaseReport`'s fields, without the record: the
+        intake's way, three times a test."""
+        if subtest:
             # A failed subtest fails its task; passing subtests say nothing new.
-            if report.outcome in ("failed", "rerun"):
-                self._subtest_failure.setdefault(report.node_id, report.summary or "a subtest failed")
+            if outcome in ("failed", "rerun"):
+                self._subtest_failure.setdefault(node_id, summary or "a subtest failed")
             return
-        current = self._open.get(report.node_id)
+        phase = _ORDER.get(when, 3)
+        current = self._open.get(node_id)
         if current is None:
-            current = self._open[report.node_id] = _Open()
-        elif _ORDER.get(report.when, 3) <= current.phase or (report.when == "crash" and current.rerun):
+            current = self._open[node_id] = _Open()
+        elif phase <= current.phase or (when == "crash" and current.rerun):
             # A phase again, or a crash after a rerun: a new attempt, while the last one
             # logged no teardown (dome's retry logs only a retried attempt's failure).
-            self._close(report.node_id, final=False)
-            current = self._open[report.node_id] = _Open()
-        current.rerun = current.rerun or report.outcome == "rerun"
-        current.phase = _ORDER.get(report.when, 3)
-        current.duration += max(report.duration, 0.0)
-        current.worker = report.worker or current.worker
-        outcome = _phase_outcome(report)
-        if report.when == "teardown":
-            if outcome == "error" and (current.outcome is None or current.outcome in _PASSING):
-                current.outcome, current.when, current.summary = "error", "teardown", report.summary
-            self._close(report.node_id, final=not (current.rerun or report.retried), task_id=report.task_id)
+            self._close(node_id, final=False)
+            current = self._open[node_id] = _Open()
+        if outcome == "rerun":
+            current.rerun = True
+        current.phase = phase
+        current.duration += max(duration, 0.0)
+        if worker:
+            current.worker = worker
+        shown = _phase_outcome(when, outcome, wasxfail)
+        if when == "teardown":
+            if shown == "error" and (current.outcome is None or current.outcome in _PASSING):
+                current.outcome, current.when, current.summary = "error", "teardown", summary
+            self._close(node_id, final=not (current.rerun or retried), task_id=task_id)
             return
-        summary = report.summary
-        subtest_failure = self._subtest_failure.pop(report.node_id, None) if report.when == "call" else None
-        if subtest_failure is not None and outcome in ("passed", "failed"):
-            # The first failed subtest says more than "contains 1 failed subtest".
-            outcome, summary = "failed", subtest_failure
-        if current.outcome is None or outcome != "passed" or report.when == "call":
-            current.outcome, current.when, current.summary = outcome, report.when, summary
-        current.called = current.called or report.when in ("call", "crash")
-        if report.when == "crash":
-            self._close(report.node_id, final=True, task_id=report.task_id)
+        if when == "call":
+            current.called = True
+            subtest_failure = self._subtest_failure.pop(node_id, None) if self._subtest_failure else None
+            if subtest_failure is not None and shown in ("passed", "failed"):
+                # The first failed subtest says more than "contains 1 failed subtest".
+                shown, summary = "failed", subtest_failure
+            current.outcome, current.when, current.summary = shown, when, summary
+        elif current.outcome is None or shown != "passed":
+            current.outcome, current.when, current.summary = shown, when, summary
+        if when == "crash":
+            current.called = True
+            self._close(node_id, final=True, task_id=task_id)
 
     def _close(self, node_id: str, final: bool = False, task_id: str | None = None) -> None:
         current = self._open.pop(node_id)
@@ -210,17 +235,25 @@ class Aggregator:
 
     def result(self, node_id: str, task_id: str) -> TaskResult:
         """The result of a node's attempts so far, as task ``task_id``."""
-        attempts = tuple(map(Attempt._make, self.attempts[node_id]))
-        final = attempts[-1]
+        kept = self.attempts[node_id]
+        final = kept[-1]
         return TaskResult(
-            task_id=task_id,
-            node_id=node_id,
-            outcome=final.outcome,
-            flaky=_flaky(final.outcome, self.attempts[node_id]),
-            duration_s=self.duration(node_id),
-            summary=final.summary,
-            attempts=attempts,
+            task_id,
+            node_id,
+            final[1],
+            _flaky(final[1], kept),
+            self.duration(node_id),
+            final[5],
+            tuple(map(Attempt._make, kept)),
         )
+
+    def render(self, node_id: str, task_id: str) -> bytes:
+        """:func:`render_task_result` of :meth:`result`, from the kept attempts as they
+        are: no result built, for the file each task's final attempt writes."""
+        kept = self.attempts[node_id]
+        final = kept[-1]
+        flaky = _flaky(final[1], kept)
+        return _render(self.run_id, task_id, node_id, final[1], flaky, self.duration(node_id), final[5], kept)
 
 
 def _flaky(final: TaskOutcome, attempts: tuple[tuple[Any, ...], ...]) -> bool:
@@ -233,27 +266,43 @@ def render_task_result(run_id: str, result: TaskResult) -> bytes:
     (sorted keys, two-space indent): the only renderer of this artifact, about ten
     times faster than building the document and dumping it, for the one file a run
     writes per test. A property test holds it to ``json.dumps`` and the schema."""
-    attempts = ",".join(
+    return _render(run_id, *result)
+
+
+def _render(
+    run_id: str,
+    task_id: str,
+    node_id: str,
+    outcome: str,
+    flaky: bool,
+    duration_s: float,
+    summary: str | None,
+    attempts: Iterable[tuple[Any, ...]],
+) -> bytes:
+    """The one template of :func:`render_task_result`, over a result's fields; each
+    attempt the fields of an :class:`Attempt`, by position (an ``Attempt`` or an
+    exact tuple of the aggregator's)."""
+    text = ",".join(
         "\n    {\n"
-        f'      "duration_s": {float(a.duration_s)!r},\n'
-        f'      "number": {int(a.number)},\n'
-        f'      "outcome": {_string(a.outcome)},\n'
-        f'      "summary": {_string(a.summary)},\n'
-        f'      "when": {_string(a.when)},\n'
-        f'      "worker": {_string(a.worker)}\n'
+        f'      "duration_s": {float(a[3])!r},\n'
+        f'      "number": {int(a[0])},\n'
+        f'      "outcome": {_string(a[1])},\n'
+        f'      "summary": {_string(a[5])},\n'
+        f'      "when": {_string(a[2])},\n'
+        f'      "worker": {_string(a[4])}\n'
         "    }"
-        for a in result.attempts
+        for a in attempts
     )
-    text = (f'{{\n  "attempts": [{attempts}\n  ],\n' if attempts else '{\n  "attempts": [],\n') + (
-        f'  "duration_s": {float(result.duration_s)!r},\n'
-        f'  "flaky": {"true" if result.flaky else "false"},\n'
+    text = (f'{{\n  "attempts": [{text}\n  ],\n' if text else '{\n  "attempts": [],\n') + (
+        f'  "duration_s": {float(duration_s)!r},\n'
+        f'  "flaky": {"true" if flaky else "false"},\n'
         '  "kind": "task.result",\n'
-        f'  "node_id": {_string(result.node_id)},\n'
-        f'  "outcome": {_string(result.outcome)},\n'
+        f'  "node_id": {_string(node_id)},\n'
+        f'  "outcome": {_string(outcome)},\n'
         f'  "run_id": {_string(run_id)},\n'
         f'  "schema_version": "{SCHEMA_VERSION}",\n'
-        f'  "summary": {_string(result.summary)},\n'
-        f'  "task_id": {_string(result.task_id)}\n'
+        f'  "summary": {_string(summary)},\n'
+        f'  "task_id": {_string(task_id)}\n'
         "}\n"
     )
     return text.encode("utf-8")

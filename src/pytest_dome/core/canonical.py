@@ -47,6 +47,13 @@ def canonical_digest(
 ) -> str:
     """:func:`digest` of ``document`` with ``document[key] = items``, for a
     ``key`` that sorts first or last among the document's keys, hashed in pieces."""
+    head, tail = canonical_ends(document, key)
+    return _pieces_digest(head, items, canonical_item, tail)
+
+
+def canonical_ends(document: dict[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The canonical JSON of ``document`` with a list at ``key`` (a key that sorts
+    first or last among its keys) before and after the list's items."""
     text = canonical_json({**document, key: []})
     mark = f'"{key}":['.encode()
     keys = sorted({*document, key})
@@ -56,7 +63,7 @@ def canonical_digest(
         head, tail = text[:-2], b"]}"
     else:
         raise ValueError(f"{key!r} must sort first or last among the document's keys")
-    return _pieces_digest(head, items, canonical_item, tail)
+    return head, tail
 
 
 def list_digest(items: Sequence[Any], canonical_item: Callable[[Any], str]) -> str:

@@ -20,7 +20,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
-from ..core.canonical import canonical_digest, chunks, sha256_hex
+from ..core.canonical import CHUNK, canonical_ends, chunks, sha256_hex
 from ..core.taskid import is_safe_id
 from .layout import MANIFEST, RESULT_SUFFIX, TASK_RESULTS, task_result_path
 from .speedups import ResultWriterProcess, pack_digest, unpack_digest
@@ -313,10 +313,30 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any], artifacts: Sequence[
     """The one renderer of ``run.manifest.json``, for the session, ``dome merge`` and
     ``dome override`` alike. ``manifest``: its JSON document without ``artifacts``
     and ``manifest_digest``, both added here; ``artifacts``: every file's entry, in
-    path order. Rendered and hashed in pieces (:func:`render_parts` over
-    :func:`entry_pretty`, ``canonical_digest`` over :func:`entry_canonical`), the
-    bytes :func:`render` gives for the whole document. Returns the manifest digest."""
-    digest_value = canonical_digest(manifest, "artifacts", artifacts, entry_canonical)
-    document = {**manifest, "manifest_digest": digest_value}
-    atomic_write(safe_join(run_dir, MANIFEST), render_parts(document, "artifacts", artifacts, entry_pretty))
-    return digest_value
+    path order. The bytes :func:`render` gives for the whole document, in one pass
+    over the entries (``CHUNK`` at a time, each made once: a large run's task
+    results' entries are made as read): each chunk is rendered (:func:`entry_pretty`)
+    and hashed in its canonical form (:func:`entry_canonical`, as ``canonical_digest``
+    would), and the digest, known at the end, is put in the document's tail.
+    Returns the manifest digest."""
+    canonical_head, canonical_tail = canonical_ends(manifest, "artifacts")
+    hasher = hashlib.sha256(canonical_head)
+    unknown = f'"manifest_digest": "{"0" * 64}"'.encode()
+    whole = render({**manifest, "manifest_digest": "0" * 64, "artifacts": []})
+    head, sep, tail = whole.partition(b'\n  "artifacts": []')
+    if not sep or tail.count(unknown) != 1:
+        raise ValueError("a manifest's artifacts must be a top-level key")
+
+    def pieces() -> Iterator[bytes]:
+        yield head + b'\n  "artifacts": ['
+        for start in range(0, len(artifacts), CHUNK):
+            entries = artifacts[start : start + CHUNK]
+            lead = "," if start else ""
+            hasher.update((lead + ",".join(map(entry_canonical, entries))).encode("utf-8"))
+            yield (lead + ",".join(map(entry_pretty, entries))).encode("utf-8")
+        hasher.update(canonical_tail)
+        found = f'"manifest_digest": "{hasher.hexdigest()}"'.encode()
+        yield (b"\n  ]" if artifacts else b"]") + tail.replace(unknown, found)
+
+    atomic_write(safe_join(run_dir, MANIFEST), pieces())
+    return hasher.hexdigest()

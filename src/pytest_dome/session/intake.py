@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..contracts.models import Phase
-from ..core.aggregate import SUMMARY_CHARS, Aggregator, PhaseReport, render_task_result
+from ..core.aggregate import SUMMARY_CHARS, Aggregator
 from ..core.redact import Redactor
 from ..core.taskid import shown_node_id
 from ..runfolder.writer import TaskResultFiles
@@ -100,23 +100,20 @@ class ReportIntake:
             report.location = (path, lineno, self.redactor.redact(domain))
         report.nodeid = shown
         when: Phase = "crash" if str(report.when) == "???" else report.when
-        when = getattr(report, "dome_when", when)  # a retried teardown, logged as "call"
         node = getattr(report, "node", None)  # the xdist worker, on the controller
-        self.aggregator.add(
-            PhaseReport(
-                node_id=report.nodeid,
-                when=when,
-                outcome=report.outcome,
-                wasxfail=hasattr(report, "wasxfail"),
-                duration=report.duration,
-                worker=node.gateway.id if node is not None else None,
-                summary=summary_of(report, self.settings.rootdir, self.redactor),
-                subtest=type(report).__name__ == "SubtestReport",
-                retried=report.__dict__.pop("dome_retried", False),
-                # The plan's task id, on the report that closes a task's attempt (set by
-                # the task runner); a worker's crash report has none: written at the finish.
-                task_id=report.__dict__.pop("dome_task", None),
-            )
+        self.aggregator.add_phase(
+            shown,
+            getattr(report, "dome_when", when),  # a retried teardown, logged as "call"
+            report.outcome,
+            hasattr(report, "wasxfail"),
+            report.duration,
+            node.gateway.id if node is not None else None,
+            summary_of(report, self.settings.rootdir, self.redactor),
+            type(report).__name__ == "SubtestReport",
+            report.__dict__.pop("dome_retried", False),
+            # The plan's task id, on the report that closes a task's attempt (set by
+            # the task runner); a worker's crash report has none: written at the finish.
+            report.__dict__.pop("dome_task", None),
         )
 
     def _on_final(self, node_id: str, task_id: str | None) -> None:
@@ -125,8 +122,7 @@ class ReportIntake:
         if task_id is None:  # a crash report: its task may have been written already
             self.rewrite.add(node_id)
             return
-        result = self.aggregator.result(node_id, task_id)
-        self.files.write(task_id, render_task_result(self.settings.run_id, result))
+        self.files.write(task_id, self.aggregator.render(node_id, task_id))
 
 
 def guard_terminal(config: pytest.Config, intake: ReportIntake) -> None:
