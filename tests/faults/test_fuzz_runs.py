@@ -133,7 +133,7 @@ def mutate(runs: Runs, target: str, run: Path, rel: str, m: tuple[Any, ...]) -> 
     elif kind == "value":
         try:
             doc = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # an earlier mutation made it not JSON, or too deep
             return
         nodes = list(_nodes(doc))
         path.write_text(json.dumps(_set(doc, nodes[m[2] % len(nodes)], m[3])))
