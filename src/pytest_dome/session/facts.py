@@ -31,8 +31,8 @@ class SessionWatch:
         self.worker_redactions: Counter[str] = Counter()
         self.collected_ids: list[str] | None = None
         """Under xdist: the node ids the first worker collected."""
-        self.plan_json: str | None = None
-        """Under xdist: the plan as the first worker to finish sent it (JSON), until
+        self.plan_json: bytes | None = None
+        """Under xdist: the plan as the first worker to finish sent it (``plans.plan_wire``), until
         the finish parses it (``plans.finished_plan``)."""
         self.plan: tuple[PlannedTask, ...] | None = None
         """Under xdist: that plan, parsed, from the finish until it has decided."""
