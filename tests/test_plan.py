@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import zlib
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_dome.config.inputs import load_policy
 from pytest_dome.contracts.models import Packet
-from pytest_dome.core.plan import CollectedTest, input_digest, make_plan
+from pytest_dome.core.plan import CollectedTest, PlannedTask, input_digest, make_plan
+from pytest_dome.core.redact import Redactor
 from pytest_dome.session import changes
 from pytest_dome.session.changes import glob_to_regex, sensitive
 
@@ -96,3 +100,51 @@ def test_a_workers_plan_arrives_as_it_was_planned(ids, weights) -> None:
     assert parsed == planned
     by_text = {i: i for i in collected}
     assert all(t.node_id is by_text[t.node_id] for t in parsed)
+
+
+def _long_plan(count: int) -> tuple[PlannedTask, ...]:
+    tests = [CollectedTest(f"tests/test_data.py::TestLocale::test_{'x' * 120}_{n}") for n in range(count)]
+    return make_plan(None, tests).tasks
+
+
+def test_a_workers_plan_is_parsed_one_task_at_a_time() -> None:
+    """Under xdist the finish's peak was the worker's plan parsed whole (every task
+    a list of strings, beside the plan being built): parsed a task at a time, what
+    parsing holds beyond the plan it returns stays small."""
+    import tracemalloc
+
+    from pytest_dome.session.plans import parse_plan, plan_wire
+
+    planned = _long_plan(5000)
+    wire = plan_wire([tuple(t) for t in planned])
+    text = zlib.decompress(wire[8:])
+    ids = [t.node_id for t in planned]
+    tracemalloc.start()
+    try:
+        parsed = parse_plan(wire, ids)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert parsed == planned
+    assert peak - kept < len(text) * 2.5  # its bytes, its text and one task
+
+
+def test_the_finish_parses_a_workers_plan_once_and_lets_its_text_go() -> None:
+    from pytest_dome.session.facts import SessionWatch
+    from pytest_dome.session.plans import finished_plan, plan_wire
+
+    planned = _long_plan(3)
+    watch = SessionWatch()
+    watch.plan_json = plan_wire([tuple(t) for t in planned])
+    first, missing = finished_plan(None, watch, Redactor())
+    assert (first, missing) == (planned, False)
+    assert watch.plan_json is None
+    assert finished_plan(None, watch, Redactor())[0] is first  # a second finish: the same plan
+
+
+@pytest.mark.parametrize("text", ["", "{}", "[[1]", '[["a","test","n",null,false,1.0]] x'])
+def test_a_broken_plan_text_is_refused(text: str) -> None:
+    from pytest_dome.session.plans import parse_plan
+
+    with pytest.raises(ValueError):
+        parse_plan(len(text).to_bytes(8, "big") + zlib.compress(text.encode()), [])

@@ -31,7 +31,7 @@ def digest(value: Any) -> str:
     return sha256_hex(canonical_json(value))
 
 
-CHUNK = 2000
+CHUNK = 200
 """Items of a long list rendered at a time: a 50,000-task run's plan and manifest
 are written and hashed piece by piece, never held whole in memory."""
 

@@ -178,8 +178,11 @@ class DomeController:
                 return
         finally:
             del end
-            if self.runner is not None and (self.outcome is not None or self.failure is not None):
-                self.runner.drop_plan()  # decided (or never will be): let the plan go
+            if self.outcome is not None or self.failure is not None:
+                # decided (or never will be): let the plan go
+                if self.runner is not None:
+                    self.runner.drop_plan()
+                self.watch.plan = None
         drop_replaced(self.replaced)
         self.failure = plugin_hooks.gate_decided(self.config, self.outcome) or self.failure
 

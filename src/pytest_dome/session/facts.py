@@ -17,6 +17,7 @@ import pytest
 
 from ..config.settings import Settings
 from ..contracts.models import SessionFacts
+from ..core.plan import PlannedTask
 
 
 class SessionWatch:
@@ -30,8 +31,11 @@ class SessionWatch:
         self.worker_redactions: Counter[str] = Counter()
         self.collected_ids: list[str] | None = None
         """Under xdist: the node ids the first worker collected."""
-        self.plan_json: str | None = None
-        """Under xdist: the plan as the first worker to finish sent it (JSON)."""
+        self.plan_json: bytes | None = None
+        """Under xdist: the plan as the first worker to finish sent it (``plans.plan_wire``), until
+        the finish parses it (``plans.finished_plan``)."""
+        self.plan: tuple[PlannedTask, ...] | None = None
+        """Under xdist: that plan, parsed, from the finish until it has decided."""
         self.problems: tuple[str, ...] = ()
         """Bad input found while planning (a packet entry that selects nothing)."""
         self._previous_sigterm: Any = None
