@@ -26,7 +26,7 @@ from ..contracts.models import FAILING_OUTCOMES
 from ..core.aggregate import TaskResult
 from ..core.checkers import check
 from ..runfolder.layout import MANIFEST, PLAN, POLICY
-from ..runfolder.reader import RecordedRun
+from ..runfolder.reader import RecordedRun, manifest_sha256
 from ..runfolder.safejson import file_sha256
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -210,7 +210,7 @@ def statements(
     """The two statements of a complete run, by the stem of their file names (a
     shard's partial run: :class:`RunReadError`)."""
     recorded.decision()  # a shard's partial run has none: RunReadError
-    extension = run_extension(recorded, file_sha256(recorded.run_dir / MANIFEST))
+    extension = run_extension(recorded, manifest_sha256(recorded.run_dir))
     predicates = {
         "test-result": test_result_predicate(recorded, extension),
         "vsa": vsa_predicate(recorded, extension, resource_uri or run_uri(recorded.manifest.run_id)),
@@ -253,11 +253,12 @@ def statement_problems(statement: Any, base: Path, run_dir: Path | None, runtime
         return [*problems, f"run: {exc}"]
     try:
         recorded = read_intact(run_dir)
+        manifest = manifest_sha256(run_dir)
     except NotIntact as exc:
         return [*problems, *(f"run: {exc.run}: {p}" for p in exc.problems)]
     except RunReadError as exc:
         return [*problems, f"run: {exc}"]
-    if file_sha256(run_dir / MANIFEST) != extension["manifest_sha256"]:
+    if manifest != extension["manifest_sha256"]:
         return [
             *problems,
             f"run {run_id}: its manifest changed since the attestation (an override?); attest again",

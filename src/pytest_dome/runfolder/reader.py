@@ -154,6 +154,11 @@ def read_bytes(
     return data
 
 
+def manifest_sha256(run_dir: Path | str) -> str:
+    """The SHA-256 of the manifest's bytes (an attestation names the run by it)."""
+    return sha256_hex(read_bytes(run_dir, MANIFEST))
+
+
 def read_document(
     run_dir: Path | str,
     relative: str,
