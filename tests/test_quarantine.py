@@ -377,3 +377,15 @@ def test_serial_and_two_workers_decide_the_same(pytester: pytest.Pytester, dome_
     assert n2.manifest["execution"] == {"mode": "xdist", "workers": 2}
     assert serial.gate["decision_digest"] == n2.gate["decision_digest"]
     assert "QUARANTINED_FAILURE" in n2.gate["reason_codes"]
+
+
+def test_shards_record_the_file_and_the_merged_run_applies_it(pytester: pytest.Pytester, dome_run) -> None:
+    pytester.makepyfile(test_suite=SUITE + "def test_more(): pass\ndef test_most(): pass\n")
+    (pytester.path / "dome-quarantine.toml").write_text(quarantine_file(entry("*::test_net", day(3))))
+    for k in (1, 2):
+        pytester.runpytest(f"--dome-run-id=s{k}", f"--dome-shard={k}/2")
+        assert (pytester.path / RUNS / f"s{k}/inputs/quarantine.json").is_file()
+    assert main(["merge", "--run-id=m", *(str(pytester.path / RUNS / f"s{k}") for k in (1, 2))]) == 0
+    merged = dome_run("m")  # verified: the merged decision replays
+    assert merged.gate["status"] != "REJECT" and "QUARANTINED_FAILURE" in merged.gate["reason_codes"]
+    assert merged.gate["checks"]["quarantine"]["as_of"] == merged.manifest["started_at"][:10]
