@@ -28,6 +28,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "verify.results": models.VerifyResults,
     "risk.policy": models.RiskPolicy,
     "baseline.summary": models.BaselineSummary,
+    "quarantine": models.QuarantineFile,
 }
 
 

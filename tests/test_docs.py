@@ -246,6 +246,7 @@ EXPECTED_EXAMPLES = {
     "docs/override.md": 3,
     "docs/packets.md": 6,
     "docs/plugins.md": 1,
+    "docs/quarantine.md": 1,
     "docs/quickstart.md": 5,
     "docs/security.md": 3,
     "docs/slo.md": 2,

@@ -125,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "new failures, removed tasks, slower tasks; recorded and scored (see docs/baseline.md).",
     )
     add(
+        "--dome-quarantine",
+        metavar="FILE",
+        help="Quarantine TOML file: tests whose failure does not reject until their entry "
+        "expires ([tool.dome] quarantine; default: dome-quarantine.toml when it exists; "
+        "see docs/quarantine.md).",
+    )
+    add(
         "--dome-replace",
         action="store_true",
         default=False,

@@ -356,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .diff import add_diff_command
 
     add_diff_command(sub, str(DEFAULT_RUNTIME))
+
+    from .quarantine import add_quarantine_commands
+
+    add_quarantine_commands(sub)
     return parser
 
 

@@ -94,6 +94,7 @@ def load_policy(path: Path | None, shown_as: str) -> RiskPolicy:
     doc["factors"] = {**base["factors"], **doc["factors"]}
     doc["change_set"] = {**base["change_set"], **doc.get("change_set", {})}
     doc["baseline"] = {**base["baseline"], **doc.get("baseline", {})}
+    doc["quarantine"] = {**base["quarantine"], **doc.get("quarantine", {})}
     return RiskPolicy.model_validate(doc)
 
 

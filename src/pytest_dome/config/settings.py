@@ -23,7 +23,7 @@ from .inputs import inside, load_packet, load_policy, read_pyproject_table
 from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_verify
 
 if TYPE_CHECKING:
-    from ..contracts.models import GateStatus, Packet, RiskPolicy, Shard
+    from ..contracts.models import GateStatus, Packet, QuarantineFile, RiskPolicy, Shard
     from ..core.comparison import RecordedBaseline
 
 DEFAULT_VERIFY_TIMEOUT = 600.0
@@ -58,6 +58,9 @@ class Settings:
     redact_reports: bool = True
     baseline: RecordedBaseline | None = None
     """The summary of the ``--dome-baseline`` run, read once here."""
+    quarantine: QuarantineFile | None = None
+    """The quarantine file (docs/quarantine.md), checked, its horizon too."""
+    quarantine_source: str | None = None
 
     @property
     def threshold(self) -> float:
@@ -166,6 +169,8 @@ class Loaded:
     packet_source: str | None
     policy: RiskPolicy
     policy_source: str
+    quarantine: QuarantineFile | None = None
+    quarantine_source: str | None = None
 
 
 Sourced = list[tuple[tuple[str, ...], str]]
@@ -207,7 +212,25 @@ def load(layers: Layers) -> Loaded:
         policy_source = table["policy"]
     else:
         policy, policy_source = load_policy(None, "builtin"), "builtin"
-    return Loaded(packet, packet_doc, packet_source, policy, policy_source)
+    quarantine, quarantine_source = _quarantine(layers)
+    return Loaded(packet, packet_doc, packet_source, policy, policy_source, quarantine, quarantine_source)
+
+
+def _quarantine(layers: Layers) -> tuple[QuarantineFile | None, str | None]:
+    """The quarantine file the option (from the invocation folder) or the table (from
+    the rootdir) names, else ``dome-quarantine.toml`` at the rootdir if it exists."""
+    from .quarantine import DEFAULT_FILE, read_quarantine
+
+    options, table, rootdir = layers.options, layers.table, layers.rootdir
+    if options.quarantine is not None:
+        path, shown = layers.invocation_dir / options.quarantine, options.quarantine
+    elif "quarantine" in table:
+        path, shown = rootdir / table["quarantine"], table["quarantine"]
+    elif (rootdir / DEFAULT_FILE).is_file():
+        path, shown = rootdir / DEFAULT_FILE, DEFAULT_FILE
+    else:
+        return None, None
+    return read_quarantine(path, shown), shown
 
 
 def choose(run_id: str, layers: Layers, loaded: Loaded) -> tuple[Settings, Sourced]:
@@ -249,6 +272,8 @@ def choose(run_id: str, layers: Layers, loaded: Loaded) -> tuple[Settings, Sourc
         else int(queue.get("max_retries", DEFAULT_MAX_RETRIES)),
         shard=options.shard,
         redact_reports=bool(table.get("redact_reports", True)),
+        quarantine=loaded.quarantine,
+        quarantine_source=loaded.quarantine_source,
     )
     return settings, verify
 
@@ -293,10 +318,14 @@ def _policy(layers: Layers, loaded: Loaded) -> tuple[RiskPolicy, ThresholdSource
 
 def probe(settings: Settings, verify: Sourced) -> None:
     """Probing: what the chosen settings need to work here: each verify command's
-    program found, each redact pattern a regular expression, and the runtime dir
-    there and writable."""
+    program found, each quarantine entry within the horizon of today, each redact
+    pattern a regular expression, and the runtime dir there and writable."""
     for argv, where in verify:
         check_verify_command(argv, settings.rootdir, where)
+    if settings.quarantine is not None:
+        from .quarantine import check_horizon, utc_today
+
+        check_horizon(settings.quarantine, settings.policy, utc_today(), settings.quarantine_source or "")
     check_redact_patterns(settings.policy)
     check_runtime_dir(settings.runtime_dir, settings.display_path(settings.runtime_dir))
 

@@ -28,6 +28,10 @@ from .modelbase import Phase as Phase
 from .modelbase import PromotionAction as PromotionAction
 from .modelbase import TaskOutcome as TaskOutcome
 from .modelbase import VerifyStatus as VerifyStatus
+from .quarantine_models import QuarantineCheck as QuarantineCheck
+from .quarantine_models import QuarantineEntry as QuarantineEntry
+from .quarantine_models import QuarantineFile as QuarantineFile
+from .quarantine_models import QuarantinePolicy as QuarantinePolicy
 
 # --- risk policy -----------------------------------------------------------
 
@@ -57,9 +61,11 @@ class RiskPolicy(OptionalFieldsModel):
     change_set: ChangeSetPolicy = ChangeSetPolicy()
     baseline: BaselinePolicy | None = None
     """None (left out) in a policy of a version without it: ``risk.baseline_policy``."""
+    quarantine: QuarantinePolicy | None = None
+    """None (left out) in a policy of a version without it: the defaults."""
     redact_patterns: tuple[RedactPattern, ...] = ()
 
-    omitted_when_none = ("description", "baseline")
+    omitted_when_none = ("description", "baseline", "quarantine")
 
 
 # --- packet and plan ---------------------------------------------------------
@@ -230,8 +236,10 @@ class Checks(OptionalFieldsModel):
     change_set: ChangeSetCheck
     baseline: BaselineCheck | None = None
     """Only in a run compared with a baseline (left out, not null, otherwise)."""
+    quarantine: QuarantineCheck | None = None
+    """Only in a run with a quarantine file (left out, not null, otherwise)."""
 
-    omitted_when_none = ("baseline",)
+    omitted_when_none = ("baseline", "quarantine")
 
 
 class GateDecision(Model):
@@ -340,6 +348,7 @@ ArtifactKind = Literal[
     "xtrlv2.envelope",
     "overrides",
     "baseline.summary",
+    "quarantine",
 ]
 
 

@@ -36,6 +36,7 @@ SCHEMA_FILES: dict[str, str] = {
     "intoto.statement": "intoto.statement.schema.json",
     "dsse.envelope": "dsse.envelope.schema.json",
     "baseline.summary": "baseline.summary.schema.json",
+    "quarantine": "quarantine.schema.json",
 }
 """Artifact kind -> schema file name under ``ssot/schemas``."""
 

@@ -19,6 +19,7 @@ from ..contracts.models import (
     GateDecision,
     GateStatus,
     PromotionDecision,
+    QuarantineFile,
     RiskPolicy,
     SessionRecord,
     TaskOutcome,
@@ -29,6 +30,7 @@ from .aggregate import TaskResult
 from .comparison import Comparison, RecordedBaseline, compare
 from .gate import GateInputs, evaluate, gate_decision, promotion_decision
 from .plan import Plan, PlannedTask
+from .quarantine import apply
 from .risk import baseline_policy
 from .verdict import TaskVerdict
 
@@ -42,8 +44,15 @@ def change_set_check(change_set: ChangeSet) -> ChangeSetCheck:
     )
 
 
-def gated_exit_status(exit_status: int, status: GateStatus, fail_on: Iterable[str]) -> int:
-    """pytest's exit status, raised (never lowered) when the gate status must fail the job."""
+def gated_exit_status(
+    exit_status: int, status: GateStatus, fail_on: Iterable[str], quarantined_only: bool = False
+) -> int:
+    """pytest's exit status, raised when the gate status must fail the job. Lowered in
+    one case only: ``quarantined_only``, the tests that failed (pytest's 1) were all
+    shielded by the quarantine (the gate did not reject), and the status is not in
+    ``fail_on``: then 0, or a quarantine could never keep a CI job going."""
+    if quarantined_only and exit_status == 1 and status != "REJECT":
+        exit_status = 0
     if status in fail_on and exit_status == 0:
         return 1
     return exit_status
@@ -68,6 +77,12 @@ class DecisionInputs:
     durations: Mapping[str, float] = field(default_factory=dict)
     """Task id -> the task result's ``duration_s`` (the session fills it only for a
     run with a baseline: the gate reads durations only then)."""
+    quarantine: QuarantineFile | None = None
+    """The recorded quarantine file (``inputs/quarantine.json``), if any."""
+    as_of: str = ""
+    """The UTC day the run started (``quarantine.as_of_day`` of the manifest's
+    ``started_at``): the day quarantine entries are judged expired against. Read
+    only with a quarantine file."""
 
     def verdicts(self) -> list[TaskVerdict]:
         missing: tuple[TaskOutcome, bool] = ("missing", False)
@@ -107,6 +122,7 @@ class DecisionInputs:
             plugin_factors=self.session.plugin_factors,
             input_digest=self.plan.input_digest,
             baseline=self.baseline,
+            quarantine=apply(self.quarantine, self.as_of, self.plan.tasks) if self.quarantine else None,
         )
 
     def evaluate(self, policy: RiskPolicy | None = None) -> dict[str, Any]:

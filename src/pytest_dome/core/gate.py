@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -33,7 +33,8 @@ from ..contracts.models import (
     VerifyCheck,
 )
 from .canonical import digest, json_string, list_digest
-from .comparison import RecordedBaseline, compare
+from .comparison import Comparison, RecordedBaseline, compare
+from .quarantine import SHIELDED_OUTCOMES, Applied
 from .risk import baseline_policy, factor_values, score
 from .verdict import TaskVerdict as TaskVerdict  # part of GateInputs' public API
 
@@ -63,7 +64,7 @@ class GateInputs:
     """Everything a gate decision depends on: one verdict per planned task
     ('missing' when no final result arrived), the verify checks, what happened
     to the session, the change set, plugin factors, the input digest and, when the
-    run is compared with one, the recorded baseline summary."""
+    run is compared with one, the recorded baseline summary, and the quarantine."""
 
     tasks: Sequence[TaskVerdict]
     verify: Sequence[VerifyCheck] = ()
@@ -72,6 +73,8 @@ class GateInputs:
     plugin_factors: Sequence[PluginFactor] = ()
     input_digest: str = NO_INPUT_DIGEST
     baseline: RecordedBaseline | None = None
+    quarantine: Applied | None = None
+    """The run's quarantine file applied to its plan, when it has one."""
 
     @classmethod
     def from_outcomes(cls, outcomes: Mapping[str, TaskOutcome], **kwargs: Any) -> GateInputs:
@@ -115,13 +118,15 @@ def count_tasks(tasks: Sequence[TaskVerdict]) -> TaskCounts:
     )
 
 
-def _check_codes(checks: Checks) -> set[str]:
-    """Reason codes of the deterministic checks (tasks, verify, session, change set)."""
+def _check_codes(checks: Checks, shielded: Mapping[str, int]) -> set[str]:
+    """Reason codes of the deterministic checks (tasks, verify, session, change set,
+    quarantine). ``shielded``: quarantined failures by outcome, which do not reject."""
     tasks, session, change = checks.tasks, checks.session, checks.change_set
+    quarantine = checks.quarantine
     codes: set[str] = set()
     for count, code in (
-        (tasks.failed, rc.TASK_FAILED),
-        (tasks.error, rc.TASK_ERROR),
+        (tasks.failed - shielded.get("failed", 0), rc.TASK_FAILED),
+        (tasks.error - shielded.get("error", 0), rc.TASK_ERROR),
         (tasks.missing, rc.TASK_RESULT_MISSING),
         (tasks.critical_not_passed, rc.CRITICAL_TASK_NOT_PASSED),
         (tasks.flaky, rc.TASK_FLAKY),
@@ -139,6 +144,9 @@ def _check_codes(checks: Checks) -> set[str]:
         (int(not checks.verify), rc.VERIFY_NONE_CONFIGURED),
         (change.sensitive_files, rc.CHANGESET_SENSITIVE_PATHS),
         (int(change.status in ("no_git", "unresolved")), rc.BASE_REF_UNRESOLVED),
+        (len(quarantine.failures) if quarantine else 0, rc.QUARANTINED_FAILURE),
+        (len(quarantine.expired) if quarantine else 0, rc.QUARANTINE_EXPIRED),
+        (len(quarantine.unmatched) if quarantine else 0, rc.QUARANTINE_UNMATCHED),
     ):
         if count:
             codes.add(code)
@@ -162,19 +170,22 @@ def evaluate(inputs: GateInputs, policy: RiskPolicy) -> dict[str, Any]:
     comparison = None
     if inputs.baseline is not None:  # with a baseline: its check, factors and codes too
         comparison = compare(inputs.baseline, inputs.tasks, baseline_policy(policy))
+    shielded = shielded_failures(inputs.tasks, inputs.quarantine)
     checks = Checks(
         tasks=count_tasks(inputs.tasks),
         verify=tuple(inputs.verify),
         session=inputs.session,
         change_set=inputs.change_set,
         baseline=comparison.check() if comparison else None,
+        quarantine=inputs.quarantine.check(list(shielded)) if inputs.quarantine else None,
     )
     declared = sum((t.risk_weight for t in inputs.tasks if not t.clean), 0.0)
-    values = factor_values(checks, declared, policy.change_set.saturate_at)
+    values = factor_values(checks, declared, policy.change_set.saturate_at, len(shielded))
     if comparison is not None:
         values.update(comparison.factor_values(baseline_policy(policy)))
     risk = score(values, policy, inputs.plugin_factors)
-    codes = _check_codes(checks) | (comparison.codes() if comparison else set())
+    codes = _check_codes(checks, Counter(shielded.values()))
+    codes |= _comparison_codes(comparison, shielded.keys()) if comparison else set()
     at_or_above = risk.score >= policy.threshold
     codes.add(rc.RISK_AT_OR_ABOVE_THRESHOLD if at_or_above else rc.RISK_BELOW_THRESHOLD)
     status: GateStatus
@@ -192,6 +203,33 @@ def evaluate(inputs: GateInputs, policy: RiskPolicy) -> dict[str, Any]:
         "risk": risk.model_dump(mode="json"),
         "checks": checks.model_dump(mode="json"),
     }
+
+
+def shielded_failures(tasks: Sequence[TaskVerdict], quarantine: Applied | None) -> dict[str, TaskOutcome]:
+    """Task id -> outcome of the failures the quarantine shields: a task an unexpired
+    entry matches that failed or errored and is not critical (a packet's critical
+    task is never shielded: the quarantine file cannot overrule the packet)."""
+    if quarantine is None:
+        return {}
+    matched = quarantine.matched
+    return {
+        t.task_id: t.outcome
+        for t in tasks
+        if t.task_id in matched and t.outcome in SHIELDED_OUTCOMES and not t.critical
+    }
+
+
+def _comparison_codes(comparison: Comparison, shielded: Collection[str]) -> set[str]:
+    """The comparison's codes, without a new or known failure when every such failure
+    is a shielded one (still counted in the comparison's factors)."""
+    codes = comparison.codes()
+    for failures, code in (
+        (comparison.new_failures, rc.BASELINE_NEW_FAILURE),
+        (comparison.known_failures, rc.BASELINE_KNOWN_FAILURE),
+    ):
+        if failures and all(task_id in shielded for task_id in failures):
+            codes.discard(code)
+    return codes
 
 
 def decision_digest(content: Mapping[str, Any]) -> str:

@@ -205,11 +205,14 @@ def input_digest(
     policy: RiskPolicy,
     tasks: Iterable[PlannedTask],
     baseline: str | None = None,
+    quarantine: str | None = None,
 ) -> str:
     """SHA-256 of the canonical input contract: packet, change set, policy and plan,
     and the digest of the baseline summary of a run compared with one (``baseline``;
     absent, not null, without one: the same inputs without a baseline give the same
-    digest as before the baseline existed)."""
+    digest as before the baseline existed), and likewise the digest of the recorded
+    quarantine file (``quarantine``; not the day it is judged on, so that shards
+    started on either side of midnight share one input digest)."""
     change = change_set.model_dump(mode="json")
     head = {
         "packet": packet_document,
@@ -218,6 +221,8 @@ def input_digest(
     }
     if baseline is not None:
         head["baseline"] = baseline
+    if quarantine is not None:
+        head["quarantine"] = quarantine
     return canonical_digest(head, "tasks", list(tasks), planned_canonical)
 
 

@@ -43,7 +43,11 @@ BASELINE_FACTORS: tuple[str, ...] = (
 """The factors of a run compared with a baseline (``comparison.py``), listed after
 :data:`FACTORS` in its decision only: a run without a baseline decides as before."""
 
-ALL_FACTORS = FACTORS + BASELINE_FACTORS
+QUARANTINE_FACTORS: tuple[str, ...] = ("quarantined_failure_rate",)
+"""The factor of a run with a quarantine file (``core.quarantine``), listed last in
+its decision only: a run without one decides as before."""
+
+ALL_FACTORS = FACTORS + BASELINE_FACTORS + QUARANTINE_FACTORS
 
 _CENT = Decimal("0.01")
 
@@ -52,11 +56,16 @@ def _share(part: int, whole: int) -> Fraction:
     return Fraction(part, whole) if whole else Fraction(0)
 
 
-def factor_values(checks: Checks, declared_risk: float, saturate_at: int) -> dict[str, Fraction]:
+def factor_values(
+    checks: Checks, declared_risk: float, saturate_at: int, shielded: int = 0
+) -> dict[str, Fraction]:
     """The value in [0, 1] of every policy factor for one run.
 
     ``declared_risk`` is the sum of the risk weights of tasks that did not
-    pass cleanly; ``saturate_at`` the changed-file count that scores 1.
+    pass cleanly; ``saturate_at`` the changed-file count that scores 1;
+    ``shielded`` the failures a quarantine shields, scored by their own factor
+    (``quarantined_failure_rate``, in a run with a quarantine file) and not as
+    ``task_failure_rate``.
     """
     tasks, session, change = checks.tasks, checks.session, checks.change_set
     bad_verify = sum(1 for v in checks.verify if v.status != "passed")
@@ -69,8 +78,8 @@ def factor_values(checks: Checks, declared_risk: float, saturate_at: int) -> dic
         or session.shards_missing > 0
         or session.shards_duplicated > 0
     )
-    return {
-        "task_failure_rate": _share(tasks.failed + tasks.error + tasks.missing, tasks.planned),
+    values = {
+        "task_failure_rate": _share(tasks.failed + tasks.error + tasks.missing - shielded, tasks.planned),
         "verify_failure_rate": _share(bad_verify, len(checks.verify)),
         "session_incident": Fraction(int(incident)),
         "flaky_rate": _share(tasks.flaky, tasks.planned),
@@ -83,6 +92,9 @@ def factor_values(checks: Checks, declared_risk: float, saturate_at: int) -> dic
         "sensitive_paths": Fraction(int(change.sensitive_files > 0)),
         "base_ref_unresolved": Fraction(int(change.status in ("no_git", "unresolved"))),
     }
+    if checks.quarantine is not None:
+        values["quarantined_failure_rate"] = _share(len(checks.quarantine.failures), tasks.planned)
+    return values
 
 
 def baseline_policy(policy: RiskPolicy) -> BaselinePolicy:

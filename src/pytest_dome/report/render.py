@@ -74,6 +74,27 @@ def _troubled(results: Sequence[TaskResult]) -> tuple[list[TaskResult], list[Tas
     return sorted(failed, key=lambda r: r.task_id), sorted(flaky, key=lambda r: r.task_id)
 
 
+def _shielded(gate: GateDecision) -> frozenset[str]:
+    """The task ids of the failures a quarantine shielded (still failures, labelled)."""
+    return frozenset(gate.checks.quarantine.failures) if gate.checks.quarantine else frozenset()
+
+
+def _label(r: TaskResult, shielded: frozenset[str]) -> str:
+    return f"{r.node_id} (quarantined)" if r.task_id in shielded else r.node_id
+
+
+def quarantine_line(gate: GateDecision) -> str | None:
+    """The quarantine's line of the review: what it shielded, what expired, what matches nothing."""
+    q = gate.checks.quarantine
+    if q is None:
+        return None
+    head = f"{q.entries} entries as of {q.as_of}, {q.quarantined} tasks quarantined"
+    parts = [f"{head}, {len(q.failures)} of them failed"]
+    parts += [f"expired (shield nothing): {', '.join(q.expired)}"] if q.expired else []
+    parts += [f"matching no task: {', '.join(q.unmatched)}"] if q.unmatched else []
+    return one_line("quarantine: " + "; ".join(parts))
+
+
 def review_lines(review: Review) -> list[str]:
     """The review as plain lines: decision, score and its top factors,
     failed and flaky tasks (first few), the verify commands (with the output tail of
@@ -87,11 +108,14 @@ def review_lines(review: Review) -> list[str]:
         + (f" (top factors: {factors})" if factors else "")
     )
     failed, flaky = _troubled(results)
+    shielded = _shielded(gate)
     for label, tasks in (("failed", failed), ("flaky", flaky)):
         if tasks:
-            shown = ", ".join(r.node_id for r in tasks[:FIRST_TASKS])
+            shown = ", ".join(_label(r, shielded) for r in tasks[:FIRST_TASKS])
             more = f" and {len(tasks) - FIRST_TASKS} more" if len(tasks) > FIRST_TASKS else ""
             lines.append(printable(f"{label} tasks ({len(tasks)}): {shown}{more}"))
+    quarantine = quarantine_line(gate)
+    lines += [quarantine] if quarantine else []
     if verify:
         lines.append(f"verify commands ({len(verify)}):")
     for c in verify:
@@ -125,13 +149,17 @@ def review_markdown(review: Review) -> str:
         if f.contribution
     ]
     failed, flaky = _troubled(results)
+    shielded = _shielded(gate)
     for label, tasks in (("Failed", failed), ("Flaky", flaky)):
         if tasks:
             out += ["", f"**{label} tasks ({len(tasks)})**", ""]
             out += [
-                f"- {md_code(r.node_id)}: {md_code(r.summary.splitlines()[0]) if r.summary else ''}"
+                f"- {md_code(r.node_id)}{' (quarantined)' if r.task_id in shielded else ''}: "
+                f"{md_code(r.summary.splitlines()[0]) if r.summary else ''}"
                 for r in tasks[:FIRST_TASKS]
             ]
+    quarantine = quarantine_line(gate)
+    out += ["", md_code(quarantine)] if quarantine else []
     if verify:
         out += ["", f"**Verify commands ({len(verify)})**", ""]
         out += ["| command | status | exit code | duration |", "|---|---|---:|---:|"]
@@ -216,8 +244,13 @@ def run_html(review: Review) -> str:
     order = {id(r): i for i, r in enumerate([*failed, *[f for f in flaky if f not in failed]])}
     tasks = sorted(results, key=lambda r: (order.get(id(r), len(order)), r.task_id))
 
+    shielded = _shielded(gate)
+    quarantine = quarantine_line(gate)
+
     def outcome(r: TaskResult) -> str:
         extra = (" flaky", " (flaky)") if r.flaky else ("", "")
+        if r.task_id in shielded:
+            extra = (extra[0], extra[1] + " (quarantined)")
         return f'<td class="{e(r.outcome)}{extra[0]}">{e(r.outcome)}{extra[1]}</td>'
 
     rows = "".join(
@@ -244,6 +277,7 @@ def run_html(review: Review) -> str:
         f"<h2>Risk factors (contribution to the score)</h2>{chart}"
         f"<h2>Verify commands ({len(verify)})</h2>{_verify_html(verify)}"
         + (baseline_html(baseline) if baseline else "")
+        + (f"<h2>Quarantine</h2><p>{e(quarantine)}</p>" if quarantine else "")
         + f"<h2>Reason codes</h2><table><tr><th>code</th><th>meaning</th></tr>{codes}</table>"
         f"<h2>Human override</h2>{override}"
         f"<h2>Tasks ({len(results)}; failed {len(failed)}, flaky {len(flaky)})</h2>"

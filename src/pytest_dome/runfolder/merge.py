@@ -15,6 +15,7 @@ from pathlib import Path
 from ..contracts.models import Execution, PluginFactor, SessionFacts, SessionRecord, VerifyResults
 from ..core.decision import DecisionInputs, missing_result, outcomes_of
 from ..core.plan import in_shard
+from ..core.quarantine import as_of_day
 from ..core.verdict import named
 from .audit import read_intact
 from .layout import MANIFEST
@@ -102,6 +103,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         timeout_s=base.verify.timeout_s,
         commands=verify_source.verify.commands if verify_source else (),
     )
+    started_at = min(s.manifest.started_at for s in shards)
     inputs = DecisionInputs(
         run_id=run_id,
         plan=base.plan,
@@ -115,6 +117,10 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         # compares all the tasks with it.
         baseline=base.inputs.baseline,
         durations={r.task_id: r.duration_s for r in results},
+        # One quarantine file too (its digest is in the input digest), judged on the
+        # day the merged run started: its manifest's started_at, the earliest shard's.
+        quarantine=base.inputs.quarantine,
+        as_of=as_of_day(started_at),
     )
     execution = Execution(
         mode="xdist" if any(s.manifest.execution.mode == "xdist" for s in shards) else "serial",
@@ -127,7 +133,7 @@ def merge(run_id: str, folders: Sequence[Path], out: Path) -> RunOutcome:
         inputs,
         results=results,
         named=tuple(r for r in results if named(r.outcome, r.flaky)),
-        started_at=min(s.manifest.started_at for s in shards),
+        started_at=started_at,
         execution=execution,
         effective_config=base.manifest.config,
         exit_status=0,  # the merged decision sets it: non-zero on REJECT

@@ -36,6 +36,7 @@ from ..contracts.models import (
     ChangeSet,
     GateDecision,
     PromotionDecision,
+    QuarantineFile,
     RiskPolicy,
     RunManifest,
     SessionRecord,
@@ -46,6 +47,7 @@ from ..core.canonical import digest, sha256_hex
 from ..core.comparison import RecordedBaseline
 from ..core.decision import DecisionInputs, outcomes_of
 from ..core.plan import read_plan
+from ..core.quarantine import as_of_day
 from ..core.taskid import is_safe_id
 from .layout import (
     BASELINE,
@@ -58,6 +60,7 @@ from .layout import (
     PLAN,
     POLICY,
     PROMOTION,
+    QUARANTINE,
     RESULT_SUFFIX,
     SESSION,
     STARTED,
@@ -77,6 +80,7 @@ KINDS: dict[str, str] = {
     CHANGE_SET: "change_set",
     PACKET: "packet",
     BASELINE: "baseline.summary",
+    QUARANTINE: "quarantine",
     VERIFY: "verify.results",
     SESSION: "session",
     GATE: "gate.decision",
@@ -321,6 +325,8 @@ def _load_run(run_dir: Path, checked: Mapping[str, Any] | None) -> RecordedRun:
         session=model(SESSION, SessionRecord),
         baseline=RecordedBaseline.of(model(BASELINE, BaselineSummary)) if present(BASELINE) else None,
         durations={r.task_id: r.duration_s for r in results},
+        quarantine=model(QUARANTINE, QuarantineFile) if present(QUARANTINE) else None,
+        as_of=as_of_day(manifest.started_at),
     )
     gate = promotion = None
     if manifest.state == "complete":

@@ -40,6 +40,7 @@ from .layout import (
     PLAN,
     POLICY,
     PROMOTION,
+    QUARANTINE,
     SESSION,
     STARTED,
     VERIFY,
@@ -139,6 +140,8 @@ def write_run(
     writer.write(SESSION, "session", inputs.session)
     if inputs.baseline is not None:
         writer.write(BASELINE, "baseline.summary", inputs.baseline.summary)
+    if inputs.quarantine is not None:
+        writer.write(QUARANTINE, "quarantine", inputs.quarantine)
     gate = promotion = None
     comparison = None
     if shard is None:
@@ -146,7 +149,9 @@ def write_run(
         writer.write(GATE, "gate.decision", gate)
         writer.write(PROMOTION, "promotion.decision", promotion)
         writer.write(ENVELOPE, "xtrlv2.envelope", envelope(gate, promotion))
-        exit_status = gated_exit_status(exit_status, gate.status, effective_config.fail_on)
+        quarantine = gate.checks.quarantine
+        shielded = quarantine is not None and bool(quarantine.failures)
+        exit_status = gated_exit_status(exit_status, gate.status, effective_config.fail_on, shielded)
         comparison = inputs.comparison()
     head = RunManifest.model_validate(
         dict(

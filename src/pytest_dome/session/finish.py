@@ -20,6 +20,7 @@ from ..contracts.models import (
     EffectiveConfig,
     Execution,
     PluginFactor,
+    QuarantineFile,
     SessionFacts,
     SessionRecord,
     TaskOutcome,
@@ -28,6 +29,7 @@ from ..contracts.models import (
 from ..core.aggregate import Aggregator, TaskResult
 from ..core.decision import DecisionInputs, missing_result
 from ..core.plan import Plan, PlannedTask, in_shard, input_digest
+from ..core.quarantine import as_of_day, file_digest
 from ..core.redact import Redactor
 from ..core.verdict import named
 from ..runfolder.record import RunOutcome, write_run
@@ -68,10 +70,19 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
     'missing', no verify command run, so the run still ends with a decision."""
     s, agg = end.settings, end.aggregator
     packet_document = end.redactor.redact_value(s.packet_document)  # as it is written
+    quarantine = None
+    if s.quarantine is not None:  # redacted as the plan's node ids are, which it matches
+        shown = end.redactor.redact_value(s.quarantine.model_dump(mode="json"))
+        quarantine = QuarantineFile.model_validate(shown)
     plan = Plan(
         packet_id=s.packet.packet_id if s.packet else None,
         input_digest=input_digest(
-            packet_document, end.change_set, s.policy, end.tasks, s.baseline and s.baseline.digest
+            packet_document,
+            end.change_set,
+            s.policy,
+            end.tasks,
+            s.baseline and s.baseline.digest,
+            file_digest(quarantine) if quarantine else None,
         ),
         tasks=tuple(end.tasks),
     )
@@ -121,6 +132,8 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
         durations={t.task_id: agg.duration(t.node_id) for t in mine if t.task_id in outcomes}
         if s.baseline is not None  # durations are read only to compare with a baseline
         else {},
+        quarantine=quarantine,
+        as_of=as_of_day(end.started_at),  # the recorded start: what a replay reads
     )
     return write_run(
         s.run_dir,
