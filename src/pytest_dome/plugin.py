@@ -125,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "new failures, removed tasks, slower tasks; recorded and scored (see docs/baseline.md).",
     )
     add(
+        "--dome-history",
+        metavar="URL",
+        help="Record the run in this history store: a SQLite file, postgresql://..., or off "
+        "(wins over DOME_HISTORY_URL and [tool.dome] history; default: a SQLite file in the "
+        "runtime folder; see docs/history.md).",
+    )
+    add(
         "--dome-replace",
         action="store_true",
         default=False,

@@ -356,6 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .diff import add_diff_command
 
     add_diff_command(sub, str(DEFAULT_RUNTIME))
+
+    from .history import add_history_commands
+
+    add_history_commands(sub)
     return parser
 
 

@@ -51,6 +51,7 @@ class Options:
     max_workers: int | None = None
     shard: Shard | None = None
     baseline: str | None = None
+    history: str | None = None
 
 
 def check_run_id(value: str) -> str:

@@ -25,6 +25,7 @@ from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_ve
 if TYPE_CHECKING:
     from ..contracts.models import GateStatus, Packet, RiskPolicy, Shard
     from ..core.comparison import RecordedBaseline
+    from ..history.url import StoreUrl
 
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
@@ -58,6 +59,8 @@ class Settings:
     redact_reports: bool = True
     baseline: RecordedBaseline | None = None
     """The summary of the ``--dome-baseline`` run, read once here."""
+    history: StoreUrl | None = None
+    """The run history store (None: off); see :func:`history_url`."""
 
     @property
     def threshold(self) -> float:
@@ -250,7 +253,27 @@ def choose(run_id: str, layers: Layers, loaded: Loaded) -> tuple[Settings, Sourc
         shard=options.shard,
         redact_reports=bool(table.get("redact_reports", True)),
     )
+    settings = dataclasses.replace(settings, history=history_url(layers, settings.runtime_dir))
     return settings, verify
+
+
+def history_url(layers: Layers, runtime_dir: Path) -> StoreUrl | None:
+    """The history store: ``--dome-history``, else ``DOME_HISTORY_URL``, else the
+    table's ``history``, else ``.dome-history.sqlite`` in the runtime folder; None: off."""
+    from ..history.url import ENV, HistoryUrlError, resolve
+
+    try:
+        return resolve(
+            layers.options.history,
+            os.environ.get(ENV),
+            layers.table.get("history"),
+            invocation_dir=layers.invocation_dir,
+            rootdir=layers.rootdir,
+            runtime_dir=runtime_dir,
+            table_where=layers.where("history"),
+        )
+    except HistoryUrlError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _runtime_dir(layers: Layers) -> Path:

@@ -102,7 +102,7 @@ class PostgreSQL(Dialect):
         with self.connection.transaction():
             if lock is not None:  # held until the transaction ends
                 key = zlib.crc32(lock.encode()) - 2**31
-                self.connection.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+                self.connection.execute("SELECT pg_advisory_xact_lock(%s::bigint)", (key,))
             yield
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -239,6 +239,15 @@ class Store:
         except self.db.errors as exc:
             raise self._failed(f"record the start of run {run.run_id}", exc) from None
 
+    def forget_started(self, run_id: str) -> None:
+        """A run that was refused as bad input once it had started (a packet that
+        selects nothing): its 'started' row goes, as its run folder does."""
+        try:
+            with self.db.write(f"run:{run_id}"):
+                self.db.execute("DELETE FROM runs WHERE run_id = ? AND state = 'started'", (run_id,))
+        except self.db.errors as exc:
+            raise self._failed(f"forget run {run_id}", exc) from None
+
     def record_finished(self, run: RunFinish, tasks: Iterable[TaskRow]) -> Recorded:
         """A decided run and one row per task, in one transaction. The same run again
         (same manifest digest) changes nothing; a replaced run (another digest)
@@ -307,7 +316,8 @@ class Store:
     ) -> list[RunRow]:
         """Runs, newest start first: on ``branch``, started at or after ``since`` and
         before ``until`` (ISO 8601 text, UTC; a date alone is its midnight)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         for clause, value in (("branch = ?", branch), ("started_at >= ?", since), ("started_at < ?", until)):
             if value is not None:
                 where.append(clause)

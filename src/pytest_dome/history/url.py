@@ -90,13 +90,14 @@ def resolve(
     rootdir: Path,
     runtime_dir: Path,
     table_where: str = "[tool.dome] history",
+    option_where: str = "--dome-history",
 ) -> StoreUrl | None:
     """The store a run records to: the option, else the environment variable, else
     the table's ``history``, else the SQLite file in the runtime folder; None: off.
     Relative paths: from the invocation folder (option, environment), the rootdir
     (the table)."""
     if option is not None:
-        return parse(option, invocation_dir, "--dome-history")
+        return parse(option, invocation_dir, option_where)
     if environ_value:
         return parse(environ_value, invocation_dir, ENV)
     if table_value is not None:

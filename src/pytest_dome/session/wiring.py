@@ -77,6 +77,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         max_workers=config.getoption("dome_max_workers"),
         shard=config.getoption("dome_shard"),
         baseline=config.getoption("dome_baseline"),
+        history=config.getoption("dome_history"),
     )
     try:
         settings = resolve(options, config.rootpath, config.invocation_params.dir, read_ini(config))
