@@ -184,7 +184,7 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValue
     overridden = ini.overridden if ini is not None else frozenset()
     layers = Layers(options, table, from_ini, overridden, rootdir, invocation_dir)
     settings, verify = choose(run_id, layers, load(layers))
-    baseline = _baseline(options.baseline, settings.runtime_dir, invocation_dir)
+    baseline = _baseline(options.baseline, settings, invocation_dir)
     settings = dataclasses.replace(settings, baseline=baseline)
     probe(settings, verify)
     return settings
@@ -324,13 +324,27 @@ def probe(settings: Settings, verify: Sourced) -> None:
     check_runtime_dir(settings.runtime_dir, settings.display_path(settings.runtime_dir))
 
 
-def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:
-    """The ``--dome-baseline`` run's summary (imported only when one is given)."""
+def _baseline(source: str | None, settings: Settings, invocation_dir: Path) -> RecordedBaseline | None:
+    """The ``--dome-baseline`` run's summary (imported only when one is given): a run
+    folder or run id, or ``last-approved[:BRANCH]`` from the history store."""
     if source is None:
         return None
+    from ..history.lastapproved import NoBaseline, parse, read_last_approved
+
+    try:
+        wanted, branch = parse(source)
+        if wanted:
+            from ..core.comparison import RecordedBaseline
+            from ..history.records import run_start
+
+            # the branch a session records: its CI's variables, else the checkout's HEAD
+            branch = branch or run_start("", "", None, settings.rootdir).branch
+            return RecordedBaseline.of(read_last_approved(source, settings.history, branch))
+    except NoBaseline as exc:
+        raise ConfigError(str(exc)) from None
     from ..runfolder.baseline import BaselineError, read_baseline
 
     try:
-        return read_baseline(source, runtime_dir, invocation_dir)
+        return read_baseline(source, settings.runtime_dir, invocation_dir)
     except BaselineError as exc:
         raise ConfigError(str(exc)) from None
