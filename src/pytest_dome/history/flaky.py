@@ -23,7 +23,7 @@ flip are read whole and grouped by test for the rates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .store import Store
@@ -118,33 +118,59 @@ _UNSTEADY = "(k.flaky = 1 OR k.outcome IN ('failed', 'error'))"
 """The partial index's condition (migration 2), written as the index writes it."""
 
 
-def _sql(window_sql: str) -> str:
-    """Per flaky test: runs it ran in, flaked in, passed on a retry in, failed on a
-    passing commit in, and the first and last start of a run it flaked in.
+def _candidates_sql(window_sql: str, kind: str) -> str:
+    """The tests that may have flaked: a retry, or a failure whose commit another run passed.
 
     ``bad``: the window's rows through the partial index (failed, errored, retried);
-    ``flips``: the (test, commit) pairs of a bad row that another run of the same
-    commit passed, each looked up by its key; only the tests of a retry or a flip
-    are then read whole and grouped. A commit that fails a test in every run (a
-    broken build) costs one lookup a failure, not a read of its tests' history."""
+    a failure's commit is looked up run by run, by key (run id, task id). A commit
+    that fails a test in every run (a broken build) costs one lookup a run of it
+    a failure, not a read of the test's history."""
     return f"""
 WITH w AS ({window_sql}),
 bad AS (
   SELECT k.task_id, k.run_id, k.outcome, k.flaky, w.commit_sha
   FROM w JOIN tasks k ON k.run_id = w.run_id WHERE {_UNSTEADY}
-),
-flips AS (
-  SELECT DISTINCT b.task_id, b.commit_sha FROM bad b
-  WHERE b.outcome <> 'passed' AND EXISTS (
-    SELECT 1 FROM w w2 JOIN tasks p ON p.run_id = w2.run_id
-    WHERE w2.commit_sha = b.commit_sha AND p.task_id = b.task_id AND p.outcome = 'passed'
-  )
-),
+)
+SELECT task_id FROM bad WHERE flaky = 1
+UNION
+{FLIPPED[kind]}
+"""
+
+
+FLIPPED = {
+    # SQLite: a correlated lookup a failure, by key (a join would build a Bloom filter
+    # of the whole tasks table first).
+    "sqlite": """SELECT b.task_id FROM bad b
+WHERE b.outcome <> 'passed' AND EXISTS (
+  SELECT 1 FROM tasks p
+  WHERE p.task_id = b.task_id AND p.outcome = 'passed'
+    AND p.run_id IN (SELECT w2.run_id FROM w w2 WHERE w2.commit_sha = b.commit_sha)
+)""",
+    # PostgreSQL: a join, which it plans as a nested loop by key (the correlated form
+    # above is a re-scan of the window a failure: 60 times slower there).
+    "postgresql": """SELECT b.task_id FROM bad b CROSS JOIN w w2 CROSS JOIN tasks p
+WHERE b.outcome <> 'passed' AND w2.commit_sha = b.commit_sha
+  AND p.run_id = w2.run_id AND p.task_id = b.task_id AND p.outcome = 'passed'""",
+}
+"""The failures whose commit another run of the window passed: the same question,
+in the form each planner answers by key."""
+
+
+def _rates_sql(window_sql: str, marks: str, concat: str) -> str:
+    """Per test of the list ``marks``: runs it ran in, flaked in, passed on a retry
+    in, failed on a passing commit in, the first and last start of a run it flaked
+    in, and those runs; grouped by (test, commit) for the flips, by test for the rest."""
+    return f"""
+WITH w AS ({window_sql}),
 t AS (
   SELECT k.task_id, k.run_id, k.node_id, k.outcome, k.flaky, w.commit_sha, w.started_at
   FROM tasks k JOIN w ON w.run_id = k.run_id
-  WHERE k.task_id IN (SELECT task_id FROM bad WHERE flaky = 1 UNION SELECT task_id FROM flips)
-    AND k.outcome IN {_OUTCOMES}
+  WHERE k.task_id IN ({marks}) AND k.outcome IN {_OUTCOMES}
+),
+flips AS (
+  SELECT task_id, commit_sha FROM t WHERE commit_sha IS NOT NULL GROUP BY task_id, commit_sha
+  HAVING SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END) > 0
+     AND SUM(CASE WHEN outcome <> 'passed' THEN 1 ELSE 0 END) > 0
 ),
 marked AS (
   SELECT t.*, CASE WHEN t.flaky = 1 OR (f.task_id IS NOT NULL AND t.outcome <> 'passed')
@@ -153,51 +179,45 @@ marked AS (
   FROM t LEFT JOIN flips f ON f.task_id = t.task_id AND f.commit_sha = t.commit_sha
 )
 SELECT task_id, MAX(node_id), COUNT(*), SUM(flaked), SUM(flaky), SUM(flipped),
-       MIN(CASE WHEN flaked = 1 THEN started_at END), MAX(CASE WHEN flaked = 1 THEN started_at END)
+       MIN(CASE WHEN flaked = 1 THEN started_at END), MAX(CASE WHEN flaked = 1 THEN started_at END),
+       {concat}(CASE WHEN flaked = 1 THEN started_at || ' ' || run_id END, ',')
 FROM marked GROUP BY task_id HAVING SUM(flaked) > 0
 """
 
 
-def _evidence_sql(window_sql: str, marks: str) -> str:
-    """The runs in which the given tests flaked (same definition, same window)."""
-    return f"""
-WITH w AS ({window_sql}),
-t AS (
-  SELECT k.task_id, k.run_id, k.outcome, k.flaky, w.commit_sha, w.started_at
-  FROM tasks k JOIN w ON w.run_id = k.run_id
-  WHERE k.task_id IN ({marks}) AND k.outcome IN {_OUTCOMES}
-),
-flips AS (
-  SELECT task_id, commit_sha FROM t WHERE commit_sha IS NOT NULL GROUP BY task_id, commit_sha
-  HAVING SUM(CASE WHEN outcome = 'passed' THEN 1 ELSE 0 END) > 0
-     AND SUM(CASE WHEN outcome <> 'passed' THEN 1 ELSE 0 END) > 0
-)
-SELECT t.task_id, t.run_id FROM t LEFT JOIN flips f ON f.task_id = t.task_id AND f.commit_sha = t.commit_sha
-WHERE t.flaky = 1 OR (f.task_id IS NOT NULL AND t.outcome <> 'passed')
-ORDER BY t.task_id, t.started_at, t.run_id
-"""
+BATCH = 500
+"""Tests grouped by one statement: an explicit list, which both planners read by index."""
+CONCAT = {"sqlite": "group_concat", "postgresql": "string_agg"}
+"""Each dialect's aggregate that joins texts: the runs as evidence come with the counts."""
 
 
-EVIDENCE_BATCH = 500
+def _test(
+    task_id: str,
+    node: str,
+    ran: int,
+    flaked: int,
+    retried: int,
+    flipped: int,
+    first: str,
+    last: str,
+    runs: str,
+) -> FlakyTest:
+    """A row of the query: ``runs`` is 'STARTED_AT RUN_ID' of each flake, joined by commas."""
+    evidence = tuple(run.split(" ", 1)[1] for run in sorted(runs.split(",")))
+    counts = (int(ran), int(flaked), int(retried), int(flipped))
+    return FlakyTest(task_id, node, *counts, first, last, evidence)
 
 
 def flaky_tests(store: Store, window: Window) -> tuple[list[FlakyTest], int]:
     """The tests that flaked in the window, highest rate first; and the window's run count."""
     window_sql, params = window.sql()
     (runs,) = store.query(f"SELECT COUNT(*) FROM ({window_sql}) AS w", params)[0]
-    rows = store.query(_sql(window_sql), params)
-    found = {
-        task_id: FlakyTest(task_id, node_id, int(ran), int(flaked), int(retried), int(flipped), first, last)
-        for task_id, node_id, ran, flaked, retried, flipped, first, last in rows
-    }
-    evidence: dict[str, list[str]] = {t: [] for t in found}
-    ids = sorted(found)
-    for i in range(0, len(ids), EVIDENCE_BATCH):
-        batch = ids[i : i + EVIDENCE_BATCH]
-        marks = ", ".join("?" for _ in batch)
-        for task_id, run_id in store.query(_evidence_sql(window_sql, marks), [*params, *batch]):
-            evidence[task_id].append(run_id)
-    tests = [replace(t, evidence=tuple(evidence[t.task_id])) for t in found.values()]
+    candidates = sorted(t for (t,) in store.query(_candidates_sql(window_sql, store.kind), params))
+    tests = []
+    for i in range(0, len(candidates), BATCH):
+        batch = candidates[i : i + BATCH]
+        sql = _rates_sql(window_sql, ", ".join("?" for _ in batch), CONCAT[store.kind])
+        tests += [_test(*row) for row in store.query(sql, [*params, *batch])]
     tests.sort(key=lambda t: (-t.rate, -t.flaked, t.task_id))
     return tests, int(runs)
 
@@ -209,8 +229,8 @@ def timeline(
     (started_at, run_id, outcome, passed on a retry)."""
     window_sql, params = window.sql()
     found: dict[str, list[tuple[str, str, str, bool]]] = {t: [] for t in task_ids}
-    for i in range(0, len(task_ids), EVIDENCE_BATCH):
-        batch = task_ids[i : i + EVIDENCE_BATCH]
+    for i in range(0, len(task_ids), BATCH):
+        batch = task_ids[i : i + BATCH]
         marks = ", ".join("?" for _ in batch)
         sql = (
             f"WITH w AS ({window_sql}) SELECT k.task_id, w.started_at, k.run_id, k.outcome, k.flaky "
