@@ -15,8 +15,8 @@ from pytest_dome.history.store import open_store
 from pytest_dome.history.url import parse
 
 WRITERS = 20
-SHARED = 6
-"""Writers 0..5 also record one run id in common, each with its own manifest digest."""
+SHARED = 12
+"""Writers 0..11 also record one run id in common, each with its own manifest digest."""
 TASKS = 300
 
 WRITER = """

@@ -3,6 +3,7 @@ migrations, the two writes of a run, idempotent and replaced runs, the reads."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,27 @@ def test_shown_hides_every_password() -> None:
         shown("a postgresql://me:pa:ss@h/db b postgres://x@h")
         == "a postgresql://me:***@h/db b postgres://x@h"
     )
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "errors"), ("", "skipped")])
+def test_without_a_postgresql_the_tests_fail_under_ci_and_skip_elsewhere(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
+) -> None:
+    monkeypatch.delenv("DOME_TEST_PG_URL", raising=False)
+    monkeypatch.setenv("CI", ci)
+    here = Path(__file__).resolve().parent
+    paths = [str(here), str(here.parent / "scripts"), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+    pytester.makeconftest(
+        """
+        import pg_cluster
+        pytest_plugins = ["history_db"]
+        def refuse(fast=True):
+            raise pg_cluster.ClusterError("no initdb: install the PostgreSQL server")
+        pg_cluster.start = refuse
+        """
+    )
+    pytester.makepyfile("def test_needs_pg(pg_url): pass")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-rs")
+    result.assert_outcomes(**{outcome: 1})
+    assert "no initdb: install the PostgreSQL server" in result.stdout.str()
