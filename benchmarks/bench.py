@@ -53,6 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_coreruns
+import bench_flaky
 import bench_history
 import bench_machine
 import bench_real
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_core:
             core = bench_coreruns.run_core(bench)
             core["history"] = bench_history.run_history(bench)
+            core["flaky"] = bench_flaky.run_flaky(bench)  # its store is filled untimed (minutes)
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     found = bench_report.targets(suites, summaries, core, args, bench)
     found += bench_report_real.targets(suites, summaries, bench.work_fs)
     found += bench_history.targets(core["history"]) if core is not None else []
+    found += bench_flaky.targets(core["flaky"]) if core is not None else []
 
     lines = [] if not suites else bench_report.table(suites, summaries)
     lines += bench_report_real.table(suites, summaries, bench.work_fs)
