@@ -184,6 +184,12 @@ BATCH = 2000
 """Node ids checked for secrets at once (``Redactor.finds_nothing``)."""
 
 
+def failure(url: StoreUrl, doing: str, exc: BaseException) -> HistoryError:
+    """The one line for a store that failed: what, where (no password), why."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return HistoryError(shown(f"cannot {doing} the history store {url.shown}: {reason}"))
+
+
 class Store:
     """An open store (use :func:`open_store`); a context manager that closes it."""
 
@@ -209,8 +215,7 @@ class Store:
             pass
 
     def _failed(self, doing: str, exc: BaseException) -> HistoryError:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return HistoryError(shown(f"cannot {doing} in the history store {self.url.shown}: {reason}"))
+        return failure(self.url, f"{doing} in", exc)
 
     def _text(self, value: str | None) -> str | None:
         return None if value is None else self.redactor.redact(value)
@@ -353,12 +358,11 @@ def open_store(url: StoreUrl, redactor: Redactor | None = None) -> Store:
             "pip install 'pytest-dome[postgres]'"
         ) from None
     except Exception as exc:  # the driver's errors: its module may not be importable here
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HistoryError(shown(f"cannot open the history store {url.shown}: {reason}")) from None
+        raise failure(url, "open", exc) from None
     store = Store(db, url, redactor if redactor is not None else Redactor())
     try:
         migrate(db, utc_now())
     except db.errors as exc:
         store.close()
-        raise store._failed("bring the schema up to date", exc) from None
+        raise failure(url, "bring the schema up to date in", exc) from None
     return store
