@@ -53,6 +53,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_coreruns
+import bench_flaky
+import bench_history
 import bench_machine
 import bench_real
 import bench_report
@@ -145,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.probe_file_creation("start")
         if not args.skip_core:
             core = bench_coreruns.run_core(bench)
+            core["history"] = bench_history.run_history(bench)
+            core["flaky"] = bench_flaky.run_flaky(bench)  # its store is filled untimed (minutes)
         if not args.skip_processes:
             t = time.perf_counter()
             suites = bench.make_suites()
@@ -158,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.cleanup()
     found = bench_report.targets(suites, summaries, core, args, bench)
     found += bench_report_real.targets(suites, summaries, bench.work_fs)
+    found += bench_history.targets(core["history"]) if core is not None else []
+    found += bench_flaky.targets(core["flaky"]) if core is not None else []
 
     lines = [] if not suites else bench_report.table(suites, summaries)
     lines += bench_report_real.table(suites, summaries, bench.work_fs)
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += [
         "",
-        "targets (issue 7: generated suites and core; issue 13 and 22: real suites)"
+        "targets (issue 7: generated suites and core; issue 13 and 22: real suites; 23: the history)"
         + (" -- QUICK run: sizes differ from the issue's, indicative only" if args.quick else ""),
     ]
     for target in found:

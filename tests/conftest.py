@@ -11,7 +11,7 @@ from hypothesis import settings
 from pytest_dome.core.checkers import check
 from pytest_dome.runfolder.audit import verify_run
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "history_db"]  # history_db: the run history's databases
 
 # No per-example deadline: CI machines are shared, and the first example of a
 # property test also pays for building validators. Determinism comes from the

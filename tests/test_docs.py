@@ -243,6 +243,7 @@ EXPECTED_EXAMPLES = {
     "docs/configuration.md": 11,
     "docs/evidence.md": 2,
     "docs/gate-policy.md": 1,
+    "docs/history.md": 7,
     "docs/override.md": 3,
     "docs/packets.md": 6,
     "docs/plugins.md": 1,

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pytest_dome.cli.main import main
+from pytest_dome.history.url import DEFAULT_FILE as HISTORY  # the run history store, not an aside
 
 RUNS = "ops/runtime/runs"
 
@@ -34,7 +35,7 @@ def dead_pid() -> int:
 
 
 def hidden(runs: Path) -> list[str]:
-    return sorted(p.name for p in runs.iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in runs.iterdir() if p.name.startswith(".") and not p.name.startswith(HISTORY))
 
 
 def wait_until_gone(runs: Path, timeout: float = 60) -> list[str]:
@@ -56,7 +57,7 @@ def test_the_replaced_run_is_removed_after_the_session(pytester: pytest.Pytester
     assert dome_run().manifest["started_at"] != first  # the new run, whole, at once
     runs = pytester.path / RUNS
     assert wait_until_gone(runs) == []
-    assert [p.name for p in runs.iterdir()] == ["r1"]
+    assert sorted(p.name for p in runs.iterdir()) == [HISTORY, "r1"]
 
 
 def make_asides(pytester: pytest.Pytester) -> tuple[Path, Path, Path]:

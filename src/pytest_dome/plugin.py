@@ -132,6 +132,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "see docs/quarantine.md).",
     )
     add(
+        "--dome-history",
+        metavar="URL",
+        help="Record the run in this history store: a SQLite file, postgresql://..., or off "
+        "(wins over DOME_HISTORY_URL and [tool.dome] history; default: a SQLite file in the "
+        "runtime folder; see docs/history.md).",
+    )
+    add(
         "--dome-replace",
         action="store_true",
         default=False,

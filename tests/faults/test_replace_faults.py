@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_dome.history.url import DEFAULT_FILE as HISTORY  # the run history store, not an aside
+
 RUNS = "ops/runtime/runs"
 
 
@@ -55,7 +57,11 @@ KILLED_IN_A_TEST = "import os, signal\ndef test_zz_killed(): os.kill(os.getpid()
 
 
 def asides(runs: Path) -> list[str]:
-    return sorted(p.name for p in runs.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
+    return sorted(
+        p.name
+        for p in runs.iterdir()
+        if p.name.startswith(".") and not p.name.endswith(".lock") and not p.name.startswith(HISTORY)
+    )
 
 
 def started_at(run_dir: Path) -> str:

@@ -246,7 +246,12 @@ def cmd_slo(args: argparse.Namespace) -> int:
 
     try:
         month = check_month(args.month or datetime.now(timezone.utc).strftime("%Y-%m"))
-        report = compute(Path(args.runtime_dir), month)
+        if args.history is not None:  # over the run history store: report/slo_store.py
+            from .ask import store_slo
+
+            report = store_slo(args.history, month)
+        else:
+            report = compute(Path(args.runtime_dir), month)
     except SloError as exc:
         for line in str(exc).splitlines():
             print(f"dome slo: {line}", file=sys.stderr)
@@ -256,7 +261,9 @@ def cmd_slo(args: argparse.Namespace) -> int:
     if args.html:
         from ..report.render import slo_html
 
-        atomic_write(Path(args.html), slo_html(report, Path(args.runtime_dir)).encode())
+        atomic_write(
+            Path(args.html), slo_html(report, report.get("history") or Path(args.runtime_dir)).encode()
+        )
     if args.json:
         _emit_json(report)
     else:
@@ -338,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--history", metavar="URL", help="over the run history store, not a runtime folder")
 
     p = _command(sub, "report", cmd_report, "a run's decision for people: text, Markdown or HTML")
     p.add_argument("--html", metavar="FILE", help="write one self-contained HTML file")
@@ -357,9 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_diff_command(sub, str(DEFAULT_RUNTIME))
 
+    from .ask import add_ask_commands  # dome flaky, dome quarantine suggest
+    from .history import add_history_commands
     from .quarantine import add_quarantine_commands
 
-    add_quarantine_commands(sub)
+    add_history_commands(sub)
+    add_ask_commands(sub, add_quarantine_commands(sub))
     return parser
 
 

@@ -40,13 +40,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if expired else 0
 
 
-def add_quarantine_commands(sub: Any) -> None:
-    """Register ``dome quarantine`` and its subcommands (called by ``cli.main``)."""
+def add_quarantine_commands(sub: Any) -> Any:
+    """Register ``dome quarantine`` and ``check``; return its subcommands, where
+    ``cli.ask`` adds ``suggest`` (called by ``cli.main``)."""
     from ..config.quarantine import DEFAULT_FILE
 
-    group = sub.add_parser("quarantine", help="the quarantine file: check it (docs/quarantine.md)")
+    group = sub.add_parser(
+        "quarantine",
+        help="the quarantine file: check it, or suggest entries from the history (docs/quarantine.md)",
+    )
     commands = group.add_subparsers(dest="quarantine_command", required=True)
     p = commands.add_parser("check", help="read the quarantine file as a run would; list its entries")
     p.set_defaults(func=cmd_check)
     p.add_argument("file", metavar="FILE", nargs="?", default=DEFAULT_FILE, help=f"default {DEFAULT_FILE}")
     p.add_argument("--policy", metavar="FILE", help="the risk policy (its quarantine.max_days)")
+    return commands

@@ -34,6 +34,7 @@ INI_KEYS: tuple[tuple[str, Literal["string", "linelist"], tuple[str, ...], str],
     ("dome_base_ref", "string", ("base_ref",), "git ref the change set is computed against"),
     ("dome_max_workers", "string", ("work", "queue", "max_workers"), "xdist workers by default (0: serial)"),
     ("dome_max_retries", "string", ("work", "queue", "max_retries"), "retries of a failed task, 0 to 10"),
+    ("dome_history", "string", ("history",), "run history store: a SQLite path, postgresql://..., or off"),
     ("dome_redact_reports", "string", ("redact_reports",), "redact test reports (true or false)"),
     (
         "dome_allow_external_runtime_dir",

@@ -52,6 +52,7 @@ class Options:
     shard: Shard | None = None
     baseline: str | None = None
     quarantine: str | None = None
+    history: str | None = None
 
 
 def check_run_id(value: str) -> str:

@@ -25,6 +25,7 @@ from .options import ConfigError, Options, check_run_id, parse_fail_on, parse_ve
 if TYPE_CHECKING:
     from ..contracts.models import GateStatus, Packet, QuarantineFile, RiskPolicy, Shard
     from ..core.comparison import RecordedBaseline
+    from ..history.url import StoreUrl
 
 DEFAULT_VERIFY_TIMEOUT = 600.0
 DEFAULT_MAX_WORKERS = 2
@@ -61,6 +62,8 @@ class Settings:
     quarantine: QuarantineFile | None = None
     """The quarantine file (docs/quarantine.md), checked, its horizon too."""
     quarantine_source: str | None = None
+    history: StoreUrl | None = None
+    """The run history store (None: off); see :func:`history_url`."""
 
     @property
     def threshold(self) -> float:
@@ -186,7 +189,7 @@ def resolve(options: Options, rootdir: Path, invocation_dir: Path, ini: IniValue
     overridden = ini.overridden if ini is not None else frozenset()
     layers = Layers(options, table, from_ini, overridden, rootdir, invocation_dir)
     settings, verify = choose(run_id, layers, load(layers))
-    baseline = _baseline(options.baseline, settings.runtime_dir, invocation_dir)
+    baseline = _baseline(options.baseline, settings, invocation_dir)
     settings = dataclasses.replace(settings, baseline=baseline)
     probe(settings, verify)
     return settings
@@ -275,7 +278,27 @@ def choose(run_id: str, layers: Layers, loaded: Loaded) -> tuple[Settings, Sourc
         quarantine=loaded.quarantine,
         quarantine_source=loaded.quarantine_source,
     )
+    settings = dataclasses.replace(settings, history=history_url(layers, settings.runtime_dir))
     return settings, verify
+
+
+def history_url(layers: Layers, runtime_dir: Path) -> StoreUrl | None:
+    """The history store: ``--dome-history``, else ``DOME_HISTORY_URL``, else the
+    table's ``history``, else ``.dome-history.sqlite`` in the runtime folder; None: off."""
+    from ..history.url import ENV, HistoryUrlError, resolve
+
+    try:
+        return resolve(
+            layers.options.history,
+            os.environ.get(ENV),
+            layers.table.get("history"),
+            invocation_dir=layers.invocation_dir,
+            rootdir=layers.rootdir,
+            runtime_dir=runtime_dir,
+            table_where=layers.where("history"),
+        )
+    except HistoryUrlError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _runtime_dir(layers: Layers) -> Path:
@@ -330,13 +353,27 @@ def probe(settings: Settings, verify: Sourced) -> None:
     check_runtime_dir(settings.runtime_dir, settings.display_path(settings.runtime_dir))
 
 
-def _baseline(source: str | None, runtime_dir: Path, invocation_dir: Path) -> RecordedBaseline | None:
-    """The ``--dome-baseline`` run's summary (imported only when one is given)."""
+def _baseline(source: str | None, settings: Settings, invocation_dir: Path) -> RecordedBaseline | None:
+    """The ``--dome-baseline`` run's summary (imported only when one is given): a run
+    folder or run id, or ``last-approved[:BRANCH]`` from the history store."""
     if source is None:
         return None
+    from ..history.lastapproved import NoBaseline, parse, read_last_approved
+
+    try:
+        wanted, branch = parse(source)
+        if wanted:
+            from ..core.comparison import RecordedBaseline
+            from ..history.records import run_start
+
+            # the branch a session records: its CI's variables, else the checkout's HEAD
+            branch = branch or run_start("", "", None, settings.rootdir).branch
+            return RecordedBaseline.of(read_last_approved(source, settings.history, branch))
+    except NoBaseline as exc:
+        raise ConfigError(str(exc)) from None
     from ..runfolder.baseline import BaselineError, read_baseline
 
     try:
-        return read_baseline(source, runtime_dir, invocation_dir)
+        return read_baseline(source, settings.runtime_dir, invocation_dir)
     except BaselineError as exc:
         raise ConfigError(str(exc)) from None

@@ -288,7 +288,7 @@ def run_html(review: Review) -> str:
     return _page(f"dome {gate.status} {gate.run_id}", body)
 
 
-def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
+def slo_html(report: dict[str, Any], runtime_dir: Path | str) -> str:
     from .slo import shown_target, shown_value
 
     e = html.escape
@@ -300,14 +300,15 @@ def slo_html(report: dict[str, Any], runtime_dir: Path) -> str:
         scale = max([v for _, v in items] + [1]) if s["slo"] == "SLO-4" else 100
         sections.append(
             f"<h2>{e(s['slo'])}: {e(s['title'])}</h2>"
-            + (
-                '<p><span class="badge APPROVE">met</span> '
-                if s["met"]
-                else '<p><span class="badge REJECT">missed</span> '
-            )
+            + {
+                True: '<p><span class="badge APPROVE">met</span> ',
+                False: '<p><span class="badge REJECT">missed</span> ',
+                None: '<p><span class="badge NEEDS_HUMAN">not provable here</span> ',
+            }[s["met"]]
             + f"value {e(shown_value(s))}, target {e(shown_target(s['slo'], s['target']))}, "
             f"runs counted {s['counted']}"
             + (f"; missed: {e(', '.join(s['missed_runs']))}" if s["missed_runs"] else "")
+            + (f"<br>{e(s['store_note'])}" if s.get("store_note") else "")
             + "</p>"
             + _bars([(d, v * (1 if s["slo"] == "SLO-4" else 100)) for d, v in items], scale, unit)
         )

@@ -247,7 +247,9 @@ def shown_value(s: dict[str, Any]) -> str:
     """An SLO's value as people read it: a percentage (SLO-4: a count of violations)."""
     if s["slo"] == "SLO-4":
         return f"{s['value']} violations"
-    return "no runs" if s["value"] is None else f"{s['value']:.2%}"
+    if s["value"] is None:
+        return "not known" if s["met"] is None else "no runs"
+    return f"{s['value']:.2%}"
 
 
 def shown_target(name: str, target: float) -> str:
@@ -261,10 +263,12 @@ def describe(report: dict[str, Any]) -> list[str]:
         value = shown_value(s)
         if s["slo"] != "SLO-4" and s["value"] is not None:
             value += f" ({s['good']}/{s['counted']})"
-        state = "met" if s["met"] else "MISSED"
+        state = {True: "met", False: "MISSED", None: "unknown"}[s["met"]]
         target = shown_target(s["slo"], s["target"])
         missed = f"; missed: {', '.join(s['missed_runs'][:5])}" if s["missed_runs"] else ""
         lines.append(f"  {s['slo']} {state}: {value}, target {target} ({s['title']}){missed}")
+        if s.get("store_note"):  # dome slo --history: what the store can prove of it
+            lines.append(f"    {s['store_note']}")
     return lines
 
 

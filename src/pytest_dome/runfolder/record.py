@@ -87,6 +87,8 @@ class RunOutcome:
     """The verify commands as written to ``checks/verify.results.json``."""
     comparison: Comparison | None = None
     """The comparison with the baseline (a run with one, not a shard)."""
+    finished_at: str = ""
+    """The manifest's ``finished_at``."""
 
 
 def write_run(
@@ -183,4 +185,5 @@ def write_run(
         named,
         inputs.verify.commands,
         comparison,
+        head["finished_at"],
     )

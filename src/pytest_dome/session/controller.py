@@ -27,7 +27,8 @@ from ..runfolder.writer import EvidenceError
 from . import plans, plugin_hooks
 from .changes import session_change_set
 from .facts import SessionWatch
-from .finish import SessionEnd, write_session_run
+from .finish import SessionEnd, history_rows, write_session_run
+from .history import SessionHistory
 from .intake import ReportIntake
 from .runner import TaskRunner
 
@@ -62,6 +63,8 @@ class DomeController:
         self.started_at = started_at
         self.redactor = Redactor(extra_patterns=settings.redact_patterns)
         self.change_set = session_change_set(settings, self.redactor)
+        self.history = SessionHistory(settings, self.redactor)
+        self.history.started(started_at, self.change_set.head_commit)
         self.watch = SessionWatch()
         self.intake = ReportIntake(settings, self.redactor, runner)
         self.outcome: RunOutcome | None = None
@@ -79,6 +82,7 @@ class DomeController:
             self.usage_error = "pytest refused the command line"
             self.intake.files.abandon()
             abandon_run_dir(self.settings.run_dir, self.replaced)
+            self.history.abandoned()
             return
         interrupted = self.watch.interrupted(session, exitstatus)
         if self.settings.shard is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -97,6 +101,7 @@ class DomeController:
         sys.stderr.write(f"ERROR: {self.usage_error}\n")
         self.intake.files.abandon()
         abandon_run_dir(self.settings.run_dir, self.replaced)
+        self.history.abandoned()
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def finish_without_session(self) -> bool:
@@ -161,6 +166,7 @@ class DomeController:
             with gc_paused():
                 end = self._session_end(exitstatus, interrupted)
                 self.outcome = write_session_run(end)
+                self.history.finished(self.outcome, history_rows(end))
         except Exception as first:
             self.watch.internal_error = True
             self.failure = _describe(first, self.settings)
@@ -173,6 +179,7 @@ class DomeController:
                 status = max(end.exit_status, int(pytest.ExitCode.INTERNAL_ERROR))
                 end = dataclasses.replace(end, facts=facts, exit_status=status)
                 self.outcome = write_session_run(end, fallback=True)
+                self.history.finished(self.outcome, history_rows(end, fallback=True))
             except Exception as second:
                 self.failure = _describe(second, self.settings)
                 return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config.settings import Settings
 from ..contracts.models import (
@@ -34,6 +35,9 @@ from ..core.redact import Redactor
 from ..core.verdict import named
 from ..runfolder.record import RunOutcome, write_run
 from .commands import not_run, run_command
+
+if TYPE_CHECKING:
+    from ..history.store import TaskRow
 
 PluginFactors = Callable[[tuple[TaskResult, ...]], tuple[PluginFactor, ...]]
 
@@ -148,3 +152,20 @@ def write_session_run(end: SessionEnd, fallback: bool = False) -> RunOutcome:
         redactions=end.redactions,
         named=shown,
     )
+
+
+def history_rows(end: SessionEnd, fallback: bool = False) -> Iterator[TaskRow]:
+    """The run history's row of each planned task (of this shard), as the finish
+    decided it (``fallback``: every task missing), one at a time: no result is built."""
+    from ..history.store import TaskRow
+
+    agg = end.aggregator
+    for task in end.tasks:
+        attempts = None if fallback else agg.attempts.get(task.node_id)
+        if not attempts:
+            yield TaskRow(task.task_id, task.node_id, "missing", False, 0, 0.0)
+            continue
+        verdict = agg.verdict(task.node_id)
+        assert verdict is not None
+        outcome, flaky = verdict
+        yield TaskRow(task.task_id, task.node_id, outcome, flaky, len(attempts), agg.duration(task.node_id))

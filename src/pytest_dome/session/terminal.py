@@ -70,6 +70,9 @@ class GateReporter:
         problem = append_step_summary(review_markdown(review))
         if problem:
             tr.write_line(f"dome: {problem}", yellow=True)
+        warning = c.history.warning()
+        if warning:
+            tr.write_line(warning, yellow=True)
 
 
 def show_late(config: pytest.Config) -> None:

@@ -78,6 +78,7 @@ def configure(config: pytest.Config, run_id: str) -> None:
         shard=config.getoption("dome_shard"),
         baseline=config.getoption("dome_baseline"),
         quarantine=config.getoption("dome_quarantine"),
+        history=config.getoption("dome_history"),
     )
     try:
         settings = resolve(options, config.rootpath, config.invocation_params.dir, read_ini(config))
