@@ -231,7 +231,7 @@ class Bench:
         # the time budget). Untimed: flush what the run left dirty, so the next one starts clean.
         if ok and not self.args.keep:
             result.log.unlink(missing_ok=True)
-        if config == "dome-tmpfs" and leftover is not None and not self.args.keep:
+        if config in ("dome-tmpfs", "dome-nohistory") and leftover is not None and not self.args.keep:
             shutil.rmtree(leftover, ignore_errors=True)  # tmpfs is memory: do not let it fill
         elif suite.peers and leftover is not None and not self.args.keep:
             leftover.unlink(missing_ok=True)  # a reporter's file on tmpfs

@@ -27,6 +27,7 @@ MAX_RSS_OVER_JUNIT_MIB = 0.0  # dome's peak RSS over bare minus junitxml's
 MAX_CPU_US = 80.0  # dome's added CPU per test, whole tree
 MAX_DISK_MARGIN = 0.03  # dome-ext4 (fresh and replacing) / bare within this of the tmpfs ratio
 MIN_ROUNDS = 5
+MAX_HISTORY_RATIO = 1.01  # issue 23: dome-tmpfs (default SQLite store) / dome-nohistory, same round
 # Issue 13's, kept: an absolute cap beside the relative ones.
 MAX_WALL_RATIO_13 = 1.10
 MAX_EXTRA_RSS_MIB_13 = 40.0
@@ -104,6 +105,7 @@ def _mode(suite: Suite, mode: str) -> dict[str, Any]:
         "dome_rss_over_junit_mib": per_round(
             dome, "junit", lambda x, y: (x["maxrss_kib"] - y["maxrss_kib"]) / 1024
         ),
+        "history": per_round(dome, "dome-nohistory", lambda x, y: x["wall_s"] / y["wall_s"]),
     }
     for disk in ("dome-disk", "dome-disk-replace"):
         out[f"{disk} - tmpfs"] = _median(
@@ -234,6 +236,13 @@ def targets(suites: list[Suite], summaries: dict[str, Any], disk_fs: str) -> lis
                     MAX_DISK_MARGIN,
                     note,
                 )
+            add(
+                "23",
+                f"{shown}: wall with the default SQLite history / without, same round",
+                c.get("history"),
+                MAX_HISTORY_RATIO,
+                note,
+            )
             add("13", f"{shown}: wall dome-tmpfs/bare", dome.get("wall_ratio"), MAX_WALL_RATIO_13, note)
             add(
                 "13",

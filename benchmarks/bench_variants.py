@@ -13,7 +13,9 @@ a plugin that is installed in the venv but not its own (the venv holds all of th
 - dome: ``-p pytest_dome.plugin --dome-run-id=ID --dome-out=FOLDER --dome-replace``,
   its run folders on tmpfs (dome-tmpfs), in a fresh folder of the work folder's file
   system (dome-disk), or replacing there the run of the same id that an earlier run
-  of the suite and mode left (dome-disk-replace);
+  of the suite and mode left (dome-disk-replace); dome-nohistory is dome-tmpfs with
+  ``--dome-history=off``: what the default run history store (a SQLite file in the
+  runtime folder, kept across the rounds as a team's would be) costs a session;
 - with ``-n 2``, ``-p xdist`` too; serially no xdist at all.
 
 Every reporter's output, like dome-tmpfs's run folders, goes to tmpfs (``/dev/shm``,
@@ -33,6 +35,7 @@ CONFIGS = (
     "reportlog",
     "json-report",
     "dome-tmpfs",
+    "dome-nohistory",
     "dome-disk",
     "dome-disk-replace",
 )
@@ -69,9 +72,11 @@ def variant(config: str, tag: str, tmpfs: Path, disk: Path, replace_id: str | No
         return Variant([*plugins, "--json-report", f"--json-report-file={out}"], out, None, True)
     if config.startswith("dome-"):
         run_id = replace_id if config == "dome-disk-replace" and replace_id else tag
-        out = tmpfs / "dome" if config == "dome-tmpfs" else disk
+        out = tmpfs / "dome" if config in ("dome-tmpfs", "dome-nohistory") else disk
         options = ["-p", "pytest_dome.plugin", f"--dome-run-id={run_id}", f"--dome-out={out}"]
-        tmp = config == "dome-tmpfs"
+        tmp = config in ("dome-tmpfs", "dome-nohistory")
+        if config == "dome-nohistory":  # what the run history store costs: dome-tmpfs without it
+            options.append("--dome-history=off")
         return Variant([*options, "--dome-replace"], out / run_id if tmp else None, out / run_id, tmp)
     raise ValueError(f"unknown real-suite configuration {config!r}")
 

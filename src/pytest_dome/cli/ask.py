@@ -15,14 +15,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .history import Refused, _open, store_url
+from .history import Refused, open_at, store_url
 
 URL_HELP = "the store: a SQLite file, postgresql://... (default: as the session finds it)"
-
-
-def open_existing(url: Any) -> Any:
-    """The store at ``url``; refused when it does not exist (a question never creates one)."""
-    return _open(url, create=False)
 
 
 def _window(args: argparse.Namespace) -> Any:
@@ -69,7 +64,7 @@ def cmd_flaky(args: argparse.Namespace) -> int:
 
     try:
         window = _window(args)
-        with open_existing(store_url(args.history)) as store:
+        with open_at(store_url(args.history), create=False) as store:
             tests, runs = flaky_tests(store, window)
             if args.html:
                 from ..report.history_html import history_html
@@ -98,7 +93,7 @@ def store_slo(option: str, month: str) -> dict[str, Any]:
     from ..report.slo_store import compute_store
 
     try:
-        with open_existing(store_url(option)) as store:
+        with open_at(store_url(option), create=False) as store:
             return compute_store(store, month)
     except (Refused, HistoryError) as exc:
         raise SloError(str(exc)) from None
@@ -114,7 +109,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         if args.expires_in < 1:
             raise Refused(f"--expires-in: {args.expires_in} is not a positive number of days")
         window = _window(args)
-        with open_existing(store_url(args.history)) as store:
+        with open_at(store_url(args.history), create=False) as store:
             tests, runs = flaky_tests(store, window)
     except (Refused, HistoryError) as exc:
         print(f"dome quarantine suggest: {exc}", file=sys.stderr)

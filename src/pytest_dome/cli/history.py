@@ -52,7 +52,9 @@ def store_url(option: str | None, cwd: Path | None = None) -> StoreUrl:
     return url
 
 
-def _open(url: StoreUrl, create: bool) -> Any:
+def open_at(url: StoreUrl, create: bool) -> Any:
+    """The store at ``url`` for a command; ``create=False`` (a question): one that
+    is not there is refused, never made."""
     from ..history.store import HistoryError, open_store
 
     if url.kind == "sqlite":
@@ -95,7 +97,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.limit is not None and args.limit < 1:
             raise Refused(f"--limit: {args.limit} is not a positive number of runs")
         since, until = _day(args.since, "--since"), _day(args.until, "--until", after=True)
-        with _open(store_url(args.history), create=False) as store:
+        with open_at(store_url(args.history), create=False) as store:
             runs = store.list_runs(branch=args.branch, since=since, until=until, limit=args.limit)
     except (Refused, HistoryError) as exc:
         print(f"dome history: {exc}", file=sys.stderr)
@@ -134,7 +136,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     refused = recorded = 0
     try:
-        with _open(store_url(args.import_history or args.history), create=True) as store:
+        with open_at(store_url(args.import_history or args.history), create=True) as store:
             for item in run_folders(Path(d) for d in args.dirs):
                 if isinstance(item, str):
                     print(f"dome history import: {item}", file=sys.stderr)
