@@ -56,7 +56,7 @@ def _outcomes(runs: int, tasks: int) -> dict[tuple[int, int], tuple[str, int, in
 
 
 def fill(url_text: str, runs: int = RUNS, tasks: int = TASKS) -> dict[str, Any]:
-    from pytest_dome.history.store import COUNTS, RUN_COLUMNS, TASK_COLUMNS, open_store
+    from pytest_dome.history.store import COUNTS, RUN_COLUMNS, open_store
     from pytest_dome.history.url import parse
 
     url = parse(url_text, Path.cwd(), "bench")
@@ -74,7 +74,6 @@ def fill(url_text: str, runs: int = RUNS, tasks: int = TASKS) -> dict[str, Any]:
                 failed += outcome == "failed"
                 rows.append(
                     (
-                        run_id,
                         f"t{task:05d}",
                         f"tests/test_m{task // 100:03d}.py::test_{task}",
                         outcome,
@@ -94,7 +93,7 @@ def fill(url_text: str, runs: int = RUNS, tasks: int = TASKS) -> dict[str, Any]:
             }  # fmt: skip
             with store.db.write(None):
                 store.db.insert_many("runs", RUN_COLUMNS, [[values.get(c) for c in RUN_COLUMNS]])
-                store.db.insert_many("tasks", TASK_COLUMNS, rows)
+                store.write_tasks(run_id, rows)
         store.db.execute("ANALYZE")  # as a store a while in use: the planner knows its tables
     return {"runs": runs, "tasks": tasks, "fill_s": round(time.perf_counter() - begun, 1)}
 

@@ -85,11 +85,8 @@ def test_slo_three_is_met_when_every_approved_run_was_verified_and_four_finds_a_
         store.record_started(RunStart("c", when, branch="main"))
         store.record_finished(decided("c", when, "APPROVE", "import"), TASKS)
         # a row that did not pass the redactor (a store written by something else)
-        store.db.execute(
-            "INSERT INTO tasks (run_id, task_id, node_id, outcome, flaky, attempts, duration_s) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ("c", "t2", f"tests/test_a.py::test_two[{SECRET}]", "passed", 0, 1, 0.1),
-        )
+        with store.db.write(None):
+            store.write_tasks("c", [("t2", f"tests/test_a.py::test_two[{SECRET}]", "passed", 0, 1, 0.1)])
         report = compute_store(store, "2026-11")
     slos = {s["slo"]: s for s in report["slos"]}
     assert (slos["SLO-1"]["value"], slos["SLO-1"]["met"]) == (1.0, True)

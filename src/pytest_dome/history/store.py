@@ -34,6 +34,10 @@ COUNTS = (
 )
 """The task counts of a decided run, as the gate counts them (``gate.checks.tasks``)."""
 TASK_COLUMNS = ("run_id", "task_id", "node_id", "outcome", "flaky", "attempts", "duration_s")
+"""The columns of the ``tasks`` view (a run's task rows by ids: what readers query)."""
+STAGED = TASK_COLUMNS[1:]
+"""The columns of a task row as :meth:`Store.write_tasks` takes it."""
+DROP_RESULTS = "DELETE FROM results WHERE run_key IN (SELECT run_key FROM runs WHERE run_id = ?)"
 Recorded = Literal["inserted", "updated", "unchanged"]
 
 
@@ -240,7 +244,7 @@ class Store:
         try:
             with self.db.write(f"run:{run.run_id}"):
                 self.db.execute(sql, values)
-                self.db.execute("DELETE FROM tasks WHERE run_id = ?", (run.run_id,))
+                self.db.execute(DROP_RESULTS, (run.run_id,))
         except self.db.errors as exc:
             raise self._failed(f"record the start of run {run.run_id}", exc) from None
 
@@ -285,13 +289,37 @@ class Store:
                     return "unchanged"
                 self.db.execute(_upsert(RUN_COLUMNS, KEPT), values)
                 if before:
-                    self.db.execute("DELETE FROM tasks WHERE run_id = ?", (run.run_id,))
-                self.db.insert_many("tasks", TASK_COLUMNS, self._task_rows(run.run_id, tasks))
+                    self.db.execute(DROP_RESULTS, (run.run_id,))
+                self.write_tasks(run.run_id, self._task_rows(tasks))
         except self.db.errors as exc:
             raise self._failed(f"record run {run.run_id}", exc) from None
         return "updated" if before else "inserted"
 
-    def _task_rows(self, run_id: str, tasks: Iterable[TaskRow]) -> Iterator[tuple[Any, ...]]:
+    def write_tasks(self, run_id: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Add a run's task rows (``STAGED`` columns, texts as given), inside a write
+        transaction of the run: each test's ids once in ``tests``, the run's results
+        as integer keys. Staged in a temporary table and joined in the database:
+        one bulk insert (COPY on PostgreSQL), no id looked up from Python."""
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS dome_staging (task_id TEXT, node_id TEXT, outcome TEXT, "
+            "flaky INTEGER, attempts INTEGER, duration_s DOUBLE PRECISION)"
+        )
+        self.db.execute("DELETE FROM dome_staging")
+        self.db.insert_many("dome_staging", STAGED, rows)
+        self.db.execute(
+            "INSERT INTO tests (task_id, node_id) SELECT task_id, node_id FROM dome_staging WHERE true "
+            "ON CONFLICT (task_id) DO UPDATE SET node_id = excluded.node_id "
+            "WHERE tests.node_id <> excluded.node_id"
+        )
+        self.db.execute(
+            "INSERT INTO results (run_key, test_key, outcome, flaky, attempts, duration_s) "
+            "SELECT r.run_key, t.test_key, s.outcome, s.flaky, s.attempts, s.duration_s "
+            "FROM dome_staging s JOIN tests t ON t.task_id = s.task_id JOIN runs r ON r.run_id = ?",
+            (run_id,),
+        )
+        self.db.execute("DELETE FROM dome_staging")
+
+    def _task_rows(self, tasks: Iterable[TaskRow]) -> Iterator[tuple[Any, ...]]:
         """The rows to insert, node ids redacted (a batch in which the redactor finds
         nothing passes as it is: one search instead of one redaction a row)."""
         it = iter(tasks)
@@ -300,7 +328,7 @@ class Store:
             clean = self.redactor.finds_nothing(t.node_id for t in batch)
             for t in batch:
                 node_id = t.node_id if clean else redact(t.node_id)
-                yield (run_id, t.task_id, node_id, t.outcome, int(t.flaky), t.attempts, t.duration_s)
+                yield (t.task_id, node_id, t.outcome, int(t.flaky), t.attempts, t.duration_s)
 
     # --- reading ------------------------------------------------------------------
 
