@@ -35,7 +35,8 @@ def record(run_id, digest):
     at = f"2026-11-02T10:00:{index:02d}.000000Z"
     with open_store(url, Redactor({})) as store:
         store.record_started(RunStart(run_id, at, branch="main"))
-        rows = (TaskRow(f"t{j:04d}", f"w{index}::test_{j}", "passed", False, 1, 0.01) for j in range(TASKS))
+        order = range(TASKS) if index % 2 == 0 else range(TASKS - 1, -1, -1)  # shared tests, both ways
+        rows = (TaskRow(f"t{j:04d}", f"w{index}::test_{j}", "passed", False, 1, 0.01) for j in order)
         store.record_finished(
             RunFinish(run_id, at, finished_at=at, decision="APPROVE", promotion="promote",
                       counts={"passed": TASKS}, manifest_digest=digest),
@@ -83,3 +84,53 @@ def test_twenty_concurrent_writers_lose_and_duplicate_nothing(history_url: str, 
         writer = int(str(runs[-1][2]).removeprefix("shared-"))
         owners = store.query("SELECT DISTINCT substr(node_id, 1, 3) FROM tasks WHERE run_id = 'shared'")
         assert owners == [(f"w{writer}:"[:3],)]
+
+
+SAME_SUITE = """
+import sys, time
+from pathlib import Path
+from pytest_dome.core.redact import Redactor
+from pytest_dome.history.store import RunFinish, TaskRow, open_store
+from pytest_dome.history.url import parse
+
+url, index, go = parse(sys.argv[1], Path("/"), "test"), int(sys.argv[2]), Path(sys.argv[3])
+while not go.exists():
+    time.sleep(0.002)
+at = "2026-11-02T10:00:00.000000Z"
+order = range(TESTS) if index % 2 == 0 else range(TESTS - 1, -1, -1)
+rows = [TaskRow(f"t{j:05d}", f"tests/test_a.py::test_{j}", "passed", False, 1, 0.01) for j in order]
+with open_store(url, Redactor({})) as store:
+    store.record_finished(
+        RunFinish(f"run-{index}", at, finished_at=at, decision="APPROVE", promotion="promote",
+                  counts={"passed": TESTS}, manifest_digest="m"),
+        rows,
+    )
+"""
+
+
+def test_concurrent_runs_of_one_new_suite_record_its_tests_once(history_url: str, tmp_path: Path) -> None:
+    """Ten runs of the same suite, new to the store, recorded at once, half of them
+    listing its tests the other way round: each test once, every run whole. (Inserted
+    in any order, PostgreSQL deadlocked: 5 of the 10 writers failed.)"""
+    go, tests = tmp_path / "go", 3000
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", f"TESTS = {tests}\n" + SAME_SUITE, history_url, str(i), str(go)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(10)
+    ]
+    time.sleep(1.0)
+    go.write_text("")
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    url = parse(history_url, Path("/"), "test")
+    assert url is not None
+    with open_store(url, Redactor({})) as store:
+        assert store.query("SELECT COUNT(*) FROM tests") == [(tests,)]
+        counts = store.query("SELECT run_id, COUNT(*) FROM tasks GROUP BY run_id ORDER BY run_id")
+        assert counts == [(f"run-{i}", tests) for i in range(10)]

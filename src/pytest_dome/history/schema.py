@@ -55,14 +55,15 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
             "CREATE INDEX runs_by_branch_time ON runs (branch, started_at)",
             "CREATE INDEX runs_by_time ON runs (started_at)",
-            # A test's ids once (its node id: the last recorded), and a run's results as
+            # A test's ids once (a task id with each node id it ran as), and a run's results as
             # integer pairs: a row of a 7,815-task run was ~600 bytes with both ids in the
             # row and in two indexes (121 MB after 30 runs, 0.2 s a run to insert on
             # ext4, growing); interned, ~60 (16.5 MB, 0.04-0.06 s), measured in 3b26f74+.
             """CREATE TABLE tests (
                 test_key {key},
-                task_id TEXT NOT NULL UNIQUE,
-                node_id TEXT NOT NULL
+                task_id TEXT NOT NULL,
+                node_id TEXT NOT NULL,
+                UNIQUE (task_id, node_id)
             )""",
             """CREATE TABLE results (
                 run_key BIGINT NOT NULL,

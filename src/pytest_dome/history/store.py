@@ -306,15 +306,15 @@ class Store:
         )
         self.db.execute("DELETE FROM dome_staging")
         self.db.insert_many("dome_staging", STAGED, rows)
-        self.db.execute(
-            "INSERT INTO tests (task_id, node_id) SELECT task_id, node_id FROM dome_staging WHERE true "
-            "ON CONFLICT (task_id) DO UPDATE SET node_id = excluded.node_id "
-            "WHERE tests.node_id <> excluded.node_id"
+        self.db.execute(  # in id order: concurrent runs meet shared tests in one order
+            "INSERT INTO tests (task_id, node_id) SELECT task_id, node_id FROM dome_staging "
+            "WHERE true ORDER BY task_id, node_id ON CONFLICT (task_id, node_id) DO NOTHING"
         )
         self.db.execute(
             "INSERT INTO results (run_key, test_key, outcome, flaky, attempts, duration_s) "
             "SELECT r.run_key, t.test_key, s.outcome, s.flaky, s.attempts, s.duration_s "
-            "FROM dome_staging s JOIN tests t ON t.task_id = s.task_id JOIN runs r ON r.run_id = ?",
+            "FROM dome_staging s JOIN tests t ON t.task_id = s.task_id AND t.node_id = s.node_id "
+            "JOIN runs r ON r.run_id = ?",
             (run_id,),
         )
         self.db.execute("DELETE FROM dome_staging")
