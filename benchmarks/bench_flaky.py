@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench_targets import target
+
 if TYPE_CHECKING:
     from bench_harness import Bench
 
@@ -180,17 +182,8 @@ def targets(flaky: dict[str, Any]) -> list[dict[str, Any]]:
     for kind in ("sqlite", "postgresql"):
         result = flaky.get(kind, {})
         value = result.get("median_s")
-        rows.append(
-            {
-                "issue": "23",
-                "target": f"dome flaky over {RUNS} runs of {TASKS} tasks ({RUNS * TASKS:,} rows), {kind} (s)",
-                "value": value,
-                "limit": LIMIT_S,
-                "op": "<",
-                "pass": None if value is None else value < LIMIT_S,
-                "note": str(result.get("error", "")),
-            }
-        )
+        name = f"dome flaky over {RUNS} runs of {TASKS} tasks ({RUNS * TASKS:,} rows), {kind} (s)"
+        rows.append(target("23", name, value, LIMIT_S, "<", str(result.get("error", ""))))
     return rows
 
 

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench_targets import target
+
 if TYPE_CHECKING:
     from bench_harness import Bench
 
@@ -105,17 +107,8 @@ def targets(history: dict[str, Any]) -> list[dict[str, Any]]:
     for kind, limit in LIMITS.items():
         result = history.get(kind, {})
         value = result.get("median_s")
-        rows.append(
-            {
-                "issue": "23",
-                "target": f"record a {result.get('tasks', TASKS)}-task run in the history, {kind} (s)",
-                "value": value,
-                "limit": limit,
-                "op": "<",
-                "pass": None if value is None else value < limit,
-                "note": str(result.get("error", "")),
-            }
-        )
+        name = f"record a {result.get('tasks', TASKS)}-task run in the history, {kind} (s)"
+        rows.append(target("23", name, value, limit, "<", str(result.get("error", ""))))
     return rows
 
 

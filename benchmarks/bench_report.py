@@ -8,6 +8,8 @@ import argparse
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from bench_targets import target
+
 if TYPE_CHECKING:
     from bench_harness import Bench, Suite
 
@@ -166,10 +168,7 @@ def targets(
     def add(
         name: str, value: float | None, limit: float, op: str, note: str = "", passed: bool | None = None
     ) -> None:
-        if passed is None and value is not None:
-            passed = {"<=": value <= limit, "<": value < limit, ">=": value >= limit}[op]
-        target = {"target": name, "value": value, "limit": limit, "op": op, "pass": passed, "note": note}
-        found.append({"issue": "7", **target})
+        found.append(target("7", name, value, limit, op, note, passed))
 
     trivial = sorted((s for s in suites if s.kind == "trivial"), key=lambda s: s.tests)
     gated = trivial[1:] if len(trivial) > 1 else trivial

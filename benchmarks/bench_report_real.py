@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import bench_variants
+from bench_targets import target
 
 if TYPE_CHECKING:
     from bench_harness import Suite
@@ -188,18 +189,7 @@ def targets(suites: list[Suite], summaries: dict[str, Any], disk_fs: str) -> lis
     found: list[dict[str, Any]] = []
 
     def add(issue: str, name: str, value: float | None, limit: float, note: str = "", op: str = "<=") -> None:
-        passed = None if value is None else (value <= limit if op == "<=" else value >= limit)
-        found.append(
-            {
-                "issue": issue,
-                "target": name,
-                "value": value,
-                "limit": limit,
-                "op": op,
-                "pass": passed,
-                "note": note,
-            }
-        )
+        found.append(target(issue, name, value, limit, op, note))
 
     for suite in suites:
         if suite.kind != "real":

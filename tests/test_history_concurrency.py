@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_dome.core.redact import Redactor
 from pytest_dome.history.schema import MIGRATIONS
 from pytest_dome.history.store import open_store
-from pytest_dome.history.url import parse
+from pytest_dome.history.url import StoreUrl, parse
 
 WRITERS = 20
 SHARED = 12
@@ -25,7 +25,7 @@ import os, sys, time
 from pathlib import Path
 from pytest_dome.core.redact import Redactor
 from pytest_dome.history.store import RunFinish, RunStart, TaskRow, open_store
-from pytest_dome.history.url import parse
+from pytest_dome.history.url import StoreUrl, parse
 
 url, index, go = parse(sys.argv[1], Path("/"), "test"), int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():
@@ -49,9 +49,10 @@ if index < SHARED:
 """
 
 
-def test_twenty_concurrent_writers_lose_and_duplicate_nothing(history_url: str, tmp_path: Path) -> None:
+def write_at_once(script: str, writers: int, history_url: str, tmp_path: Path) -> StoreUrl:
+    """Run ``writers`` processes of ``script`` (args: URL, index, start file), start
+    them together once every interpreter is up, and expect each to succeed."""
     go = tmp_path / "go"
-    script = f"TASKS = {TASKS}\nSHARED = {SHARED}\n" + WRITER
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [
         subprocess.Popen(
@@ -61,7 +62,7 @@ def test_twenty_concurrent_writers_lose_and_duplicate_nothing(history_url: str, 
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i in range(WRITERS)
+        for i in range(writers)
     ]
     time.sleep(1.0)  # every interpreter up and waiting
     go.write_text("")
@@ -70,6 +71,11 @@ def test_twenty_concurrent_writers_lose_and_duplicate_nothing(history_url: str, 
         assert proc.returncode == 0, err
     url = parse(history_url, Path("/"), "test")
     assert url is not None
+    return url
+
+
+def test_twenty_concurrent_writers_lose_and_duplicate_nothing(history_url: str, tmp_path: Path) -> None:
+    url = write_at_once(f"TASKS = {TASKS}\nSHARED = {SHARED}\n" + WRITER, WRITERS, history_url, tmp_path)
     with open_store(url, Redactor({})) as store:
         applied = store.query("SELECT version, COUNT(*) FROM dome_schema GROUP BY version ORDER BY version")
         assert applied == [(version, 1) for version, _ in MIGRATIONS]  # each migration once
@@ -91,7 +97,7 @@ import sys, time
 from pathlib import Path
 from pytest_dome.core.redact import Redactor
 from pytest_dome.history.store import RunFinish, TaskRow, open_store
-from pytest_dome.history.url import parse
+from pytest_dome.history.url import StoreUrl, parse
 
 url, index, go = parse(sys.argv[1], Path("/"), "test"), int(sys.argv[2]), Path(sys.argv[3])
 while not go.exists():
@@ -112,24 +118,8 @@ def test_concurrent_runs_of_one_new_suite_record_its_tests_once(history_url: str
     """Ten runs of the same suite, new to the store, recorded at once, half of them
     listing its tests the other way round: each test once, every run whole. (Inserted
     in any order, PostgreSQL deadlocked: 5 of the 10 writers failed.)"""
-    go, tests = tmp_path / "go", 3000
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", f"TESTS = {tests}\n" + SAME_SUITE, history_url, str(i), str(go)],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(10)
-    ]
-    time.sleep(1.0)
-    go.write_text("")
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-    url = parse(history_url, Path("/"), "test")
-    assert url is not None
+    tests = 20_000
+    url = write_at_once(f"TESTS = {tests}\n" + SAME_SUITE, 10, history_url, tmp_path)
     with open_store(url, Redactor({})) as store:
         assert store.query("SELECT COUNT(*) FROM tests") == [(tests,)]
         counts = store.query("SELECT run_id, COUNT(*) FROM tasks GROUP BY run_id ORDER BY run_id")
